@@ -1,0 +1,72 @@
+"""idp: an OpenID Connect identity provider for e-service portals."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from idp.config import Settings, load_settings
+
+PACKAGE_DIR = Path(__file__).parent
+
+
+def create_app(overrides: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    """Build the IdP. ``overrides`` replace settings read from ``IDP_*`` variables."""
+    from idp import web
+    from idp.account.sessions import DatabaseSessionInterface
+    from idp.db import Database
+    from idp.extensions import babel, csrf, limiter, login_manager, select_locale
+    from idp.oidc.keys import KeyCache
+    from idp.oidc.server import create_server
+
+    settings = settings or load_settings(overrides=overrides)
+    app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_FORM_PARTS=200,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
+        WTF_CSRF_SSL_STRICT=settings.is_https,
+        BABEL_TRANSLATION_DIRECTORIES=str(PACKAGE_DIR / "translations"),
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_ENABLED=True,
+        TEMPLATES_AUTO_RELOAD=False,
+        **settings.extra,
+    )
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    if settings.issuer.startswith("http://"):
+        # Authlib refuses plain-http request URLs unless this is set; config validation
+        # already confines http issuers to development or localhost.
+        os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+    app.extensions["idp_settings"] = settings
+    db = Database(settings.database_url)
+    db.init_app(app)
+    app.extensions["idp_keys"] = KeyCache()
+    app.session_interface = DatabaseSessionInterface(
+        settings.session_idle_ttl, settings.session_absolute_ttl, settings.is_https
+    )
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    app.extensions["idp_oauth_server"] = create_server(app)
+
+    from idp.account.views import bp as account_bp
+    from idp.oidc import authorization, discovery, endpoints, logout  # noqa: F401 - routes
+    from idp.oidc.blueprint import bp as oidc_bp
+
+    for exempt in (endpoints.token, endpoints.userinfo, endpoints.introspect, endpoints.revoke,
+                   authorization.authorize, logout.end_session):
+        csrf.exempt(exempt)
+    app.register_blueprint(oidc_bp)
+    app.register_blueprint(account_bp)
+    web.install(app, settings)
+    return app

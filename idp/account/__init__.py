@@ -1,0 +1,1 @@
+"""Accounts: passwords, login, lockout, server-side sessions, consents."""

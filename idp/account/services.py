@@ -1,0 +1,108 @@
+"""Account services: create users, authenticate with lockout."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from idp.account import lockout
+from idp.account.identifiers import email_key, is_valid_email, is_valid_username, username_key
+from idp.account.passwords import (
+    burn_verification_time,
+    hash_password,
+    password_problem,
+    verify_password,
+)
+from idp.config import Settings
+from idp.db import now
+from idp.models import User
+
+
+class AccountError(ValueError):
+    """A user-facing problem with account data; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+def new_sub() -> str:
+    # Opaque, stable, <= 255 ASCII (OIDC Core 2): never the username or database id.
+    return secrets.token_urlsafe(16)
+
+
+def create_user(
+    db: Session,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    name: str = "",
+    **profile: object,
+) -> User:
+    """Create a user; raises :class:`AccountError` for invalid or duplicate data."""
+    if not is_valid_username(username):
+        raise AccountError(
+            "username must be 2-64 characters: letters, digits, '.', '_', '@' or '-'"
+        )
+    if not is_valid_email(email):
+        raise AccountError("email address is not valid")
+    problem = password_problem(password, (username_key(username), email_key(email).split("@")[0]))
+    if problem:
+        raise AccountError(f"password: {problem}")
+    ukey, ekey = username_key(username), email_key(email)
+    clash = db.scalar(select(User).where(or_(User.username_key == ukey, User.email_key == ekey)))
+    if clash is not None:
+        field = "username" if clash.username_key == ukey else "email"
+        raise AccountError(f"{field} is already registered")
+    t = now()
+    user = User(
+        sub=new_sub(),
+        username=username.strip(),
+        username_key=ukey,
+        email=email.strip(),
+        email_key=ekey,
+        name=name,
+        password_hash=hash_password(password),
+        password_changed_at=t,
+        created_at=t,
+        updated_at=t,
+        **profile,
+    )
+    db.add(user)
+    db.flush()
+    return user
+
+
+def find_login_user(db: Session, identifier: str) -> User | None:
+    key = username_key(identifier)
+    return db.scalar(select(User).where(or_(User.username_key == key, User.email_key == key)))
+
+
+def authenticate(db: Session, settings: Settings, identifier: str, password: str) -> LoginResult:
+    """Username-or-email + password, with the database lockout.
+
+    Every failure (unknown user, wrong password, locked, disabled) returns the same
+    empty result after the same amount of hashing work (ASVS 6.3.8, SECURITY.md A-01/A-02).
+    """
+    user = find_login_user(db, identifier) if identifier else None
+    if user is None or not user.is_active:
+        burn_verification_time(password)
+        return LoginResult(None)
+    t = now()
+    if not lockout.reserve_attempt(db, user.id, t, settings.lockout_threshold):
+        burn_verification_time(password)
+        return LoginResult(None)
+    if verify_password(user.password_hash, password):
+        lockout.record_success(db, user.id)
+        return LoginResult(user)
+    lockout.record_failure(db, user.id, t, settings.lockout_threshold, settings.lockout_seconds)
+    return LoginResult(None)

@@ -1,0 +1,141 @@
+"""Server-side sessions behind Flask's ``session`` (ASVS 7.4.1, SECURITY.md 0.8).
+
+The cookie carries 256 random bits; the table stores their SHA-256, the session data
+and its times. Logout deletes the row, so a replayed cookie is worthless (S-03).
+``rotate()`` gives the session a new id while keeping its data: done at login and at
+every privilege change (S-02). Requests without a cookie (API clients) never touch
+the database here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import delete, select, update
+from werkzeug.datastructures import CallbackDict
+
+from idp.db import get_db, now
+from idp.models import WebSession
+
+LAST_SEEN_GRANULARITY = 60
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    def __init__(self, initial: dict | None = None, row_id: int | None = None, sid: str = ""):
+        def on_update(_self: Any) -> None:
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.row_id = row_id
+        # `sid` (OIDC Front/Back-Channel Logout) names the session in ID tokens; it is
+        # known before the row is written so a code issued in this request can carry it.
+        self.sid = sid or secrets.token_urlsafe(16)
+        self.modified = False
+        self.rotate_requested = False
+        self.destroy_requested = False
+        self.touch = False
+
+    def rotate(self) -> None:
+        """Give this session a new id at the end of the request (fixation defence)."""
+        self.rotate_requested = True
+        self.sid = secrets.token_urlsafe(16)
+        self.modified = True
+
+    def destroy(self) -> None:
+        """End the session: the row is deleted and the cookie cleared."""
+        self.clear()
+        self.destroy_requested = True
+
+
+class DatabaseSessionInterface(SessionInterface):
+    def __init__(self, idle_ttl: int, absolute_ttl: int, secure: bool) -> None:
+        self.idle_ttl = idle_ttl
+        self.absolute_ttl = absolute_ttl
+        self.secure = secure
+        # __Host- needs Secure; on plain-http development we drop the prefix.
+        self.cookie_name = "__Host-idp_session" if secure else "idp_session"
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        raw = request.cookies.get(self.cookie_name)
+        if not raw or len(raw) > 100:
+            return ServerSession()
+        db = get_db(app)
+        with db.factory() as s:
+            row = s.scalar(select(WebSession).where(WebSession.id_hash == _digest(raw)))
+            if row is None:
+                return ServerSession()
+            t = now()
+            if t - row.last_seen > self.idle_ttl or t - row.created_at > self.absolute_ttl:
+                s.execute(delete(WebSession).where(WebSession.id == row.id))
+                s.commit()
+                return ServerSession()
+            try:
+                data = json.loads(row.data)
+            except ValueError:
+                data = {}
+            sess = ServerSession(data, row_id=row.id, sid=row.sid)
+            sess.touch = t - row.last_seen >= LAST_SEEN_GRANULARITY
+            return sess
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        assert isinstance(session, ServerSession)
+        db = get_db(app)
+        name = self.cookie_name
+        cookie_args = {
+            "httponly": True,
+            "secure": self.secure,
+            "samesite": "Lax",
+            "path": "/",
+        }
+        if session.destroy_requested or (session.row_id is not None and not session):
+            if session.row_id is not None:
+                with db.factory() as s:
+                    s.execute(delete(WebSession).where(WebSession.id == session.row_id))
+                    s.commit()
+            response.delete_cookie(name, path="/", secure=self.secure, httponly=True)
+            return
+        if not session.modified and not session.touch:
+            return
+        if session.row_id is None and not session:
+            return
+        t = now()
+        payload = json.dumps(dict(session), separators=(",", ":"))
+        user_id = session.get("_user_id")
+        user_id = int(user_id) if user_id is not None else None
+        with db.factory() as s:
+            if session.row_id is None or session.rotate_requested:
+                raw = secrets.token_urlsafe(32)
+                if session.row_id is not None:
+                    s.execute(delete(WebSession).where(WebSession.id == session.row_id))
+                row = WebSession(
+                    id_hash=_digest(raw),
+                    sid=session.sid,
+                    user_id=user_id,
+                    data=payload,
+                    created_at=t,
+                    last_seen=t,
+                )
+                s.add(row)
+                s.commit()
+                response.set_cookie(name, raw, **cookie_args)
+                response.vary.add("Cookie")
+                return
+            values: dict[str, Any] = {"last_seen": t}
+            if session.modified:
+                values.update(data=payload, user_id=user_id)
+            s.execute(update(WebSession).where(WebSession.id == session.row_id).values(**values))
+            s.commit()
+
+
+def end_user_sessions(db_session: Any, user_id: int) -> None:
+    """Delete every browser session of a user (sign out everywhere)."""
+    db_session.execute(delete(WebSession).where(WebSession.user_id == user_id))

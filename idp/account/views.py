@@ -1,0 +1,125 @@
+"""Login, logout and the person's own account page (consents)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import delete, select, update
+
+from idp.account.forms import LoginForm, PostForm
+from idp.account.services import authenticate
+from idp.db import now
+from idp.db import session as db_session
+from idp.extensions import limiter, login_manager
+from idp.models import Client, Consent, Grant, Token, User
+from idp.oidc import flows
+from idp.oidc.acr import ACR_PASSWORD, AMR_PASSWORD
+from idp.oidc.authorization import flow_url
+
+bp = Blueprint("account", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db_session().get(User, int(user_id))
+    return user if user is not None and user.is_active else None
+
+
+login_manager.login_view = "account.login"
+
+
+def _login_limit() -> str:
+    return current_app.extensions["idp_settings"].login_rate_limit
+
+
+def establish_login(user: User, acr: str, amr: list[str]) -> None:
+    """Bind ``user`` to the browser session with a new session id (S-02)."""
+    session.rotate()
+    login_user(user)
+    session["auth"] = {"time": now(), "acr": acr, "amr": amr}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> Any:
+    flow_id = request.values.get("flow")
+    flow = flows.get_flow(flow_id)
+    form = LoginForm()
+    if request.method == "GET" and flow is not None:
+        form.username.data = dict(flow["params"]).get("login_hint", "")[:254]
+    error = None
+    if form.validate_on_submit():
+        settings = current_app.extensions["idp_settings"]
+        result = authenticate(db_session(), settings, form.username.data, form.password.data)
+        if result.user is not None:
+            establish_login(result.user, ACR_PASSWORD, [AMR_PASSWORD])
+            if flow is not None:
+                return redirect(flow_url(flow_id, flow["params"]), code=303)
+            return redirect(url_for("account.home"), code=303)
+        # One message for every failure: never which field was wrong, nor whether the
+        # account exists or is locked (ASVS 6.3.8); it says when to try again.
+        error = _(
+            "Sign-in failed: the username or password is wrong, or the account is "
+            "temporarily locked. After %(n)d failed attempts the account is locked for "
+            "%(m)d minutes; wait that long before you try again.",
+            n=settings.lockout_threshold,
+            m=max(1, settings.lockout_seconds // 60),
+        )
+    client_name = None
+    if flow is not None:
+        client = db_session().scalar(select(Client).where(Client.client_id == flow["client_id"]))
+        client_name = client.name if client else None
+    return render_template(
+        "account/login.html", form=form, error=error, flow_id=flow_id if flow else None,
+        client_name=client_name,
+    )
+
+
+@bp.route("/")
+def index() -> Any:
+    return redirect(url_for("account.home"))
+
+
+@bp.route("/account")
+@login_required
+def home() -> Any:
+    db = db_session()
+    rows = db.execute(
+        select(Consent, Client).join(Client, Client.client_id == Consent.client_id)
+        .where(Consent.user_id == current_user.id)
+        .order_by(Client.name)
+    ).all()
+    return render_template("account/home.html", consents=rows, form=PostForm(),
+                           auth=session.get("auth") or {})
+
+
+@bp.route("/account/consents/<client_id>/revoke", methods=["POST"])
+@login_required
+def revoke_consent(client_id: str) -> Any:
+    """Withdraw consent: the client's grants and tokens for this person end too."""
+    form = PostForm()
+    if form.validate_on_submit():
+        db = db_session()
+        db.execute(delete(Consent).where(Consent.user_id == current_user.id,
+                                         Consent.client_id == client_id))
+        t = now()
+        grant_ids = select(Grant.id).where(Grant.user_id == current_user.id,
+                                           Grant.client_id == client_id)
+        db.execute(update(Grant).where(Grant.id.in_(grant_ids)).values(revoked_at=t))
+        db.execute(update(Token).where(Token.grant_id.in_(grant_ids), Token.revoked_at.is_(None))
+                   .values(revoked_at=t))
+        db.commit()
+    return redirect(url_for("account.home"), code=303)
+
+
+@bp.route("/account/logout", methods=["POST"])
+def logout() -> Any:
+    form = PostForm()
+    if form.validate_on_submit():
+        logout_user()
+        session.destroy()
+        return render_template("oidc/logged_out.html")
+    return redirect(url_for("account.home"), code=303)

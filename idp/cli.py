@@ -1,0 +1,194 @@
+"""The ``idp`` command line. Every command exits non-zero with a one-line error on
+bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from idp.config import ConfigError, load_settings
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _app(**overrides: Any):
+    from idp import create_app
+
+    try:
+        return create_app(overrides=overrides or None)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def init_instance(app) -> list[str]:
+    """Create or upgrade the schema and ensure signing keys; idempotent."""
+    from idp import schema
+    from idp.db import get_db
+    from idp.oidc.keys import ensure_keys
+
+    db = get_db(app)
+    if db.url.startswith("sqlite:///") and not db.url.startswith("sqlite:////"):
+        from pathlib import Path
+
+        Path(db.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    schema.upgrade(db.engine)
+    with db.factory() as s:
+        created = ensure_keys(s)
+        s.commit()
+        return [k.kid for k in created]
+
+
+@click.group()
+def main() -> None:
+    """idp - OpenID Connect identity provider."""
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the schema and create signing keys (idempotent)."""
+    app = _app()
+    created = init_instance(app)
+    click.echo(f"schema up to date; {len(created)} signing key(s) created")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=click.IntRange(1, 65535), show_default=True)
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="gunicorn workers (default: 2 x CPUs + 1, at most 9)")
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Serve with gunicorn."""
+    import os
+
+    try:
+        load_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+    if workers is None:
+        workers = min(2 * (os.cpu_count() or 1) + 1, 9)
+    args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1", "idp.wsgi:app"]
+    os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606
+
+
+@main.group()
+def clients() -> None:
+    """Manage relying parties."""
+
+
+@clients.command("add")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
+@click.option("--public", is_flag=True, help="no secret; PKCE always required")
+@click.option("--scope", "scopes", multiple=True, help="allowed scope (repeatable)")
+@click.option("--grant-type", "grant_types", multiple=True,
+              type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]))
+@click.option("--no-pkce-required", is_flag=True)
+@click.option("--skip-consent", is_flag=True)
+@click.option("--id-token-alg", default="RS256", type=click.Choice(["RS256", "ES256"]))
+@click.option("--client-id", default=None, help="choose the client_id (default: random)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON (default)")
+def clients_add(name, redirect_uris, post_logout, public, scopes, grant_types, no_pkce_required,
+                skip_consent, id_token_alg, client_id, as_json) -> None:
+    """Register a client; prints it as JSON (the secret is shown only now)."""
+    from idp.db import get_db
+    from idp.oidc.clients import ClientError, client_json, register_client
+
+    app = _app()
+    with get_db(app).factory() as s:
+        try:
+            new = register_client(
+                s, name=name, redirect_uris=list(redirect_uris),
+                post_logout_redirect_uris=list(post_logout), public=public,
+                scopes=list(scopes), grant_types=list(grant_types),
+                require_pkce=not no_pkce_required, skip_consent=skip_consent,
+                id_token_alg=id_token_alg, client_id=client_id,
+            )
+        except ClientError as exc:
+            _fail(str(exc))
+        s.commit()
+        click.echo(json.dumps(client_json(new.row, new.secret), ensure_ascii=False))
+
+
+@clients.command("list")
+def clients_list() -> None:
+    """Print every client as JSON lines (no secrets)."""
+    from sqlalchemy import select
+
+    from idp.db import get_db
+    from idp.models import Client
+    from idp.oidc.clients import client_json
+
+    with get_db(_app()).factory() as s:
+        for row in s.scalars(select(Client).order_by(Client.id)):
+            click.echo(json.dumps(client_json(row), ensure_ascii=False))
+
+
+@main.group()
+def users() -> None:
+    """Manage people."""
+
+
+@users.command("add")
+@click.option("--username", required=True)
+@click.option("--email", required=True)
+@click.option("--name", default="")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="read the password from standard input (never from the command line)")
+@click.option("--json", "as_json", is_flag=True)
+def users_add(username, email, name, password_stdin, as_json) -> None:
+    """Create a person; prints them as JSON with their `sub`."""
+    from idp.account.services import AccountError, create_user
+    from idp.db import get_db
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    app = _app()
+    with get_db(app).factory() as s:
+        try:
+            user = create_user(s, username=username, email=email, password=password, name=name)
+        except AccountError as exc:
+            _fail(str(exc))
+        s.commit()
+        click.echo(json.dumps({"sub": user.sub, "username": user.username, "email": user.email,
+                               "name": user.name}, ensure_ascii=False))
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """New signing keys; old public keys stay in JWKS until their tokens expired."""
+    from idp.db import get_db
+    from idp.oidc.keys import rotate_keys
+
+    app = _app()
+    settings = app.extensions["idp_settings"]
+    retention = settings.key_retention_seconds or settings.longest_token_lifetime
+    with get_db(app).factory() as s:
+        new = rotate_keys(s, retention)
+        s.commit()
+        click.echo(json.dumps({"new_kids": [k.kid for k in new], "old_keys_published_for": retention}))
+
+
+@main.command()
+@click.option("--host", default="localhost", show_default=True)
+@click.option("--port", default=5000, type=click.IntRange(1, 65535), show_default=True)
+def demo(host: str, port: int) -> None:
+    """Run the IdP with demo data and the demo relying parties (Ctrl-C stops)."""
+    from idp.demo import run_demo
+
+    run_demo(host, port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,148 @@
+"""Settings: every ``IDP_*`` environment variable, read once into a frozen object.
+
+Tests pass ``overrides`` to :func:`idp.create_app` instead of touching ``os.environ``.
+In production (``IDP_ENV=production``) :func:`check_production` refuses unsafe values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+DEV_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105 - the known dev value we refuse in prod
+DEFAULT_SQLITE_URL = "sqlite:///instance/idp.db"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says which variable and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, its environment variable (``IDP_`` + upper-case name) and default."""
+
+    env: str = "development"  # IDP_ENV: development | production | test
+    issuer: str = "http://localhost:5000"  # IDP_ISSUER: public base URL, no trailing slash
+    database_url: str = DEFAULT_SQLITE_URL  # IDP_DATABASE_URL
+    allow_sqlite_in_production: bool = False  # IDP_ALLOW_SQLITE_IN_PRODUCTION
+    secret_key: str = DEV_SECRET_KEY  # IDP_SECRET_KEY: signs CSRF tokens
+    smtp_url: str = "smtp://127.0.0.1:8025"  # IDP_SMTP_URL
+    mail_from: str = "idp@localhost"  # IDP_MAIL_FROM
+    redis_url: str = ""  # IDP_REDIS_URL: rate-limit storage; memory when empty
+    access_token_ttl: int = 600  # IDP_ACCESS_TOKEN_TTL seconds (SECURITY.md 7: <= 10 min)
+    id_token_ttl: int = 600  # IDP_ID_TOKEN_TTL seconds
+    code_ttl: int = 60  # IDP_CODE_TTL seconds (ASVS 10.4.3: <= 60 s)
+    refresh_idle_ttl: int = 14 * 86400  # IDP_REFRESH_IDLE_TTL seconds
+    refresh_absolute_ttl: int = 30 * 86400  # IDP_REFRESH_ABSOLUTE_TTL seconds
+    session_idle_ttl: int = 3600  # IDP_SESSION_IDLE_TTL seconds
+    session_absolute_ttl: int = 86400  # IDP_SESSION_ABSOLUTE_TTL seconds
+    lockout_threshold: int = 5  # IDP_LOCKOUT_THRESHOLD consecutive failures
+    lockout_seconds: int = 300  # IDP_LOCKOUT_SECONDS
+    login_rate_limit: str = "30 per minute"  # IDP_LOGIN_RATE_LIMIT per client IP
+    token_rate_limit: str = ""  # IDP_TOKEN_RATE_LIMIT per client IP; empty = none
+    signing_alg: str = "RS256"  # IDP_SIGNING_ALG: default ID token alg (RS256 | ES256)
+    key_retention_seconds: int = 0  # IDP_KEY_RETENTION_SECONDS; 0 = longest token lifetime
+    cors_origins: tuple[str, ...] = ()  # IDP_CORS_ORIGINS comma-separated, for token/userinfo
+    trusted_proxies: int = 0  # IDP_TRUSTED_PROXIES: X-Forwarded-* hops to trust
+    default_locale: str = "th"  # IDP_DEFAULT_LOCALE: th | en
+    dev_outbox: bool = False  # IDP_DEV_OUTBOX: show the dev mail outbox page (demo only)
+    extra: dict[str, Any] = field(default_factory=dict)  # test-only Flask config overrides
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_https(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    @property
+    def longest_token_lifetime(self) -> int:
+        return max(self.access_token_ttl, self.id_token_ttl, self.refresh_absolute_ttl)
+
+
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    if isinstance(target, bool):
+        lowered = raw.strip().lower()
+        if lowered in _BOOL_TRUE:
+            return True
+        if lowered in _BOOL_FALSE:
+            return False
+        raise ConfigError(f"IDP_{name.upper()} must be true or false, not {raw!r}")
+    if isinstance(target, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"IDP_{name.upper()} must be an integer, not {raw!r}") from None
+    if isinstance(target, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def load_settings(
+    environ: dict[str, str] | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Build settings from ``environ`` (default ``os.environ``) then ``overrides``.
+
+    Raises :class:`ConfigError` on a malformed value or an unsafe production setting.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        if f.name == "extra":
+            continue
+        key = "IDP_" + f.name.upper()
+        if key in environ:
+            values[f.name] = _coerce(f.name, environ[key], getattr(defaults, f.name))
+    for name, value in (overrides or {}).items():
+        if name not in {f.name for f in dataclasses.fields(Settings)}:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = _coerce(name, value, getattr(defaults, name))
+    settings = dataclasses.replace(defaults, **values)
+    settings = dataclasses.replace(settings, issuer=settings.issuer.rstrip("/"))
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Refuse settings that cannot work; in production also refuse unsafe ones."""
+    parts = urlsplit(settings.issuer)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"IDP_ISSUER must be an http(s) URL without query, not {settings.issuer!r}")
+    if settings.signing_alg not in {"RS256", "ES256"}:
+        raise ConfigError("IDP_SIGNING_ALG must be RS256 or ES256")
+    if settings.env not in {"development", "production", "test"}:
+        raise ConfigError("IDP_ENV must be development, production or test")
+    if settings.default_locale not in {"th", "en"}:
+        raise ConfigError("IDP_DEFAULT_LOCALE must be th or en")
+    if settings.is_production:
+        check_production(settings)
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to start in production with development secrets or transports."""
+    if settings.secret_key == DEV_SECRET_KEY or len(settings.secret_key) < 32:
+        raise ConfigError(
+            "IDP_ENV=production refuses the development IDP_SECRET_KEY: "
+            "set IDP_SECRET_KEY to at least 32 random characters"
+        )
+    host = urlsplit(settings.issuer).hostname
+    if settings.issuer.startswith("http://") and host not in {"localhost", "127.0.0.1"}:
+        raise ConfigError("IDP_ENV=production needs an https:// IDP_ISSUER (http only on localhost)")
+    if settings.database_url.startswith("sqlite") and not settings.allow_sqlite_in_production:
+        raise ConfigError(
+            "IDP_ENV=production refuses SQLite: set IDP_DATABASE_URL to PostgreSQL, "
+            "or IDP_ALLOW_SQLITE_IN_PRODUCTION=true for a single-host install"
+        )
+    if settings.dev_outbox:
+        raise ConfigError("IDP_DEV_OUTBOX cannot be enabled in production")

@@ -1,0 +1,55 @@
+"""Flask extensions, created once and init_app'd by the factory."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf import CSRFProtect
+
+from idp.oidc.keys import KeyCache
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+limiter = Limiter(
+    key_func=get_remote_address,
+    default_limits=[],
+    headers_enabled=True,
+    # With Redis down, fall back to per-process memory rather than fail every request.
+    in_memory_fallback_enabled=True,
+    key_prefix="idp",
+)
+
+LOCALES = ("th", "en")
+
+
+def keys() -> KeyCache:
+    return current_app.extensions["idp_keys"]
+
+
+def select_locale() -> str:
+    """?lang= (the switch) > ui_locales (OIDC) > idp_lang cookie > Accept-Language."""
+    chosen = request.args.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    ui_locales = request.values.get("ui_locales") or _flow_ui_locales()
+    for tag in (ui_locales or "").split():
+        base = tag.split("-")[0].lower()
+        if base in LOCALES:
+            return base
+    cookie = request.cookies.get("idp_lang")
+    if cookie in LOCALES:
+        return cookie
+    return request.accept_languages.best_match(LOCALES) or current_app.extensions[
+        "idp_settings"
+    ].default_locale
+
+
+def _flow_ui_locales() -> str | None:
+    from idp.oidc.flows import get_flow
+
+    flow = get_flow(request.values.get("flow"))
+    return flow.get("ui_locales") if flow else None

@@ -1,0 +1,20 @@
+"""Typed SQLAlchemy 2 models. Columns only: rules live in the areas' pure modules."""
+
+from idp.models.base import Base
+from idp.models.client import Client
+from idp.models.oauth import AuthorizationCode, Consent, Grant, Token
+from idp.models.session import WebSession
+from idp.models.signing_key import SigningKey
+from idp.models.user import User
+
+__all__ = [
+    "AuthorizationCode",
+    "Base",
+    "Client",
+    "Consent",
+    "Grant",
+    "SigningKey",
+    "Token",
+    "User",
+    "WebSession",
+]

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.models.base import Base
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sub: Mapped[str] = mapped_column(String(64), unique=True)
+    # username_key / email_key are the NFKC-casefolded forms used for lookup and
+    # uniqueness (SECURITY.md A-05, I-04); username / email keep what was typed.
+    username: Mapped[str] = mapped_column(String(64))
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    email_verified: Mapped[bool] = mapped_column(default=False)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    given_name: Mapped[str] = mapped_column(String(100), default="")
+    family_name: Mapped[str] = mapped_column(String(100), default="")
+    locale: Mapped[str] = mapped_column(String(10), default="th")
+    phone_number: Mapped[str] = mapped_column(String(32), default="")
+    phone_number_verified: Mapped[bool] = mapped_column(default=False)
+    address: Mapped[dict] = mapped_column(default=dict)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    password_changed_at: Mapped[int] = mapped_column(BigInteger)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,84 @@
+"""Token (RFC 6749 3.2), UserInfo (OIDC Core 5.3), introspection (RFC 7662) and
+revocation (RFC 7009) endpoints."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, request
+
+from idp.db import session as db_session
+from idp.oidc.blueprint import bp, server
+from idp.oidc.scopes import user_claims
+from idp.oidc.server import user_for_access_token
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def json_error(error: str, description: str, status: int = 400, **headers: str) -> Response:
+    body = json.dumps({"error": error, "error_description": description})
+    return Response(body, status, {"Content-Type": "application/json", **NO_STORE, **headers})
+
+
+def _form_problem() -> Response | None:
+    """RFC 6749 3.2 / 2.3: form-encoded POST, no repeated parameters (I-02, I-03)."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return json_error("invalid_request", "Use application/x-www-form-urlencoded.")
+    if request.args:
+        return json_error("invalid_request", "Parameters must be sent in the request body.")
+    for key in request.form:
+        if len(request.form.getlist(key)) > 1:
+            return json_error("invalid_request", f"Multiple '{key}' in request.")
+    return None
+
+
+def _finish(response: Response) -> Response:
+    db = db_session()
+    if response.status_code == 200:
+        db.commit()
+    else:
+        db.rollback()
+    return response
+
+
+@bp.route("/token", methods=["POST"])
+def token() -> Response:
+    return _form_problem() or _finish(server().create_token_response())
+
+
+@bp.route("/introspect", methods=["POST"])
+def introspect() -> Response:
+    return _form_problem() or _finish(server().create_endpoint_response("introspection"))
+
+
+@bp.route("/revoke", methods=["POST"])
+def revoke() -> Response:
+    return _form_problem() or _finish(server().create_endpoint_response("revocation"))
+
+
+def _bearer_challenge(error: str | None = None, status: int = 401) -> Response:
+    value = 'Bearer realm="idp"' + (f', error="{error}"' if error else "")
+    body = json.dumps({"error": error}) if error else ""
+    return Response(body, status, {"WWW-Authenticate": value, "Content-Type": "application/json",
+                                   **NO_STORE})
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    # A hand-written bearer check (RFC 6750 2.1) rather than Authlib's ResourceProtector:
+    # one indexed query resolves token and user, which this hot endpoint needs.
+    if "access_token" in request.args or "access_token" in request.form:
+        return _bearer_challenge("invalid_request", 400)
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return _bearer_challenge()
+    found = user_for_access_token(value.strip())
+    if found is None:
+        return _bearer_challenge("invalid_token")
+    user, token = found
+    if "openid" not in token.scope.split():
+        return _bearer_challenge("insufficient_scope", 403)
+    body: dict[str, Any] = user_claims(user, token.scope)
+    return Response(json.dumps(body), 200, {"Content-Type": "application/json", **NO_STORE})

@@ -1,0 +1,325 @@
+"""Authlib grant subclasses with the gaps SECURITY.md section 6 lists filled in:
+
+* PKCE: S256 only, method explicit, required for public clients and per client flag.
+* Codes: consumed with one conditional UPDATE in the token transaction; a replay is
+  refused with ``invalid_grant`` and revokes every token issued from the code.
+* Refresh tokens: rotated; a replay revokes the whole family; entitlements rechecked.
+* ID tokens: the stored ``auth_time``/``acr``/``amr``, never "now".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import OpenIDCode
+from flask import current_app
+from sqlalchemy import select, update
+
+from idp.db import now, session
+from idp.models import AuthorizationCode, Consent, Grant, Token, User
+from idp.oidc.scopes import OIDC_SCOPES, split_scope
+from idp.oidc.tokens import build_id_token, token_digest
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+def settings():
+    return current_app.extensions["idp_settings"]
+
+
+def check_scope(client: Any, scope: str | None, *, openid_required: bool) -> None:
+    """Unknown scopes or ones the client may not ask for -> ``invalid_scope`` (P-07)."""
+    requested = split_scope(scope)
+    allowed = set(client.row.scopes)
+    unknown = [s for s in requested if s not in allowed]
+    if unknown:
+        raise InvalidScopeError(f"Scope not allowed for this client: {' '.join(unknown)}")
+    if openid_required and "openid" not in requested:
+        raise InvalidScopeError("The 'openid' scope is required.")
+
+
+def revoke_grant(grant_id: int | None) -> None:
+    """Revoke a grant and every token in it, and commit at once: the caller is about
+    to answer with an error, and the revocation must survive that."""
+    if grant_id is None:
+        return
+    db = session()
+    t = now()
+    db.execute(update(Grant).where(Grant.id == grant_id).values(revoked_at=t))
+    db.execute(
+        update(Token).where(Token.grant_id == grant_id, Token.revoked_at.is_(None)).values(revoked_at=t)
+    )
+    db.commit()
+
+
+class StoredCode:
+    """AuthorizationCodeMixin view of a consumed code row."""
+
+    def __init__(self, row: AuthorizationCode) -> None:
+        self.row = row
+        self.code_challenge = row.code_challenge
+        self.code_challenge_method = row.code_challenge_method
+
+    def get_redirect_uri(self) -> str:
+        return self.row.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_nonce(self) -> str | None:
+        return self.row.nonce
+
+    def get_auth_time(self) -> int:
+        return self.row.auth_time
+
+    def get_acr(self) -> str | None:
+        return self.row.acr
+
+    def get_amr(self) -> list[str]:
+        return self.row.amr
+
+
+class StoredToken:
+    """TokenMixin view of a token row (refresh, introspection, revocation)."""
+
+    def __init__(self, row: Token, grant: Grant | None = None) -> None:
+        self.row = row
+        self.grant = grant
+
+    def check_client(self, client: Any) -> bool:
+        return self.row.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_expires_in(self) -> int:
+        return self.row.expires_at - self.row.issued_at
+
+    def is_expired(self) -> bool:
+        return self.row.expires_at <= now()
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None
+
+    def get_user(self) -> User | None:
+        return session().get(User, self.row.user_id) if self.row.user_id else None
+
+    def get_client(self) -> Any:
+        from idp.oidc.clients import load_client
+
+        return load_client(session(), self.row.client_id)
+
+
+class S256CodeChallenge(CodeChallenge):
+    """RFC 7636 with ``plain`` refused and the method explicit (ASVS 10.4.6)."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
+        client = grant.request.client
+        if not challenge and (client.is_public or client.row.require_pkce):
+            raise InvalidRequestError("PKCE is required: send code_challenge with method S256.")
+        if challenge and method != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class IdpOpenIDCode(OpenIDCode):
+    """Adds the ID token to code responses, signed with the client's algorithm."""
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        # Nonce replay is detected by the relying party (OIDC Core 3.1.3.7 step 11);
+        # the provider only binds it into the ID token, so no server-side registry.
+        return False
+
+    def process_token(self, grant: Any, response: Any) -> Any:
+        _, token, _ = response
+        if "openid" not in split_scope(token.get("scope")):
+            return token
+        code: StoredCode = grant.request.authorization_code
+        token["id_token"] = issue_id_token(
+            grant.request.client,
+            grant.request.user,
+            token["scope"],
+            auth_time=code.row.auth_time,
+            acr=code.row.acr,
+            amr=code.row.amr,
+            nonce=code.row.nonce,
+            sid=code.row.sid,
+            access_token=token.get("access_token"),
+        )
+        return token
+
+
+def issue_id_token(client: Any, user: User, scope: str, **claims: Any) -> str:
+    s = settings()
+    ring = current_app.extensions["idp_keys"].get(session())
+    return build_id_token(
+        ring,
+        issuer=s.issuer,
+        client_id=client.get_client_id(),
+        alg=client.row.id_token_alg,
+        ttl=s.id_token_ttl,
+        user=user,
+        scope=scope,
+        **claims,
+    )
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def validate_requested_scope(self) -> None:
+        check_scope(self.request.client, self.request.payload.scope, openid_required=True)
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        ctx = request.idp_auth  # set by the authorization view: who, when, how
+        data = request.payload.data
+        t = now()
+        session().add(
+            AuthorizationCode(
+                code_hash=token_digest(code),
+                client_id=request.client.get_client_id(),
+                user_id=request.user.id,
+                redirect_uri=request.payload.redirect_uri or request.client.get_default_redirect_uri(),
+                scope=request.scope,
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                auth_time=ctx["auth_time"],
+                acr=ctx.get("acr"),
+                amr=ctx.get("amr", []),
+                sid=ctx.get("sid"),
+                created_at=t,
+                expires_at=t + settings().code_ttl,
+            )
+        )
+        session().commit()
+
+    def query_authorization_code(self, code: str, client: Any) -> StoredCode | None:
+        """Consume the code with one conditional UPDATE (SECURITY.md 6, P-17/P-18).
+
+        Not committed here: it commits with the tokens, so a failure later in the
+        request leaves the code unused and no token exists without a consumed code.
+        """
+        db = session()
+        digest = token_digest(code)
+        t = now()
+        result = db.execute(
+            update(AuthorizationCode)
+            .where(
+                AuthorizationCode.code_hash == digest,
+                AuthorizationCode.client_id == client.get_client_id(),
+                AuthorizationCode.used_at.is_(None),
+                AuthorizationCode.expires_at >= t,
+            )
+            .values(used_at=t)
+            .execution_options(synchronize_session=False)
+        )
+        row = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == digest))
+        if result.rowcount == 1 and row is not None:
+            return StoredCode(row)
+        if row is not None and row.used_at is not None and row.client_id == client.get_client_id():
+            # RFC 6749 4.1.2: a reused code is refused, and tokens issued from it revoked.
+            revoke_grant(row.grant_id)
+        return None
+
+    def delete_authorization_code(self, authorization_code: StoredCode) -> None:
+        """Kept as a used tombstone so a replay can be detected; `idp jobs` purges."""
+
+    def authenticate_user(self, authorization_code: StoredCode) -> User | None:
+        user = session().get(User, authorization_code.row.user_id)
+        return user if user is not None and user.is_active else None
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> StoredToken | None:
+        db = session()
+        row = db.scalar(
+            select(Token).where(Token.token_hash == token_digest(refresh_token), Token.kind == "refresh")
+        )
+        if row is None:
+            return None
+        t = now()
+        if row.used_at is not None:
+            # Rotation replay (RFC 9700 4.14.2): revoke the whole family.
+            revoke_grant(row.grant_id)
+            return None
+        grant = db.get(Grant, row.grant_id)
+        s = settings()
+        if (
+            row.revoked_at is not None
+            or row.expires_at <= t
+            or grant is None
+            or grant.revoked_at is not None
+            or grant.created_at + s.refresh_absolute_ttl <= t
+        ):
+            return None
+        result = db.execute(
+            update(Token)
+            .where(Token.id == row.id, Token.used_at.is_(None))
+            .values(used_at=t)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            revoke_grant(row.grant_id)
+            return None
+        return StoredToken(row, grant)
+
+    def authenticate_user(self, refresh_token: StoredToken) -> User | None:
+        user = refresh_token.get_user()
+        grant = refresh_token.grant
+        if user is None or not user.is_active or grant is None:
+            return None
+        if user.password_changed_at > (grant.auth_time or 0):
+            return None  # P-24: a password change ends earlier grants
+        client = self.request.client
+        if not client.row.skip_consent:
+            consent = session().scalar(
+                select(Consent).where(Consent.user_id == user.id, Consent.client_id == client.client_id)
+            )
+            if consent is None:
+                return None  # P-24: consent revoked
+        return user
+
+    def create_token_response(self) -> tuple:
+        if self.authenticate_user(self.request.refresh_token) is None:
+            from authlib.oauth2.rfc6749.errors import InvalidGrantError
+
+            raise InvalidGrantError("The refresh token is no longer valid.")
+        status, token, headers = super().create_token_response()
+        grant = self.request.refresh_token.grant
+        if "openid" in split_scope(token.get("scope")):
+            token["id_token"] = issue_id_token(
+                self.request.client,
+                self.request.user,
+                token["scope"],
+                auth_time=grant.auth_time,
+                acr=grant.acr,
+                amr=grant.amr,
+                sid=grant.sid,
+                access_token=token.get("access_token"),
+            )
+        return status, token, headers
+
+    def revoke_old_credential(self, refresh_token: StoredToken) -> None:
+        """Already marked used by the conditional UPDATE in authenticate_refresh_token."""
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_requested_scope(self) -> None:
+        requested = split_scope(self.request.payload.scope)
+        if any(s in OIDC_SCOPES for s in requested):
+            raise InvalidScopeError("OpenID scopes need a user: use the authorization code flow.")
+        check_scope(self.request.client, self.request.payload.scope, openid_required=False)

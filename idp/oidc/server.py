@@ -1,0 +1,222 @@
+"""The Authlib AuthorizationServer: grants, token generation and storage, and the
+introspection (RFC 7662), revocation (RFC 7009) and end-session endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+from flask import Flask, current_app
+from flask import session as web_session
+from joserfc.jwk import KeySet
+from sqlalchemy import select, update
+
+from idp.db import now, session
+from idp.models import Grant, Token, User
+from idp.oidc.clients import CONFIDENTIAL_METHODS, load_client
+from idp.oidc.grants import (
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    IdpOpenIDCode,
+    RefreshTokenGrant,
+    S256CodeChallenge,
+    StoredToken,
+    revoke_grant,
+    settings,
+)
+from idp.oidc.keys import ALGORITHMS
+from idp.oidc.scopes import split_scope
+from idp.oidc.tokens import new_token, token_digest
+
+
+def query_client(client_id: str) -> Any:
+    return load_client(session(), client_id)
+
+
+def generate_token(
+    grant_type: str,
+    client: Any,
+    user: Any = None,
+    scope: str | None = None,
+    expires_in: int | None = None,
+    include_refresh_token: bool = True,
+) -> dict:
+    s = settings()
+    token = {
+        "token_type": "Bearer",
+        "access_token": new_token(),
+        "expires_in": expires_in or s.access_token_ttl,
+        "scope": scope or "",
+    }
+    # Refresh tokens only for offline_access (OIDC Core 11) and clients allowed them.
+    if (
+        include_refresh_token
+        and user is not None
+        and "offline_access" in split_scope(scope)
+        and client.check_grant_type("refresh_token")
+    ):
+        token["refresh_token"] = new_token()
+    return token
+
+
+def save_token(token: dict, request: Any) -> None:
+    """Store the tokens of one response in their grant (family)."""
+    db = session()
+    s = settings()
+    t = now()
+    client_id = request.client.get_client_id()
+    user_id = request.user.id if request.user is not None else None
+    if request.refresh_token is not None:
+        grant_id = request.refresh_token.row.grant_id
+    else:
+        code = request.authorization_code
+        grant = Grant(
+            client_id=client_id,
+            user_id=user_id,
+            scope=token.get("scope", ""),
+            auth_time=code.row.auth_time if code else None,
+            acr=code.row.acr if code else None,
+            amr=code.row.amr if code else [],
+            sid=code.row.sid if code else None,
+            created_at=t,
+        )
+        db.add(grant)
+        db.flush()
+        grant_id = grant.id
+        if code is not None:
+            code.row.grant_id = grant_id
+    db.add(
+        Token(
+            token_hash=token_digest(token["access_token"]),
+            kind="access",
+            grant_id=grant_id,
+            client_id=client_id,
+            user_id=user_id,
+            scope=token.get("scope", ""),
+            issued_at=t,
+            expires_at=t + int(token["expires_in"]),
+        )
+    )
+    if "refresh_token" in token:
+        db.add(
+            Token(
+                token_hash=token_digest(token["refresh_token"]),
+                kind="refresh",
+                grant_id=grant_id,
+                client_id=client_id,
+                user_id=user_id,
+                scope=token.get("scope", ""),
+                issued_at=t,
+                expires_at=t + s.refresh_idle_ttl,
+            )
+        )
+
+
+def find_token(value: str, hint: str | None = None) -> StoredToken | None:
+    if not value or len(value) > 512:
+        return None
+    row = session().scalar(select(Token).where(Token.token_hash == token_digest(value)))
+    return StoredToken(row) if row is not None else None
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return find_token(token_string, token_type_hint)
+
+    def check_permission(self, token: StoredToken, client: Any, request: Any) -> bool:
+        # A client may introspect the tokens issued to it; others read as inactive.
+        return token.check_client(client)
+
+    def create_introspection_payload(self, token: StoredToken | None) -> dict:
+        if token is not None and token.row.grant_id is not None:
+            grant = session().get(Grant, token.row.grant_id)
+            if grant is None or grant.revoked_at is not None:
+                return {"active": False}
+        return super().create_introspection_payload(token)
+
+    def introspect_token(self, token: StoredToken) -> dict:
+        row = token.row
+        data = {
+            "active": True,
+            "scope": row.scope,
+            "client_id": row.client_id,
+            "token_type": "Bearer" if row.kind == "access" else "refresh_token",
+            "exp": row.expires_at,
+            "iat": row.issued_at,
+            "iss": settings().issuer,
+            "aud": row.client_id,
+        }
+        user = token.get_user()
+        if user is not None:
+            data.update(sub=user.sub, username=user.username)
+        return data
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: StoredToken, request: Any) -> None:
+        if token.row.kind == "refresh":
+            revoke_grant(token.row.grant_id)  # RFC 7009 2.1: drop the grant's tokens too
+            return
+        session().execute(
+            update(Token).where(Token.id == token.row.id).values(revoked_at=now())
+        )
+        session().commit()
+
+
+class EndSession(EndSessionEndpoint):
+    def get_server_jwks(self) -> KeySet:
+        return current_app.extensions["idp_keys"].get(session()).public_set
+
+    def get_algorithms(self) -> list[str]:
+        return list(ALGORITHMS)
+
+    def end_session(self, end_session_request: Any) -> None:
+        web_session.destroy()
+
+
+class IdpIssuerParameter(IssuerParameter):
+    def get_issuer(self) -> str:
+        return settings().issuer
+
+
+def create_server(app: Flask) -> AuthorizationServer:
+    server = AuthorizationServer(query_client=query_client, save_token=save_token)
+    server.init_app(app)
+    server.register_token_generator("default", generate_token)
+    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdpOpenIDCode()])
+    server.register_grant(RefreshTokenGrant)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_endpoint(Introspection)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(EndSession)
+    server.register_extension(IdpIssuerParameter())
+    return server
+
+
+def user_for_access_token(value: str) -> tuple[User, Token] | None:
+    """Resolve a bearer access token to its user with one query; None when the token
+    is unknown, expired, revoked, not an access token or has no user."""
+    if not value or len(value) > 512:
+        return None
+    row = session().execute(
+        select(Token, User)
+        .join(User, User.id == Token.user_id)
+        .where(Token.token_hash == token_digest(value), Token.kind == "access")
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    if token.revoked_at is not None or token.expires_at <= now() or not user.is_active:
+        return None
+    return user, token

@@ -1,0 +1,87 @@
+"""Cross-cutting HTTP behaviour: security headers (SECURITY.md S-06), CORS allow-list
+(S-07), the language cookie, and error pages that never show a stack trace (D-04)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from idp.config import Settings
+
+log = logging.getLogger("idp")
+
+API_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks.json", "/.well-known/")
+CORS_PATHS = ("/token", "/userinfo")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PATHS)
+
+
+def install(app: Flask, settings: Settings) -> None:
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        h = resp.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "no-referrer")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Content-Security-Policy", CSP)
+        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if settings.is_https:
+            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if resp.mimetype == "text/html" or request.path.startswith(("/authorize", "/login")):
+            h["Cache-Control"] = "no-store"
+        origin = request.headers.get("Origin")
+        if origin and request.path.startswith(CORS_PATHS) and origin in settings.cors_origins:
+            h["Access-Control-Allow-Origin"] = origin
+            h["Vary"] = "Origin"
+        lang = request.args.get("lang")
+        if lang in ("th", "en"):
+            resp.set_cookie("idp_lang", lang, max_age=365 * 86400, samesite="Lax",
+                            secure=settings.is_https, httponly=True)
+        h.pop("Server", None)
+        return resp
+
+    @app.errorhandler(CSRFError)
+    def _csrf(err: CSRFError):
+        return _page(400, _("The form expired or was sent from another site. Please try again."))
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        if is_api_request():
+            code = "invalid_request" if err.code and err.code < 500 else "server_error"
+            resp = jsonify(error=code, error_description=err.name)
+            resp.status_code = err.code or 500
+            return resp
+        messages = {
+            404: _("This page does not exist."),
+            405: _("This address does not accept that kind of request."),
+            413: _("The request is too large."),
+            429: _("Too many attempts. Wait a minute and try again."),
+        }
+        return _page(err.code or 500, messages.get(err.code or 500, _("The request could not be processed.")))
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        ref = secrets.token_hex(6)
+        log.exception("unhandled error, reference %s", ref)
+        if is_api_request():
+            resp = jsonify(error="server_error", error_description=f"reference {ref}")
+            resp.status_code = 500
+            return resp
+        return _page(500, _("Something went wrong on our side. Reference: %(ref)s", ref=ref))
+
+
+def _page(status: int, message: str):
+    return render_template("error.html", title=_("Sorry"), message=message, error=None,
+                           description=None), status
