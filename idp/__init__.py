@@ -69,4 +69,8 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     app.register_blueprint(oidc_bp)
     app.register_blueprint(account_bp)
     web.install(app, settings)
+
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
     return app

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from flask_login import UserMixin
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.models.base import Base
 
 
-class User(Base):
+class User(UserMixin, Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

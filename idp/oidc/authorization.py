@@ -44,7 +44,8 @@ def request_params() -> list[list[str]]:
 
 
 def flow_url(flow_id: str, params: list[list[str]]) -> str:
-    return url_for("oidc.authorize") + "?" + urlencode([*params, ["idp_flow", flow_id]])
+    pairs = [(k, v) for k, v in params] + [("idp_flow", flow_id)]
+    return url_for("oidc.authorize") + "?" + urlencode(pairs)
 
 
 def _oauth_error(err: OAuth2Error) -> Any:

@@ -1,0 +1,107 @@
+"""Shared fixtures. The database is SQLite by default and PostgreSQL when
+``IDP_DATABASE_URL`` points to one: a fresh database is created for the run."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from idp import create_app
+from idp.cli import init_instance
+from idp.db import get_db
+from idp.models import Base
+
+PG_URL = os.environ.get("IDP_DATABASE_URL", "")
+USE_PG = PG_URL.startswith("postgresql")
+
+BASE_OVERRIDES = {
+    "env": "test",
+    "issuer": "http://localhost",
+    "login_rate_limit": "10000 per minute",
+    "secret_key": "test-secret-key-0123456789abcdef0123456789",
+}
+
+
+def _pg_admin_url(url: str) -> tuple[str, str]:
+    base, _, name = url.rpartition("/")
+    return base + "/postgres", name
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Iterator[str]:
+    """A migrated database with signing keys, made once per run."""
+    if USE_PG:
+        admin_url, _ = _pg_admin_url(PG_URL)
+        name = f"idp_test_{secrets.token_hex(4)}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        url = admin_url.rsplit("/", 1)[0] + "/" + name
+        app = create_app({**BASE_OVERRIDES, "database_url": url})
+        init_instance(app)
+        get_db(app).dispose()
+        yield url
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        app = create_app({**BASE_OVERRIDES, "database_url": f"sqlite:///{path}"})
+        init_instance(app)
+        get_db(app).dispose()
+        yield str(path)
+
+
+KEEP_TABLES = {"signing_keys", "alembic_version"}
+
+
+def fresh_database_url(template_db: str, tmp_path: Path) -> str:
+    if USE_PG:
+        engine = create_engine(template_db)
+        names = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in KEEP_TABLES]
+        with engine.begin() as c:
+            c.execute(text("TRUNCATE " + ", ".join(names) + " RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return template_db
+    target = tmp_path / "idp.db"
+    shutil.copyfile(template_db, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def app_factory(template_db, tmp_path):
+    made = []
+
+    def make(**overrides):
+        url = fresh_database_url(template_db, tmp_path) if not made else made[0][1]
+        app = create_app({**BASE_OVERRIDES, "database_url": url, **overrides})
+        made.append((app, url))
+        return app
+
+    yield make
+    for app, _ in made:
+        get_db(app).dispose()
+
+
+@pytest.fixture
+def app(app_factory):
+    return app_factory()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app):
+    """A SQLAlchemy session outside any request, for arranging and asserting."""
+    s = get_db(app).factory()
+    yield s
+    s.close()
