@@ -1,0 +1,55 @@
+"""End to end in headless Chromium: a demo RP logs in at the IdP and logs out."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+def _sign_in(page, username="somchai", password=PASSWORD):
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#sign-in")
+
+
+def test_rp_login_shows_claims_and_logout_ends_idp_session(live, page):
+    page.goto(live.rps["emt"])
+    page.click("#rp-login")
+    expect(page).to_have_url(re.compile(rf"^{live.issuer}/login"))
+    _sign_in(page)
+    expect(page.locator("#rp-user")).to_have_text("somchai")
+    expect(page.locator("#rp-acr")).to_have_text("urn:idp:acr:pwd")
+    expect(page.locator("#rp-amr")).to_have_text("pwd")
+    assert int(page.locator("#rp-auth-time").inner_text()) > 0
+    expect(page.locator("#rp-claims")).to_contain_text("somchai@example.org")
+    expect(page.locator("#rp-userinfo")).to_contain_text("Somchai Jaidee")
+
+    # Single sign-on: the second RP asks only for consent, not for a password.
+    page.goto(live.rps["einvoice"])
+    page.click("#rp-login")
+    expect(page.locator("#consent-scopes")).to_be_visible()
+    page.click("#consent-allow")
+    expect(page.locator("#rp-user")).to_have_text("somchai")
+
+    page.click("#rp-logout")
+    expect(page.locator("#rp-logged-out")).to_be_visible()
+    # The IdP session is gone: logging in again asks for the password.
+    page.goto(live.rps["einvoice"])
+    page.click("#rp-login")
+    expect(page.locator("#password")).to_be_visible()
+
+
+def test_wrong_password_shows_generic_translated_error(live, page):
+    page.goto(live.rps["emt"])
+    page.click("#rp-login")
+    page.click("text=English")
+    _sign_in(page, password="not the password at all")
+    expect(page.locator("#login-error")).to_contain_text("locked for 5 minutes")
+    page.click("text=ไทย")
+    expect(page.locator("html")).to_have_attribute("lang", "th")
