@@ -37,7 +37,7 @@ def make_client(db, *, public=False, redirect_uris=(RP,), **kw) -> RP_Client:
     new = register_client(db, name=kw.pop("name", "Test RP"), redirect_uris=list(redirect_uris),
                           public=public, **kw)
     db.commit()
-    return RP_Client(new.row.client_id, new.secret, redirect_uris[0])
+    return RP_Client(new.row.client_id, new.secret, redirect_uris[0] if redirect_uris else "")
 
 
 def pkce_pair() -> tuple[str, str]:

@@ -3,6 +3,8 @@ revocation (RFC 7009) endpoints."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -30,7 +32,21 @@ def _form_problem() -> Response | None:
     for key in request.form:
         if len(request.form.getlist(key)) > 1:
             return json_error("invalid_request", f"Multiple '{key}' in request.")
+    if not _basic_header_is_decodable(request.headers.get("Authorization", "")):
+        return json_error("invalid_client", "Malformed Basic credentials.", 401,
+                          **{"WWW-Authenticate": 'Basic realm="idp"'})
     return None
+
+
+def _basic_header_is_decodable(header: str) -> bool:
+    """Authlib decodes Basic credentials as UTF-8 and fails loudly on garbage."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return True
+    try:
+        return ":" in base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
 
 
 def _finish(response: Response) -> Response:
