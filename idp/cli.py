@@ -45,11 +45,23 @@ def init_instance(app) -> list[str]:
 
 
 @click.group()
-def main() -> None:
+def cli() -> None:
     """idp - OpenID Connect identity provider."""
 
 
-@main.command()
+def main() -> None:
+    """Entry point: click's usage errors become one line on stderr and exit code 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        _fail_code = exc.exit_code
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(_fail_code)
+
+
+@cli.command()
 def init() -> None:
     """Create or upgrade the schema and create signing keys (idempotent)."""
     app = _app()
@@ -57,7 +69,7 @@ def init() -> None:
     click.echo(f"schema up to date; {len(created)} signing key(s) created")
 
 
-@main.command()
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=click.IntRange(1, 65535), show_default=True)
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
@@ -77,7 +89,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606
 
 
-@main.group()
+@cli.group()
 def clients() -> None:
     """Manage relying parties."""
 
@@ -131,7 +143,7 @@ def clients_list() -> None:
             click.echo(json.dumps(client_json(row), ensure_ascii=False))
 
 
-@main.group()
+@cli.group()
 def users() -> None:
     """Manage people."""
 
@@ -160,7 +172,7 @@ def users_add(username, email, name, password_stdin, as_json) -> None:
                                "name": user.name}, ensure_ascii=False))
 
 
-@main.group()
+@cli.group()
 def keys() -> None:
     """Signing keys."""
 
@@ -180,7 +192,7 @@ def keys_rotate() -> None:
         click.echo(json.dumps({"new_kids": [k.kid for k in new], "old_keys_published_for": retention}))
 
 
-@main.command()
+@cli.command()
 @click.option("--host", default="localhost", show_default=True)
 @click.option("--port", default=5000, type=click.IntRange(1, 65535), show_default=True)
 def demo(host: str, port: int) -> None:

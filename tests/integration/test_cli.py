@@ -1,0 +1,102 @@
+"""The `idp` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import USE_PG
+
+
+@pytest.fixture
+def run(tmp_path, template_db):
+    if USE_PG:
+        from tests.conftest import fresh_database_url
+
+        url = fresh_database_url(template_db, tmp_path)
+    else:
+        url = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {**os.environ, "IDP_DATABASE_URL": url, "IDP_ENV": "development"}
+
+    def _run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "idp.cli", *args], input=stdin, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    assert _run("init").returncode == 0
+    return _run
+
+
+def test_init_is_idempotent(run):
+    result = run("init")
+    assert result.returncode == 0 and "0 signing key(s) created" in result.stdout
+
+
+def test_clients_add_prints_json_with_secret_once(run):
+    result = run("clients", "add", "--name", "eMT", "--redirect-uri", "https://emt.example/cb",
+                 "--redirect-uri", "https://emt.example/cb2", "--post-logout-redirect-uri",
+                 "https://emt.example/bye", "--scope", "openid", "--scope", "email", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["client_id"] and len(data["client_secret"]) >= 40
+    assert data["redirect_uris"] == ["https://emt.example/cb", "https://emt.example/cb2"]
+    listed = run("clients", "list")
+    assert data["client_secret"] not in listed.stdout and data["client_id"] in listed.stdout
+
+
+def test_public_client_has_no_secret(run):
+    data = json.loads(run("clients", "add", "--name", "SPA", "--redirect-uri",
+                          "https://spa.example/cb", "--public", "--skip-consent", "--json").stdout)
+    assert "client_secret" not in data and data["public"] is True and data["skip_consent"] is True
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--name", "X", "--redirect-uri", "not a url"], "redirect URI"),
+    (["--name", "X", "--redirect-uri", "https://x.example/cb#frag"], "fragment"),
+    (["--name", "X"], "redirect-uri"),
+    (["--name", "X", "--redirect-uri", "https://x/cb", "--public", "--no-pkce-required"], "PKCE"),
+    (["--name", "X", "--redirect-uri", "https://x/cb", "--id-token-alg", "HS256"], "HS256"),
+])
+def test_clients_add_bad_input_fails_with_one_line(run, args, fragment):
+    result = run("clients", "add", *args)
+    assert result.returncode != 0
+    assert fragment in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_users_add_reads_password_from_stdin(run):
+    result = run("users", "add", "--username", "somchai", "--email", "somchai@example.co.th",
+                 "--name", "สมชาย ใจดี", "--password-stdin", "--json",
+                 stdin="a long enough passphrase\n")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["sub"] and data["name"] == "สมชาย ใจดี"
+    dup = run("users", "add", "--username", "SOMCHAI", "--email", "other@example.org",
+              "--password-stdin", stdin="a long enough passphrase\n")
+    assert dup.returncode == 1
+    assert dup.stderr.strip() == "error: username is already registered"
+
+
+def test_users_add_weak_password_refused(run):
+    result = run("users", "add", "--username", "bob", "--email", "bob@example.org",
+                 "--password-stdin", stdin="short\n")
+    assert result.returncode == 1 and "password" in result.stderr
+
+
+def test_keys_rotate_adds_new_kids(run):
+    result = run("keys", "rotate")
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert len(data["new_kids"]) == 2 and data["old_keys_published_for"] > 0
+
+
+def test_production_refuses_dev_secret(run, tmp_path):
+    env = {**os.environ, "IDP_ENV": "production", "IDP_DATABASE_URL": "postgresql+psycopg://x/y",
+           "IDP_ISSUER": "https://idp.example"}
+    result = subprocess.run([sys.executable, "-m", "idp.cli", "init"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "IDP_SECRET_KEY" in result.stderr
