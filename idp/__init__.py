@@ -63,8 +63,14 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.oidc import authorization, discovery, endpoints, logout  # noqa: F401 - routes
     from idp.oidc.blueprint import bp as oidc_bp
 
-    for exempt in (endpoints.token, endpoints.userinfo, endpoints.introspect, endpoints.revoke,
-                   authorization.authorize, logout.end_session):
+    for exempt in (
+        endpoints.token,
+        endpoints.userinfo,
+        endpoints.introspect,
+        endpoints.revoke,
+        authorization.authorize,
+        logout.end_session,
+    ):
         csrf.exempt(exempt)
     app.register_blueprint(oidc_bp)
     app.register_blueprint(account_bp)

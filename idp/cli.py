@@ -72,8 +72,12 @@ def init() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=click.IntRange(1, 65535), show_default=True)
-@click.option("--workers", default=None, type=click.IntRange(1, 64),
-              help="gunicorn workers (default: 2 x CPUs + 1, at most 9)")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="gunicorn workers (default: 2 x CPUs + 1, at most 9)",
+)
 def serve(host: str, port: int, workers: int | None) -> None:
     """Serve with gunicorn."""
     import os
@@ -84,8 +88,18 @@ def serve(host: str, port: int, workers: int | None) -> None:
         _fail(str(exc))
     if workers is None:
         workers = min(2 * (os.cpu_count() or 1) + 1, 9)
-    args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1", "idp.wsgi:app"]
+    args = [
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+        "idp.wsgi:app",
+    ]
     os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606
 
 
@@ -100,15 +114,30 @@ def clients() -> None:
 @click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
 @click.option("--public", is_flag=True, help="no secret; PKCE always required")
 @click.option("--scope", "scopes", multiple=True, help="allowed scope (repeatable)")
-@click.option("--grant-type", "grant_types", multiple=True,
-              type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]))
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]),
+)
 @click.option("--no-pkce-required", is_flag=True)
 @click.option("--skip-consent", is_flag=True)
 @click.option("--id-token-alg", default="RS256", type=click.Choice(["RS256", "ES256"]))
 @click.option("--client-id", default=None, help="choose the client_id (default: random)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON (default)")
-def clients_add(name, redirect_uris, post_logout, public, scopes, grant_types, no_pkce_required,
-                skip_consent, id_token_alg, client_id, as_json) -> None:
+def clients_add(
+    name,
+    redirect_uris,
+    post_logout,
+    public,
+    scopes,
+    grant_types,
+    no_pkce_required,
+    skip_consent,
+    id_token_alg,
+    client_id,
+    as_json,
+) -> None:
     """Register a client; prints it as JSON (the secret is shown only now)."""
     from idp.db import get_db
     from idp.oidc.clients import ClientError, client_json, register_client
@@ -117,11 +146,17 @@ def clients_add(name, redirect_uris, post_logout, public, scopes, grant_types, n
     with get_db(app).factory() as s:
         try:
             new = register_client(
-                s, name=name, redirect_uris=list(redirect_uris),
-                post_logout_redirect_uris=list(post_logout), public=public,
-                scopes=list(scopes), grant_types=list(grant_types),
-                require_pkce=not no_pkce_required, skip_consent=skip_consent,
-                id_token_alg=id_token_alg, client_id=client_id,
+                s,
+                name=name,
+                redirect_uris=list(redirect_uris),
+                post_logout_redirect_uris=list(post_logout),
+                public=public,
+                scopes=list(scopes),
+                grant_types=list(grant_types),
+                require_pkce=not no_pkce_required,
+                skip_consent=skip_consent,
+                id_token_alg=id_token_alg,
+                client_id=client_id,
             )
         except ClientError as exc:
             _fail(str(exc))
@@ -152,8 +187,12 @@ def users() -> None:
 @click.option("--username", required=True)
 @click.option("--email", required=True)
 @click.option("--name", default="")
-@click.option("--password-stdin", is_flag=True, required=True,
-              help="read the password from standard input (never from the command line)")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    required=True,
+    help="read the password from standard input (never from the command line)",
+)
 @click.option("--json", "as_json", is_flag=True)
 def users_add(username, email, name, password_stdin, as_json) -> None:
     """Create a person; prints them as JSON with their `sub`."""
@@ -168,8 +207,17 @@ def users_add(username, email, name, password_stdin, as_json) -> None:
         except AccountError as exc:
             _fail(str(exc))
         s.commit()
-        click.echo(json.dumps({"sub": user.sub, "username": user.username, "email": user.email,
-                               "name": user.name}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "sub": user.sub,
+                    "username": user.username,
+                    "email": user.email,
+                    "name": user.name,
+                },
+                ensure_ascii=False,
+            )
+        )
 
 
 @cli.group()
@@ -189,7 +237,9 @@ def keys_rotate() -> None:
     with get_db(app).factory() as s:
         new = rotate_keys(s, retention)
         s.commit()
-        click.echo(json.dumps({"new_kids": [k.kid for k in new], "old_keys_published_for": retention}))
+        click.echo(
+            json.dumps({"new_kids": [k.kid for k in new], "old_keys_published_for": retention})
+        )
 
 
 @cli.command()

@@ -118,7 +118,9 @@ def validate(settings: Settings) -> None:
     """Refuse settings that cannot work; in production also refuse unsafe ones."""
     parts = urlsplit(settings.issuer)
     if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigError(f"IDP_ISSUER must be an http(s) URL without query, not {settings.issuer!r}")
+        raise ConfigError(
+            f"IDP_ISSUER must be an http(s) URL without query, not {settings.issuer!r}"
+        )
     if settings.signing_alg not in {"RS256", "ES256"}:
         raise ConfigError("IDP_SIGNING_ALG must be RS256 or ES256")
     if settings.env not in {"development", "production", "test"}:
@@ -138,7 +140,9 @@ def check_production(settings: Settings) -> None:
         )
     host = urlsplit(settings.issuer).hostname
     if settings.issuer.startswith("http://") and host not in {"localhost", "127.0.0.1"}:
-        raise ConfigError("IDP_ENV=production needs an https:// IDP_ISSUER (http only on localhost)")
+        raise ConfigError(
+            "IDP_ENV=production needs an https:// IDP_ISSUER (http only on localhost)"
+        )
     if settings.database_url.startswith("sqlite") and not settings.allow_sqlite_in_production:
         raise ConfigError(
             "IDP_ENV=production refuses SQLite: set IDP_DATABASE_URL to PostgreSQL, "

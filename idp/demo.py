@@ -38,16 +38,26 @@ def seed(app, host: str, port: int) -> dict[str, str]:
     with get_db(app).factory() as s:
         for username, email, name, password in DEMO_USERS:
             if s.scalar(select(User).where(User.username_key == username)) is None:
-                create_user(s, username=username, email=email, password=password, name=name,
-                            email_verified=True)
+                create_user(
+                    s,
+                    username=username,
+                    email=email,
+                    password=password,
+                    name=name,
+                    email_verified=True,
+                )
         for slug, title, offset, skip in DEMO_RPS:
             base = f"http://{host}:{port + offset}"
             client_id = f"demo-{slug}"
             row = s.scalar(select(Client).where(Client.client_id == client_id))
             if row is None:
                 row = register_client(
-                    s, name=title, client_id=client_id, redirect_uris=[f"{base}/callback"],
-                    post_logout_redirect_uris=[f"{base}/logged-out"], skip_consent=skip,
+                    s,
+                    name=title,
+                    client_id=client_id,
+                    redirect_uris=[f"{base}/callback"],
+                    post_logout_redirect_uris=[f"{base}/logged-out"],
+                    skip_consent=skip,
                 ).row
             secret = secrets.token_urlsafe(32)
             row.secret_hash = hashlib.sha256(secret.encode()).hexdigest()
@@ -61,19 +71,29 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
 
     Path(instance).mkdir(parents=True, exist_ok=True)
     issuer = f"http://{host}:{port}"
-    app = create_app({
-        "database_url": f"sqlite:///{Path(instance).resolve() / 'demo.db'}",
-        "issuer": issuer,
-        "env": "development",
-    })
+    app = create_app(
+        {
+            "database_url": f"sqlite:///{Path(instance).resolve() / 'demo.db'}",
+            "issuer": issuer,
+            "env": "development",
+        }
+    )
     init_instance(app)
     client_secrets = seed(app, host, port)
     servers = [make_server(host, port, app, threaded=True)]
     lines = [f"IdP            {issuer}   (discovery: {issuer}/.well-known/openid-configuration)"]
     for slug, title, offset, _skip in DEMO_RPS:
         base = f"http://{host}:{port + offset}"
-        rp = create_rp(RPConfig(slug=slug, title=title, issuer=issuer, client_id=f"demo-{slug}",
-                                client_secret=client_secrets[slug], base_url=base))
+        rp = create_rp(
+            RPConfig(
+                slug=slug,
+                title=title,
+                issuer=issuer,
+                client_id=f"demo-{slug}",
+                client_secret=client_secrets[slug],
+                base_url=base,
+            )
+        )
         servers.append(make_server(host, port + offset, rp, threaded=True))
         lines.append(f"{title:<14} {base}")
     print("idp demo is running:")

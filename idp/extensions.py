@@ -43,9 +43,10 @@ def select_locale() -> str:
     cookie = request.cookies.get("idp_lang")
     if cookie in LOCALES:
         return cookie
-    return request.accept_languages.best_match(LOCALES) or current_app.extensions[
-        "idp_settings"
-    ].default_locale
+    return (
+        request.accept_languages.best_match(LOCALES)
+        or current_app.extensions["idp_settings"].default_locale
+    )
 
 
 def _flow_ui_locales() -> str | None:

@@ -47,8 +47,14 @@ def install(app: Flask, settings: Settings) -> None:
             h["Vary"] = "Origin"
         lang = request.args.get("lang")
         if lang in ("th", "en"):
-            resp.set_cookie("idp_lang", lang, max_age=365 * 86400, samesite="Lax",
-                            secure=settings.is_https, httponly=True)
+            resp.set_cookie(
+                "idp_lang",
+                lang,
+                max_age=365 * 86400,
+                samesite="Lax",
+                secure=settings.is_https,
+                httponly=True,
+            )
         h.pop("Server", None)
         return resp
 
@@ -69,7 +75,9 @@ def install(app: Flask, settings: Settings) -> None:
             413: _("The request is too large."),
             429: _("Too many attempts. Wait a minute and try again."),
         }
-        return _page(err.code or 500, messages.get(err.code or 500, _("The request could not be processed.")))
+        return _page(
+            err.code or 500, messages.get(err.code or 500, _("The request could not be processed."))
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
@@ -83,5 +91,6 @@ def install(app: Flask, settings: Settings) -> None:
 
 
 def _page(status: int, message: str):
-    return render_template("error.html", title=_("Sorry"), message=message, error=None,
-                           description=None), status
+    return render_template(
+        "error.html", title=_("Sorry"), message=message, error=None, description=None
+    ), status

@@ -45,9 +45,14 @@ def create_rp(cfg: RPConfig) -> Flask:
 
     @app.route("/")
     def home():
-        return render_template("rp/home.html", cfg=cfg, user=session.get("user"),
-                               token=session.get("token_info"), userinfo=session.get("userinfo"),
-                               error=request.args.get("error"))
+        return render_template(
+            "rp/home.html",
+            cfg=cfg,
+            user=session.get("user"),
+            token=session.get("token_info"),
+            userinfo=session.get("userinfo"),
+            error=request.args.get("error"),
+        )
 
     @app.route("/login")
     def login():
@@ -62,9 +67,12 @@ def create_rp(cfg: RPConfig) -> Flask:
         claims = token["userinfo"]
         session["user"] = dict(claims)
         session["id_token"] = token["id_token"]
-        session["token_info"] = {"acr": claims.get("acr"), "amr": claims.get("amr"),
-                                 "auth_time": claims.get("auth_time"),
-                                 "has_refresh_token": "refresh_token" in token}
+        session["token_info"] = {
+            "acr": claims.get("acr"),
+            "amr": claims.get("amr"),
+            "auth_time": claims.get("auth_time"),
+            "has_refresh_token": "refresh_token" in token,
+        }
         session["userinfo"] = dict(idp.userinfo(token=token))
         return redirect(url_for("home"))
 
@@ -74,8 +82,11 @@ def create_rp(cfg: RPConfig) -> Flask:
         session.pop("user", None)
         session.pop("token_info", None)
         session.pop("userinfo", None)
-        return idp.logout_redirect(post_logout_redirect_uri=cfg.base_url + "/logged-out",
-                                   id_token_hint=id_token, state=secrets.token_urlsafe(16))
+        return idp.logout_redirect(
+            post_logout_redirect_uri=cfg.base_url + "/logged-out",
+            id_token_hint=id_token,
+            state=secrets.token_urlsafe(16),
+        )
 
     @app.route("/logged-out")
     def logged_out():

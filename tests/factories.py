@@ -25,8 +25,14 @@ class RP_Client:
 
 
 def make_user(db, username="alice", email=None, password=PASSWORD, **kw):
-    user = create_user(db, username=username, email=email or f"{username}@example.org",
-                       password=password, name=kw.pop("name", username.title()), **kw)
+    user = create_user(
+        db,
+        username=username,
+        email=email or f"{username}@example.org",
+        password=password,
+        name=kw.pop("name", username.title()),
+        **kw,
+    )
     db.commit()
     return user
 
@@ -34,8 +40,9 @@ def make_user(db, username="alice", email=None, password=PASSWORD, **kw):
 def make_client(db, *, public=False, redirect_uris=(RP,), **kw) -> RP_Client:
     kw.setdefault("skip_consent", True)
     kw.setdefault("post_logout_redirect_uris", [RP_LOGOUT])
-    new = register_client(db, name=kw.pop("name", "Test RP"), redirect_uris=list(redirect_uris),
-                          public=public, **kw)
+    new = register_client(
+        db, name=kw.pop("name", "Test RP"), redirect_uris=list(redirect_uris), public=public, **kw
+    )
     db.commit()
     return RP_Client(new.row.client_id, new.secret, redirect_uris[0] if redirect_uris else "")
 
@@ -59,8 +66,14 @@ def query(location: str) -> dict[str, str]:
 
 
 def authorize_params(rp: RP_Client, challenge: str | None, **extra) -> dict[str, str]:
-    params = {"response_type": "code", "client_id": rp.client_id, "redirect_uri": rp.redirect_uri,
-              "scope": "openid profile email", "state": "st-123", "nonce": "n-456"}
+    params = {
+        "response_type": "code",
+        "client_id": rp.client_id,
+        "redirect_uri": rp.redirect_uri,
+        "scope": "openid profile email",
+        "state": "st-123",
+        "nonce": "n-456",
+    }
     if challenge:
         params.update(code_challenge=challenge, code_challenge_method="S256")
     params.update(extra)
@@ -70,8 +83,14 @@ def authorize_params(rp: RP_Client, challenge: str | None, **extra) -> dict[str,
 def login(client, username="alice", password=PASSWORD, flow=None):
     url = f"/login?flow={flow}" if flow else "/login"
     page = client.get(url)
-    return client.post(url, data={"username": username, "password": password,
-                                  "csrf_token": csrf_token(page.get_data(as_text=True))})
+    return client.post(
+        url,
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+        },
+    )
 
 
 def get_code(client, rp: RP_Client, username="alice", password=PASSWORD, **extra):
@@ -89,17 +108,26 @@ def get_code(client, rp: RP_Client, username="alice", password=PASSWORD, **extra
             resp = login(client, username, password, flow)
         elif path.startswith("/consent"):
             page = client.get(path)
-            resp = client.post(path, data={"decision": "allow",
-                                           "csrf_token": csrf_token(page.get_data(as_text=True))})
+            resp = client.post(
+                path,
+                data={"decision": "allow", "csrf_token": csrf_token(page.get_data(as_text=True))},
+            )
         else:
             resp = client.get(path)
         hops += 1
-    raise AssertionError(f"flow did not reach the client: {resp.status_code} {resp.get_data(as_text=True)[:500]}")
+    raise AssertionError(
+        f"flow did not reach the client: {resp.status_code} {resp.get_data(as_text=True)[:500]}"
+    )
 
 
 def exchange(client, rp: RP_Client, code, verifier, **extra):
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
-            "code_verifier": verifier, **extra}
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": rp.redirect_uri,
+        "code_verifier": verifier,
+        **extra,
+    }
     data = {k: v for k, v in data.items() if v is not None}
     if rp.secret:
         return client.post("/token", data=data, auth=(rp.client_id, rp.secret))

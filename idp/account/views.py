@@ -73,7 +73,10 @@ def login() -> Any:
         client = db_session().scalar(select(Client).where(Client.client_id == flow["client_id"]))
         client_name = client.name if client else None
     return render_template(
-        "account/login.html", form=form, error=error, flow_id=flow_id if flow else None,
+        "account/login.html",
+        form=form,
+        error=error,
+        flow_id=flow_id if flow else None,
         client_name=client_name,
     )
 
@@ -88,12 +91,14 @@ def index() -> Any:
 def home() -> Any:
     db = db_session()
     rows = db.execute(
-        select(Consent, Client).join(Client, Client.client_id == Consent.client_id)
+        select(Consent, Client)
+        .join(Client, Client.client_id == Consent.client_id)
         .where(Consent.user_id == current_user.id)
         .order_by(Client.name)
     ).all()
-    return render_template("account/home.html", consents=rows, form=PostForm(),
-                           auth=session.get("auth") or {})
+    return render_template(
+        "account/home.html", consents=rows, form=PostForm(), auth=session.get("auth") or {}
+    )
 
 
 @bp.route("/account/consents/<client_id>/revoke", methods=["POST"])
@@ -103,14 +108,21 @@ def revoke_consent(client_id: str) -> Any:
     form = PostForm()
     if form.validate_on_submit():
         db = db_session()
-        db.execute(delete(Consent).where(Consent.user_id == current_user.id,
-                                         Consent.client_id == client_id))
+        db.execute(
+            delete(Consent).where(
+                Consent.user_id == current_user.id, Consent.client_id == client_id
+            )
+        )
         t = now()
-        grant_ids = select(Grant.id).where(Grant.user_id == current_user.id,
-                                           Grant.client_id == client_id)
+        grant_ids = select(Grant.id).where(
+            Grant.user_id == current_user.id, Grant.client_id == client_id
+        )
         db.execute(update(Grant).where(Grant.id.in_(grant_ids)).values(revoked_at=t))
-        db.execute(update(Token).where(Token.grant_id.in_(grant_ids), Token.revoked_at.is_(None))
-                   .values(revoked_at=t))
+        db.execute(
+            update(Token)
+            .where(Token.grant_id.in_(grant_ids), Token.revoked_at.is_(None))
+            .values(revoked_at=t)
+        )
         db.commit()
     return redirect(url_for("account.home"), code=303)
 

@@ -30,8 +30,18 @@ from idp.oidc.interaction import Demand, SessionState, Step, decide
 from idp.oidc.keys import ALGORITHMS
 from idp.oidc.scopes import split_scope
 
-SINGLE_VALUED = ("nonce", "prompt", "max_age", "code_challenge", "code_challenge_method",
-                 "id_token_hint", "login_hint", "ui_locales", "acr_values", "response_mode")
+SINGLE_VALUED = (
+    "nonce",
+    "prompt",
+    "max_age",
+    "code_challenge",
+    "code_challenge_method",
+    "id_token_hint",
+    "login_hint",
+    "ui_locales",
+    "acr_values",
+    "response_mode",
+)
 MAX_PARAM_LENGTH = 4096
 
 
@@ -50,7 +60,9 @@ def flow_url(flow_id: str, params: list[list[str]]) -> str:
 
 def _oauth_error(err: OAuth2Error) -> Any:
     if err.redirect_uri:
-        return redirect_error(err.redirect_uri, err.error, err.description, request.values.get("state"))
+        return redirect_error(
+            err.redirect_uri, err.error, err.description, request.values.get("state")
+        )
     return error_page(err.error, err.description)
 
 
@@ -155,8 +167,10 @@ def consent() -> Any:
     flow_id = request.values.get("flow")
     flow = flows.get_flow(flow_id)
     if flow is None or not current_user.is_authenticated:
-        return error_page("flow_expired", None, 400) if flow is None else redirect(
-            url_for("account.login", flow=flow_id)
+        return (
+            error_page("flow_expired", None, 400)
+            if flow is None
+            else redirect(url_for("account.login", flow=flow_id))
         )
     params = dict(flow["params"])
     from idp.oidc.clients import load_client
@@ -171,13 +185,20 @@ def consent() -> Any:
             flows.finish_flow(flow_id)
             redirect_uri = params.get("redirect_uri") or client.get_default_redirect_uri()
             return redirect_error(
-                redirect_uri, "access_denied", "The end-user denied the request.", params.get("state")
+                redirect_uri,
+                "access_denied",
+                "The end-user denied the request.",
+                params.get("state"),
             )
         _remember_consent(current_user.id, client.client_id, scopes)
         flows.update_flow(flow_id, consented=True)
         return redirect(flow_url(flow_id, flow["params"]), code=303)
     return render_template(
-        "oidc/consent.html", form=form, client=client, scopes=scopes, flow_id=flow_id,
+        "oidc/consent.html",
+        form=form,
+        client=client,
+        scopes=scopes,
+        flow_id=flow_id,
         scope_labels=scope_labels(),
     )
 
@@ -195,9 +216,13 @@ def scope_labels() -> dict[str, str]:
 
 def _remember_consent(user_id: int, client_id: str, scopes: list[str]) -> None:
     db = db_session()
-    row = db.scalar(select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id))
+    row = db.scalar(
+        select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id)
+    )
     if row is None:
-        db.add(Consent(user_id=user_id, client_id=client_id, scope=" ".join(scopes), granted_at=now()))
+        db.add(
+            Consent(user_id=user_id, client_id=client_id, scope=" ".join(scopes), granted_at=now())
+        )
     else:
         merged = split_scope(row.scope) + [s for s in scopes if s not in split_scope(row.scope)]
         row.scope, row.granted_at = " ".join(merged), now()

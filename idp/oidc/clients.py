@@ -110,7 +110,7 @@ def register_client(
     grant_types: list[str] = (),  # type: ignore[assignment]
     require_pkce: bool = True,
     skip_consent: bool = False,
-    id_token_alg: str = "RS256",
+    id_token_alg: str = "RS256",  # noqa: S107
     client_id: str | None = None,
 ) -> NewClient:
     """Register a relying party; raises :class:`ClientError` on bad input."""

@@ -33,8 +33,12 @@ def _form_problem() -> Response | None:
         if len(request.form.getlist(key)) > 1:
             return json_error("invalid_request", f"Multiple '{key}' in request.")
     if not _basic_header_is_decodable(request.headers.get("Authorization", "")):
-        return json_error("invalid_client", "Malformed Basic credentials.", 401,
-                          **{"WWW-Authenticate": 'Basic realm="idp"'})
+        return json_error(
+            "invalid_client",
+            "Malformed Basic credentials.",
+            401,
+            **{"WWW-Authenticate": 'Basic realm="idp"'},
+        )
     return None
 
 
@@ -76,8 +80,9 @@ def revoke() -> Response:
 def _bearer_challenge(error: str | None = None, status: int = 401) -> Response:
     value = 'Bearer realm="idp"' + (f', error="{error}"' if error else "")
     body = json.dumps({"error": error}) if error else ""
-    return Response(body, status, {"WWW-Authenticate": value, "Content-Type": "application/json",
-                                   **NO_STORE})
+    return Response(
+        body, status, {"WWW-Authenticate": value, "Content-Type": "application/json", **NO_STORE}
+    )
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])

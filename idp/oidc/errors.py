@@ -10,7 +10,9 @@ from flask_babel import gettext as _
 from idp.oidc.grants import settings
 
 
-def redirect_error(redirect_uri: str, error: str, description: str | None, state: str | None) -> Response:
+def redirect_error(
+    redirect_uri: str, error: str, description: str | None, state: str | None
+) -> Response:
     params = [("error", error)]
     if description:
         params.append(("error_description", description))

@@ -50,7 +50,9 @@ def revoke_grant(grant_id: int | None) -> None:
     t = now()
     db.execute(update(Grant).where(Grant.id == grant_id).values(revoked_at=t))
     db.execute(
-        update(Token).where(Token.grant_id == grant_id, Token.revoked_at.is_(None)).values(revoked_at=t)
+        update(Token)
+        .where(Token.grant_id == grant_id, Token.revoked_at.is_(None))
+        .values(revoked_at=t)
     )
     db.commit()
 
@@ -187,7 +189,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 code_hash=token_digest(code),
                 client_id=request.client.get_client_id(),
                 user_id=request.user.id,
-                redirect_uri=request.payload.redirect_uri or request.client.get_default_redirect_uri(),
+                redirect_uri=request.payload.redirect_uri
+                or request.client.get_default_redirect_uri(),
                 scope=request.scope,
                 nonce=data.get("nonce"),
                 code_challenge=data.get("code_challenge"),
@@ -245,7 +248,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token: str) -> StoredToken | None:
         db = session()
         row = db.scalar(
-            select(Token).where(Token.token_hash == token_digest(refresh_token), Token.kind == "refresh")
+            select(Token).where(
+                Token.token_hash == token_digest(refresh_token), Token.kind == "refresh"
+            )
         )
         if row is None:
             return None
@@ -285,7 +290,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         client = self.request.client
         if not client.row.skip_consent:
             consent = session().scalar(
-                select(Consent).where(Consent.user_id == user.id, Consent.client_id == client.client_id)
+                select(Consent).where(
+                    Consent.user_id == user.id, Consent.client_id == client.client_id
+                )
             )
             if consent is None:
                 return None  # P-24: consent revoked

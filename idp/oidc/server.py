@@ -168,9 +168,7 @@ class Revocation(RevocationEndpoint):
         if token.row.kind == "refresh":
             revoke_grant(token.row.grant_id)  # RFC 7009 2.1: drop the grant's tokens too
             return
-        session().execute(
-            update(Token).where(Token.id == token.row.id).values(revoked_at=now())
-        )
+        session().execute(update(Token).where(Token.id == token.row.id).values(revoked_at=now()))
         session().commit()
 
 
@@ -194,7 +192,9 @@ def create_server(app: Flask) -> AuthorizationServer:
     server = AuthorizationServer(query_client=query_client, save_token=save_token)
     server.init_app(app)
     server.register_token_generator("default", generate_token)
-    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdpOpenIDCode()])
+    server.register_grant(
+        AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdpOpenIDCode()]
+    )
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
     server.register_endpoint(Introspection)
@@ -209,11 +209,15 @@ def user_for_access_token(value: str) -> tuple[User, Token] | None:
     is unknown, expired, revoked, not an access token or has no user."""
     if not value or len(value) > 512:
         return None
-    row = session().execute(
-        select(Token, User)
-        .join(User, User.id == Token.user_id)
-        .where(Token.token_hash == token_digest(value), Token.kind == "access")
-    ).first()
+    row = (
+        session()
+        .execute(
+            select(Token, User)
+            .join(User, User.id == Token.user_id)
+            .where(Token.token_hash == token_digest(value), Token.kind == "access")
+        )
+        .first()
+    )
     if row is None:
         return None
     token, user = row

@@ -14,14 +14,24 @@ from relying_parties.app import RPConfig, create_rp
 from tests.conftest import BASE_OVERRIDES, fresh_database_url
 from tests.factories import make_client, make_user
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
-            "args": CHROMIUM_ARGS}
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": CHROMIUM_ARGS,
+    }
 
 
 def _serve(app=None):
@@ -43,8 +53,13 @@ def live(template_db, tmp_path):
     """The IdP and two demo RPs (eMT skips consent, e-Invoice asks for it)."""
     idp_srv = _serve()
     issuer = f"http://localhost:{idp_srv.server_port}"
-    app = create_app({**BASE_OVERRIDES, "issuer": issuer,
-                      "database_url": fresh_database_url(template_db, tmp_path)})
+    app = create_app(
+        {
+            **BASE_OVERRIDES,
+            "issuer": issuer,
+            "database_url": fresh_database_url(template_db, tmp_path),
+        }
+    )
     idp_srv.app = app
     servers, rps = [idp_srv], {}
     with get_db(app).factory() as db:
@@ -52,11 +67,23 @@ def live(template_db, tmp_path):
         for slug, skip in (("emt", True), ("einvoice", False)):
             rp_srv = _serve()
             base = f"http://localhost:{rp_srv.server_port}"
-            c = make_client(db, name=f"Demo {slug}", redirect_uris=(f"{base}/callback",),
-                            post_logout_redirect_uris=[f"{base}/logged-out"], skip_consent=skip)
-            rp_srv.app = create_rp(RPConfig(slug=slug, title=f"Demo {slug}", issuer=issuer,
-                                            client_id=c.client_id, client_secret=c.secret,
-                                            base_url=base))
+            c = make_client(
+                db,
+                name=f"Demo {slug}",
+                redirect_uris=(f"{base}/callback",),
+                post_logout_redirect_uris=[f"{base}/logged-out"],
+                skip_consent=skip,
+            )
+            rp_srv.app = create_rp(
+                RPConfig(
+                    slug=slug,
+                    title=f"Demo {slug}",
+                    issuer=issuer,
+                    client_id=c.client_id,
+                    client_secret=c.secret,
+                    base_url=base,
+                )
+            )
             servers.append(rp_srv)
             rps[slug] = base
     yield Live(issuer, app, rps, servers)

@@ -44,15 +44,18 @@ def _tokens(client, rp, **extra):
     return resp.get_json()
 
 
-@pytest.mark.parametrize("bad", [
-    "https://evil.example.org/callback",
-    RP + "?foo=bar",
-    RP + "/",
-    "https://RP.example.org/callback",
-    RP + "/extra",
-    "http://rp.example.org/callback",
-    RP + "#frag",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "https://evil.example.org/callback",
+        RP + "?foo=bar",
+        RP + "/",
+        "https://RP.example.org/callback",
+        RP + "/extra",
+        "http://rp.example.org/callback",
+        RP + "#frag",
+    ],
+)
 def test_unregistered_redirect_uri_is_error_page_never_redirect_P04(client, rp, bad):
     _, challenge = pkce_pair()
     resp = _authorize(client, authorize_params(rp, challenge, redirect_uri=bad))
@@ -105,8 +108,15 @@ def test_scope_without_openid_or_unknown_is_invalid_scope_P07(client, rp, scope)
 def test_extra_params_reversed_order_and_post_succeed_P08(client, rp):
     verifier, challenge = pkce_pair()
     login(client)
-    params = authorize_params(rp, challenge, extra="foobar", display="popup", ui_locales="en",
-                              claims_locales="th", login_hint="alice")
+    params = authorize_params(
+        rp,
+        challenge,
+        extra="foobar",
+        display="popup",
+        ui_locales="en",
+        claims_locales="th",
+        login_hint="alice",
+    )
     reversed_params = dict(reversed(list(params.items())))
     reversed_params["scope"] = "email profile openid"
     resp = client.post("/authorize", data=reversed_params)
@@ -124,7 +134,9 @@ def test_success_response_carries_iss_and_exact_state_P09(client, rp):
 
 def test_prompt_none_without_session_is_login_required_P10(client, rp):
     _, challenge = pkce_pair()
-    q = query(_authorize(client, authorize_params(rp, challenge, prompt="none")).headers["Location"])
+    q = query(
+        _authorize(client, authorize_params(rp, challenge, prompt="none")).headers["Location"]
+    )
     assert q["error"] == "login_required" and q["state"] == "st-123" and "code" not in q
 
 
@@ -262,17 +274,22 @@ def test_client_not_requiring_pkce_works_with_and_without_P15(client, db):
     assert exchange(client, rp, code, verifier).status_code == 200
 
 
-@pytest.mark.parametrize("param,error", [("request", "request_not_supported"),
-                                          ("request_uri", "request_uri_not_supported")])
+@pytest.mark.parametrize(
+    "param,error",
+    [("request", "request_not_supported"), ("request_uri", "request_uri_not_supported")],
+)
 def test_request_objects_not_supported_P16(client, rp, param, error):
     login(client)
     _, challenge = pkce_pair()
-    resp = _authorize(client, authorize_params(rp, challenge, **{param: "eyJhbGciOiJub25lIn0.e30."}))
+    resp = _authorize(
+        client, authorize_params(rp, challenge, **{param: "eyJhbGciOiJub25lIn0.e30."})
+    )
     assert query(resp.headers["Location"])["error"] == error
 
 
-@pytest.mark.parametrize("param", ["client_id", "redirect_uri", "scope", "state", "nonce",
-                                   "code_challenge"])
+@pytest.mark.parametrize(
+    "param", ["client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge"]
+)
 def test_duplicate_parameters_are_invalid_request_I02(client, rp, param):
     _, challenge = pkce_pair()
     pairs = list(authorize_params(rp, challenge).items()) + [(param, "second")]
@@ -285,8 +302,10 @@ def test_duplicate_parameters_are_invalid_request_I02(client, rp, param):
 
 def test_crlf_in_state_does_not_inject_headers_I03(client, rp):
     _, challenge = pkce_pair()
-    resp = _authorize(client, authorize_params(rp, challenge, state="x\r\nSet-Cookie: evil=1",
-                                               response_type="token"))
+    resp = _authorize(
+        client,
+        authorize_params(rp, challenge, state="x\r\nSet-Cookie: evil=1", response_type="token"),
+    )
     assert "evil" not in resp.headers.get("Set-Cookie", "")
     assert "\n" not in resp.headers["Location"]
 
@@ -311,8 +330,10 @@ def test_consent_is_asked_remembered_and_deny_returns_access_denied(client, db):
     assert b"Test RP" in page.data
     from tests.factories import csrf_token
 
-    denied = client.post(resp.headers["Location"],
-                         data={"decision": "deny", "csrf_token": csrf_token(page.get_data(as_text=True))})
+    denied = client.post(
+        resp.headers["Location"],
+        data={"decision": "deny", "csrf_token": csrf_token(page.get_data(as_text=True))},
+    )
     q = query(denied.headers["Location"])
     assert q["error"] == "access_denied" and q["iss"] == "http://localhost"
     code, _, _ = get_code(client, rp)  # allows this time (helper clicks allow)
@@ -322,8 +343,9 @@ def test_consent_is_asked_remembered_and_deny_returns_access_denied(client, db):
     assert query(again.headers["Location"]).get("code")  # remembered
     forced = _authorize(client, authorize_params(rp, challenge, prompt="consent"))
     assert "/consent" in forced.headers["Location"]
-    silent = _authorize(client, authorize_params(rp, challenge, prompt="none",
-                                                 scope="openid profile email phone"))
+    silent = _authorize(
+        client, authorize_params(rp, challenge, prompt="none", scope="openid profile email phone")
+    )
     assert query(silent.headers["Location"])["error"] == "consent_required"
 
 

@@ -23,8 +23,14 @@ def run(tmp_path, template_db):
     env = {**os.environ, "IDP_DATABASE_URL": url, "IDP_ENV": "development"}
 
     def _run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "idp.cli", *args], input=stdin, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "idp.cli", *args],
+            input=stdin,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     assert _run("init").returncode == 0
     return _run
@@ -36,9 +42,23 @@ def test_init_is_idempotent(run):
 
 
 def test_clients_add_prints_json_with_secret_once(run):
-    result = run("clients", "add", "--name", "eMT", "--redirect-uri", "https://emt.example/cb",
-                 "--redirect-uri", "https://emt.example/cb2", "--post-logout-redirect-uri",
-                 "https://emt.example/bye", "--scope", "openid", "--scope", "email", "--json")
+    result = run(
+        "clients",
+        "add",
+        "--name",
+        "eMT",
+        "--redirect-uri",
+        "https://emt.example/cb",
+        "--redirect-uri",
+        "https://emt.example/cb2",
+        "--post-logout-redirect-uri",
+        "https://emt.example/bye",
+        "--scope",
+        "openid",
+        "--scope",
+        "email",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["client_id"] and len(data["client_secret"]) >= 40
@@ -48,18 +68,35 @@ def test_clients_add_prints_json_with_secret_once(run):
 
 
 def test_public_client_has_no_secret(run):
-    data = json.loads(run("clients", "add", "--name", "SPA", "--redirect-uri",
-                          "https://spa.example/cb", "--public", "--skip-consent", "--json").stdout)
+    data = json.loads(
+        run(
+            "clients",
+            "add",
+            "--name",
+            "SPA",
+            "--redirect-uri",
+            "https://spa.example/cb",
+            "--public",
+            "--skip-consent",
+            "--json",
+        ).stdout
+    )
     assert "client_secret" not in data and data["public"] is True and data["skip_consent"] is True
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--name", "X", "--redirect-uri", "not a url"], "redirect URI"),
-    (["--name", "X", "--redirect-uri", "https://x.example/cb#frag"], "fragment"),
-    (["--name", "X"], "redirect-uri"),
-    (["--name", "X", "--redirect-uri", "https://x/cb", "--public", "--no-pkce-required"], "PKCE"),
-    (["--name", "X", "--redirect-uri", "https://x/cb", "--id-token-alg", "HS256"], "HS256"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--name", "X", "--redirect-uri", "not a url"], "redirect URI"),
+        (["--name", "X", "--redirect-uri", "https://x.example/cb#frag"], "fragment"),
+        (["--name", "X"], "redirect-uri"),
+        (
+            ["--name", "X", "--redirect-uri", "https://x/cb", "--public", "--no-pkce-required"],
+            "PKCE",
+        ),
+        (["--name", "X", "--redirect-uri", "https://x/cb", "--id-token-alg", "HS256"], "HS256"),
+    ],
+)
 def test_clients_add_bad_input_fails_with_one_line(run, args, fragment):
     result = run("clients", "add", *args)
     assert result.returncode != 0
@@ -69,21 +106,47 @@ def test_clients_add_bad_input_fails_with_one_line(run, args, fragment):
 
 
 def test_users_add_reads_password_from_stdin(run):
-    result = run("users", "add", "--username", "somchai", "--email", "somchai@example.co.th",
-                 "--name", "สมชาย ใจดี", "--password-stdin", "--json",
-                 stdin="a long enough passphrase\n")
+    result = run(
+        "users",
+        "add",
+        "--username",
+        "somchai",
+        "--email",
+        "somchai@example.co.th",
+        "--name",
+        "สมชาย ใจดี",
+        "--password-stdin",
+        "--json",
+        stdin="a long enough passphrase\n",
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["sub"] and data["name"] == "สมชาย ใจดี"
-    dup = run("users", "add", "--username", "SOMCHAI", "--email", "other@example.org",
-              "--password-stdin", stdin="a long enough passphrase\n")
+    dup = run(
+        "users",
+        "add",
+        "--username",
+        "SOMCHAI",
+        "--email",
+        "other@example.org",
+        "--password-stdin",
+        stdin="a long enough passphrase\n",
+    )
     assert dup.returncode == 1
     assert dup.stderr.strip() == "error: username is already registered"
 
 
 def test_users_add_weak_password_refused(run):
-    result = run("users", "add", "--username", "bob", "--email", "bob@example.org",
-                 "--password-stdin", stdin="short\n")
+    result = run(
+        "users",
+        "add",
+        "--username",
+        "bob",
+        "--email",
+        "bob@example.org",
+        "--password-stdin",
+        stdin="short\n",
+    )
     assert result.returncode == 1 and "password" in result.stderr
 
 
@@ -95,8 +158,17 @@ def test_keys_rotate_adds_new_kids(run):
 
 
 def test_production_refuses_dev_secret(run, tmp_path):
-    env = {**os.environ, "IDP_ENV": "production", "IDP_DATABASE_URL": "postgresql+psycopg://x/y",
-           "IDP_ISSUER": "https://idp.example"}
-    result = subprocess.run([sys.executable, "-m", "idp.cli", "init"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "IDP_ENV": "production",
+        "IDP_DATABASE_URL": "postgresql+psycopg://x/y",
+        "IDP_ISSUER": "https://idp.example",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "idp.cli", "init"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1 and "IDP_SECRET_KEY" in result.stderr

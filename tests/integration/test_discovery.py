@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -22,16 +20,23 @@ def test_discovery_metadata_P01(client):
     assert "RS256" in meta["id_token_signing_alg_values_supported"]
     assert "none" not in meta["id_token_signing_alg_values_supported"]
     assert meta["end_session_endpoint"] == "http://localhost/logout"
-    for key in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
-                "introspection_endpoint", "revocation_endpoint"):
+    for key in (
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "introspection_endpoint",
+        "revocation_endpoint",
+    ):
         assert meta[key].startswith(meta["issuer"] + "/")
     assert meta["acr_values_supported"][0] == "urn:idp:acr:pwd"
 
 
 def test_discovery_supports_conditional_get(client):
     first = client.get("/.well-known/openid-configuration")
-    again = client.get("/.well-known/openid-configuration",
-                       headers={"If-None-Match": first.headers["ETag"]})
+    again = client.get(
+        "/.well-known/openid-configuration", headers={"If-None-Match": first.headers["ETag"]}
+    )
     assert again.status_code == 304
 
 

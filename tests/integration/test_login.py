@@ -28,8 +28,14 @@ def _en(client):
 
 def _post_login(client, username, password):
     page = client.get("/login")
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": csrf_token(page.get_data(as_text=True))})
+    return client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+        },
+    )
 
 
 def _body(resp) -> bytes:
@@ -68,8 +74,9 @@ def test_unknown_and_existing_users_get_identical_answers_A02(app, client, alice
 
 
 def test_unknown_user_costs_a_hash_verification_A02(client, alice):
-    with mock.patch.object(services, "burn_verification_time",
-                           wraps=services.burn_verification_time) as burn:
+    with mock.patch.object(
+        services, "burn_verification_time", wraps=services.burn_verification_time
+    ) as burn:
         _post_login(client, "nobody-here", "wrong password!")
     assert burn.call_count == 1
 
@@ -95,8 +102,9 @@ def test_success_resets_counter_and_locked_attempts_do_not_extend_A04(client, db
         assert user.locked_until == locked_until and user.failed_logins == 5
 
 
-@pytest.mark.parametrize("variant", ["ALICE", "  alice  ", "ａｌｉｃｅ", "alice@example.org",
-                                     "Alice@Example.ORG"])
+@pytest.mark.parametrize(
+    "variant", ["ALICE", "  alice  ", "ａｌｉｃｅ", "alice@example.org", "Alice@Example.ORG"]
+)
 def test_username_variants_reach_same_account_and_counter_A05(client, db, alice, variant):
     _post_login(client, variant, "wrong password!")
     user = db.scalar(select(User).where(User.username_key == "alice"))
@@ -241,8 +249,10 @@ def test_pages_in_thai_and_english(client):
     assert b"Sign in" in client.get("/login?lang=en").data
     # The choice sticks in a cookie.
     assert b"Sign in" in client.get("/login").data
-    assert "เข้าสู่ระบบ".encode() in client.get(
-        "/login", headers={"Accept-Language": "th"}, query_string={"lang": "th"}).data
+    assert (
+        "เข้าสู่ระบบ".encode()
+        in client.get("/login", headers={"Accept-Language": "th"}, query_string={"lang": "th"}).data
+    )
 
 
 def test_accept_language_picks_locale(app):

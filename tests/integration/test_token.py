@@ -122,8 +122,12 @@ def test_code_valid_within_60_seconds(client, rp):
 @pytest.mark.parametrize("auth", ["wrong-secret", "missing", "basic-unknown-client"])
 def test_bad_client_authentication_is_invalid_client_P20(client, rp, auth):
     code, verifier, _ = get_code(client, rp)
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
-            "code_verifier": verifier}
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": rp.redirect_uri,
+        "code_verifier": verifier,
+    }
     if auth == "wrong-secret":
         resp = client.post("/token", data=data, auth=(rp.client_id, "nope"))
     elif auth == "missing":
@@ -139,21 +143,32 @@ def test_bad_client_authentication_is_invalid_client_P20(client, rp, auth):
 
 def test_client_secret_post_accepted(client, rp):
     code, verifier, _ = get_code(client, rp)
-    resp = client.post("/token", data={"grant_type": "authorization_code", "code": code,
-                                       "redirect_uri": rp.redirect_uri, "code_verifier": verifier,
-                                       "client_id": rp.client_id, "client_secret": rp.secret})
+    resp = client.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": rp.redirect_uri,
+            "code_verifier": verifier,
+            "client_id": rp.client_id,
+            "client_secret": rp.secret,
+        },
+    )
     assert resp.status_code == 200
 
 
-@pytest.mark.parametrize("grant_type", ["password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"])
+@pytest.mark.parametrize(
+    "grant_type", ["password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"]
+)
 def test_unsupported_grant_types_P20(client, rp, grant_type):
     resp = client.post("/token", data={"grant_type": grant_type}, auth=(rp.client_id, rp.secret))
     assert resp.get_json()["error"] == "unsupported_grant_type"
 
 
 def test_client_credentials_not_allowed_is_unauthorized_client_P20(client, rp):
-    resp = client.post("/token", data={"grant_type": "client_credentials"},
-                       auth=(rp.client_id, rp.secret))
+    resp = client.post(
+        "/token", data={"grant_type": "client_credentials"}, auth=(rp.client_id, rp.secret)
+    )
     assert resp.get_json()["error"] == "unauthorized_client"
 
 
@@ -251,27 +266,43 @@ def test_refresh_after_consent_withdrawn_is_invalid_grant_P24(client, db):
     rp = make_client(db, skip_consent=False)
     tokens = _offline_tokens(client, rp)
     page = client.get("/account")
-    resp = client.post(f"/account/consents/{rp.client_id}/revoke",
-                       data={"csrf_token": csrf_token(page.get_data(as_text=True))})
+    resp = client.post(
+        f"/account/consents/{rp.client_id}/revoke",
+        data={"csrf_token": csrf_token(page.get_data(as_text=True))},
+    )
     assert resp.status_code == 303
     assert _refresh(client, rp, tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
     assert _bearer(client, tokens["access_token"]).status_code == 401
 
 
 def test_client_credentials_for_allowed_client(client, db):
-    m2m = make_client(db, name="Machine", grant_types=["client_credentials"], redirect_uris=(),
-                      scopes=["invoice:read", "invoice:write"])
-    resp = client.post("/token", data={"grant_type": "client_credentials", "scope": "invoice:read"},
-                       auth=(m2m.client_id, m2m.secret))
+    m2m = make_client(
+        db,
+        name="Machine",
+        grant_types=["client_credentials"],
+        redirect_uris=(),
+        scopes=["invoice:read", "invoice:write"],
+    )
+    resp = client.post(
+        "/token",
+        data={"grant_type": "client_credentials", "scope": "invoice:read"},
+        auth=(m2m.client_id, m2m.secret),
+    )
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["scope"] == "invoice:read" and "refresh_token" not in body
     assert "id_token" not in body
-    bad = client.post("/token", data={"grant_type": "client_credentials", "scope": "openid"},
-                      auth=(m2m.client_id, m2m.secret))
+    bad = client.post(
+        "/token",
+        data={"grant_type": "client_credentials", "scope": "openid"},
+        auth=(m2m.client_id, m2m.secret),
+    )
     assert bad.get_json()["error"] == "invalid_scope"
-    other = client.post("/token", data={"grant_type": "client_credentials", "scope": "admin"},
-                        auth=(m2m.client_id, m2m.secret))
+    other = client.post(
+        "/token",
+        data={"grant_type": "client_credentials", "scope": "admin"},
+        auth=(m2m.client_id, m2m.secret),
+    )
     assert other.get_json()["error"] == "invalid_scope"
     # Its token is not a user token: userinfo refuses it.
     assert _bearer(client, body["access_token"]).status_code == 401
@@ -279,16 +310,19 @@ def test_client_credentials_for_allowed_client(client, db):
 
 def test_introspection_active_inactive_and_foreign_RFC7662(client, db, rp):
     tokens = _offline_tokens(client, rp)
-    ok = client.post("/introspect", data={"token": tokens["access_token"]},
-                     auth=(rp.client_id, rp.secret)).get_json()
+    ok = client.post(
+        "/introspect", data={"token": tokens["access_token"]}, auth=(rp.client_id, rp.secret)
+    ).get_json()
     assert ok["active"] is True and ok["client_id"] == rp.client_id and ok["sub"]
     assert ok["scope"] == OFFLINE
     other = make_client(db, name="Other")
-    foreign = client.post("/introspect", data={"token": tokens["access_token"]},
-                          auth=(other.client_id, other.secret)).get_json()
+    foreign = client.post(
+        "/introspect", data={"token": tokens["access_token"]}, auth=(other.client_id, other.secret)
+    ).get_json()
     assert foreign == {"active": False}
-    unknown = client.post("/introspect", data={"token": "nope"},
-                          auth=(rp.client_id, rp.secret)).get_json()
+    unknown = client.post(
+        "/introspect", data={"token": "nope"}, auth=(rp.client_id, rp.secret)
+    ).get_json()
     assert unknown == {"active": False}
     unauth = client.post("/introspect", data={"token": tokens["access_token"]})
     assert unauth.status_code == 401
@@ -303,25 +337,36 @@ def test_introspection_refused_for_public_clients(client, db):
 
 def test_revocation_of_refresh_token_revokes_family_RFC7009(client, rp):
     tokens = _offline_tokens(client, rp)
-    resp = client.post("/revoke", data={"token": tokens["refresh_token"],
-                                        "token_type_hint": "refresh_token"},
-                       auth=(rp.client_id, rp.secret))
+    resp = client.post(
+        "/revoke",
+        data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"},
+        auth=(rp.client_id, rp.secret),
+    )
     assert resp.status_code == 200
     assert _bearer(client, tokens["access_token"]).status_code == 401
     assert _refresh(client, rp, tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
-    introspected = client.post("/introspect", data={"token": tokens["access_token"]},
-                               auth=(rp.client_id, rp.secret)).get_json()
+    introspected = client.post(
+        "/introspect", data={"token": tokens["access_token"]}, auth=(rp.client_id, rp.secret)
+    ).get_json()
     assert introspected == {"active": False}
 
 
 def test_revocation_of_access_token_and_unknown_token(client, rp):
     tokens = _offline_tokens(client, rp)
-    assert client.post("/revoke", data={"token": tokens["access_token"]},
-                       auth=(rp.client_id, rp.secret)).status_code == 200
+    assert (
+        client.post(
+            "/revoke", data={"token": tokens["access_token"]}, auth=(rp.client_id, rp.secret)
+        ).status_code
+        == 200
+    )
     assert _bearer(client, tokens["access_token"]).status_code == 401
     assert _refresh(client, rp, tokens["refresh_token"]).status_code == 200
-    assert client.post("/revoke", data={"token": "unknown"},
-                       auth=(rp.client_id, rp.secret)).status_code == 200
+    assert (
+        client.post(
+            "/revoke", data={"token": "unknown"}, auth=(rp.client_id, rp.secret)
+        ).status_code
+        == 200
+    )
 
 
 def test_tokens_stored_only_as_digests(client, db, rp):
@@ -334,20 +379,32 @@ def test_tokens_stored_only_as_digests(client, db, rp):
 def test_malformed_token_requests_are_invalid_request_I02_I03(client, rp, case):
     code, verifier, _ = get_code(client, rp)
     if case == "json-body":
-        resp = client.post("/token", json={"grant_type": "authorization_code", "code": code},
-                           auth=(rp.client_id, rp.secret))
+        resp = client.post(
+            "/token",
+            json={"grant_type": "authorization_code", "code": code},
+            auth=(rp.client_id, rp.secret),
+        )
     elif case == "query-params":
-        resp = client.post(f"/token?code={code}", data={"grant_type": "authorization_code"},
-                           auth=(rp.client_id, rp.secret))
+        resp = client.post(
+            f"/token?code={code}",
+            data={"grant_type": "authorization_code"},
+            auth=(rp.client_id, rp.secret),
+        )
     else:
-        resp = client.post("/token", data=f"grant_type=authorization_code&code={code}&code=x",
-                           content_type="application/x-www-form-urlencoded",
-                           auth=(rp.client_id, rp.secret))
+        resp = client.post(
+            "/token",
+            data=f"grant_type=authorization_code&code={code}&code=x",
+            content_type="application/x-www-form-urlencoded",
+            auth=(rp.client_id, rp.secret),
+        )
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_request"
 
 
 def test_basic_auth_header_garbage_is_invalid_client(client, rp):
-    resp = client.post("/token", data={"grant_type": "client_credentials"},
-                       headers={"Authorization": "Basic " + base64.b64encode(b"\xff\xfe").decode()})
+    resp = client.post(
+        "/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic " + base64.b64encode(b"\xff\xfe").decode()},
+    )
     assert resp.status_code in (400, 401)
     assert resp.get_json()["error"] == "invalid_client"

@@ -75,10 +75,18 @@ def _foreign_jwt() -> str:
     return jwt.encode({"alg": "RS256"}, {"sub": "x"}, key)
 
 
-@pytest.mark.parametrize("token", [
-    None, "", "garbage", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
-    "HS256", "foreign", "big",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "",
+        "garbage",
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+        "HS256",
+        "foreign",
+        "big",
+    ],
+)
 def test_userinfo_rejects_bad_tokens_P26_I07(client, rp, token):
     if token == "HS256":
         token = _b64({"alg": "HS256"}) + "." + _b64({"sub": "x"}) + ".c2ln"
@@ -98,7 +106,9 @@ def test_expired_access_token_is_invalid_token_P26(client, rp):
     with time_machine.travel(1_900_000_000, tick=False) as traveller:
         tokens = _tokens(client, rp)
         traveller.shift(601)
-        resp = client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        resp = client.get(
+            "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
     assert resp.status_code == 401
     assert 'error="invalid_token"' in resp.headers["WWW-Authenticate"]
 
@@ -116,8 +126,13 @@ def _logout(client, **params):
 
 def test_logout_with_valid_hint_ends_session_and_redirects_with_state_P27(client, rp):
     tokens = _tokens(client, rp)
-    resp = _logout(client, id_token_hint=tokens["id_token"], post_logout_redirect_uri=RP_LOGOUT,
-                   state="bye-1", client_id=rp.client_id)
+    resp = _logout(
+        client,
+        id_token_hint=tokens["id_token"],
+        post_logout_redirect_uri=RP_LOGOUT,
+        state="bye-1",
+        client_id=rp.client_id,
+    )
     assert resp.status_code == 302
     assert resp.headers["Location"] == RP_LOGOUT + "?state=bye-1"
     _, challenge = pkce_pair()
@@ -146,9 +161,15 @@ def test_logout_without_hint_asks_for_confirmation_P28(client, rp):
     page = _logout(client, client_id=rp.client_id, post_logout_redirect_uri=RP_LOGOUT, state="s1")
     assert page.status_code == 200 and b"confirm-logout" in page.data
     assert client.get("/account").status_code == 200  # still signed in
-    resp = client.post("/logout/confirm", data={
-        "csrf_token": csrf_token(page.get_data(as_text=True)), "client_id": rp.client_id,
-        "post_logout_redirect_uri": RP_LOGOUT, "state": "s1"})
+    resp = client.post(
+        "/logout/confirm",
+        data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "client_id": rp.client_id,
+            "post_logout_redirect_uri": RP_LOGOUT,
+            "state": "s1",
+        },
+    )
     assert resp.status_code == 303 and resp.headers["Location"] == RP_LOGOUT + "?state=s1"
     assert client.get("/account").status_code == 302
 

@@ -19,8 +19,10 @@ def test_email_key_casefolds():
     assert email_key(" Alice@Example.ORG ") == "alice@example.org"
 
 
-@pytest.mark.parametrize("value,ok", [("alice", True), ("a", False), ("bad name", False),
-                                      ("x" * 65, False), ("somchai.j", True)])
+@pytest.mark.parametrize(
+    "value,ok",
+    [("alice", True), ("a", False), ("bad name", False), ("x" * 65, False), ("somchai.j", True)],
+)
 def test_username_rules(value, ok):
     assert is_valid_username(value) is ok
 
@@ -45,28 +47,49 @@ def test_long_passwords_verified_in_full_A07():
     assert not verify_password(h, "p" * 99 + "Y" + "q" * 28)
 
 
-@pytest.mark.parametrize("password,problem", [
-    ("short", "at least"), ("x" * 129, "at most"), ("my-alice-password", "username"),
-    ("all lowercase long passphrase", None),
-])
+@pytest.mark.parametrize(
+    "password,problem",
+    [
+        ("short", "at least"),
+        ("x" * 129, "at most"),
+        ("my-alice-password", "username"),
+        ("all lowercase long passphrase", None),
+    ],
+)
 def test_password_problems_A07(password, problem):
     result = password_problem(password, ("alice",))
     assert (result is None) if problem is None else (problem in result)
 
 
 def _client(**kw) -> OAuthClient:
-    row = Client(client_id="c", name="c", redirect_uris=["https://rp.example/cb"],
-                 post_logout_redirect_uris=[], scopes=["openid"], grant_types=["authorization_code"],
-                 require_pkce=True, skip_consent=False, id_token_alg="RS256", secret_hash=None,
-                 created_at=0, **kw)
+    row = Client(
+        client_id="c",
+        name="c",
+        redirect_uris=["https://rp.example/cb"],
+        post_logout_redirect_uris=[],
+        scopes=["openid"],
+        grant_types=["authorization_code"],
+        require_pkce=True,
+        skip_consent=False,
+        id_token_alg="RS256",
+        secret_hash=None,
+        created_at=0,
+        **kw,
+    )
     return OAuthClient(row)
 
 
-@pytest.mark.parametrize("uri,ok", [
-    ("https://rp.example/cb", True), ("https://rp.example/cb/", False),
-    ("https://RP.example/cb", False), ("https://rp.example/cb?x=1", False),
-    ("http://rp.example/cb", False), ("https://rp.example/cb#f", False),
-])
+@pytest.mark.parametrize(
+    "uri,ok",
+    [
+        ("https://rp.example/cb", True),
+        ("https://rp.example/cb/", False),
+        ("https://RP.example/cb", False),
+        ("https://rp.example/cb?x=1", False),
+        ("http://rp.example/cb", False),
+        ("https://rp.example/cb#f", False),
+    ],
+)
 def test_redirect_uri_exact_match_P04(uri, ok):
     assert _client().check_redirect_uri(uri) is ok
 
