@@ -78,7 +78,8 @@ def init() -> None:
     type=click.IntRange(1, 64),
     help="gunicorn workers (default: 2 x CPUs + 1, at most 9)",
 )
-def serve(host: str, port: int, workers: int | None) -> None:
+@click.option("--access-log", is_flag=True, help="log every request to stdout")
+def serve(host: str, port: int, workers: int | None, access_log: bool) -> None:
     """Serve with gunicorn."""
     import os
 

@@ -12,7 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+)
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from flask import current_app
@@ -280,13 +284,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         return StoredToken(row, grant)
 
-    def authenticate_user(self, refresh_token: StoredToken) -> User | None:
+    def authenticate_user(self, refresh_token: StoredToken) -> User:
+        """The grant's user, if the grant may still be used (P-24); else ``invalid_grant``
+        (Authlib's own answer for a missing user would be ``invalid_request``)."""
         user = refresh_token.get_user()
         grant = refresh_token.grant
         if user is None or not user.is_active or grant is None:
-            return None
+            raise InvalidGrantError("The refresh token is no longer valid.")
         if user.password_changed_at > (grant.auth_time or 0):
-            return None  # P-24: a password change ends earlier grants
+            raise InvalidGrantError("The password changed since this grant was made.")
         client = self.request.client
         if not client.row.skip_consent:
             consent = session().scalar(
@@ -295,14 +301,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                 )
             )
             if consent is None:
-                return None  # P-24: consent revoked
+                raise InvalidGrantError("Consent for this client was withdrawn.")
         return user
 
     def create_token_response(self) -> tuple:
-        if self.authenticate_user(self.request.refresh_token) is None:
-            from authlib.oauth2.rfc6749.errors import InvalidGrantError
-
-            raise InvalidGrantError("The refresh token is no longer valid.")
         status, token, headers = super().create_token_response()
         grant = self.request.refresh_token.grant
         if "openid" in split_scope(token.get("scope")):

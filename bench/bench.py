@@ -1,0 +1,287 @@
+"""Benchmark `idp serve` (default workers) on PostgreSQL with wrk -t2 -c16 -d10s.
+
+Reports requests/s and requests per server CPU-second (CPU time of the gunicorn
+process tree sampled from /proc before and after each run; wrk shares the two cores,
+so the per-CPU-second figure is the comparable one). Median of 3 runs.
+
+    python bench/bench.py --db postgresql+psycopg://postgres@127.0.0.1:5432/idp_bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import requests
+
+HERE = Path(__file__).parent
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """User+system CPU seconds of pid and all its descendants."""
+    total, stack = 0.0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        stack.extend(int(c) for c in children)
+    return total
+
+
+def wrk(url: str, script: str, env: dict, duration: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{duration}s", "-s", str(HERE / script), url],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=True,
+    ).stdout
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "requests": total,
+        "non2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1) if errors else "",
+        "raw": out,
+    }
+
+
+def measure(pid: int, fn) -> dict:
+    cpu0, t0 = tree_cpu(pid), time.monotonic()
+    result = fn()
+    cpu, wall = tree_cpu(pid) - cpu0, time.monotonic() - t0
+    result.update(
+        cpu=cpu,
+        wall=wall,
+        rps=result["requests"] / wall,
+        per_cpu=result["requests"] / cpu if cpu else 0.0,
+    )
+    return result
+
+
+def login_load(base: str, info: dict, duration: float, threads: int = 4) -> dict:
+    """Whole password logins: authorize -> login form -> code -> token."""
+    done, failed, stop = [0], [0], time.monotonic() + duration
+    auth = (info["client_id"], info["client_secret"])
+    challenge = (
+        base64.urlsafe_b64encode(__import__("hashlib").sha256(info["verifier"].encode()).digest())
+        .rstrip(b"=")
+        .decode()
+    )
+
+    def one() -> bool:
+        s = requests.Session()
+        r = s.get(
+            f"{base}/authorize",
+            params={
+                "response_type": "code",
+                "client_id": info["client_id"],
+                "redirect_uri": info["redirect_uri"],
+                "scope": "openid profile",
+                "state": "s",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            },
+            allow_redirects=False,
+        )
+        login_url = urljoin(base, r.headers["Location"])
+        page = s.get(login_url)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+        r = s.post(
+            login_url,
+            data={"username": info["username"], "password": info["password"], "csrf_token": token},
+            allow_redirects=False,
+        )
+        r = s.get(urljoin(base, r.headers["Location"]), allow_redirects=False)
+        code = parse_qs(urlsplit(r.headers["Location"]).query)["code"][0]
+        r = s.post(
+            f"{base}/token",
+            auth=auth,
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": info["redirect_uri"],
+                "code_verifier": info["verifier"],
+            },
+        )
+        return r.status_code == 200 and "id_token" in r.json()
+
+    def worker():
+        while time.monotonic() < stop:
+            try:
+                ok = one()
+            except Exception:  # noqa: BLE001 - counted, the run goes on
+                ok = False
+            (done if ok else failed)[0] += 1
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return {"requests": done[0], "non2xx": failed[0], "socket_errors": ""}
+
+
+def wait_for(url: str, proc: subprocess.Popen) -> None:
+    for _ in range(300):
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            if proc.poll() is not None:
+                sys.exit("server exited")
+            time.sleep(0.1)
+    sys.exit("server did not start")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--alg", default="RS256", choices=["RS256", "ES256"])
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    out = HERE / "out"
+    port = free_port()
+    base = f"http://localhost:{port}"
+    env = {
+        **os.environ,
+        "IDP_DATABASE_URL": args.db,
+        "IDP_ISSUER": base,
+        "IDP_LOGIN_RATE_LIMIT": "1000000 per minute",
+        "IDP_ENV": "development",
+    }
+    per_run = 40_000
+    subprocess.run(
+        [sys.executable, str(HERE / "prepare.py"), str(out), str(per_run), args.alg],
+        env=env,
+        check=True,
+    )
+    info = json.loads((out / "bench.json").read_text())
+    basic = (
+        "Basic "
+        + base64.b64encode(f"{info['client_id']}:{info['client_secret']}".encode()).decode()
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "idp.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def prepared() -> tuple[dict, str]:
+        """Fresh single-use refresh tokens and codes (and a client) for one run."""
+        subprocess.run(
+            [sys.executable, str(HERE / "prepare.py"), str(out), str(per_run), args.alg],
+            env=env,
+            check=True,
+        )
+        i = json.loads((out / "bench.json").read_text())
+        return i, "Basic " + base64.b64encode(
+            f"{i['client_id']}:{i['client_secret']}".encode()
+        ).decode()
+
+    def consume(kind: str):
+        i, auth = prepared()
+        body = (
+            "grant_type=refresh_token&refresh_token=ITEM"
+            if kind == "refresh"
+            else "grant_type=authorization_code&code=ITEM&redirect_uri="
+            + i["redirect_uri"]
+            + "&code_verifier="
+            + i["verifier"]
+        )
+        listing = out / ("refresh.txt" if kind == "refresh" else "codes.txt")
+        return lambda: wrk(
+            base + "/token",
+            "consume.lua",
+            {"AUTH_HEADER": auth, "LIST_FILE": str(listing), "BODY_TEMPLATE": body},
+            args.duration,
+        )
+
+    try:
+        wait_for(base + "/jwks.json", proc)
+        bearer = f"Bearer {info['access_token']}"
+        cases = {
+            "discovery": lambda: (
+                lambda: wrk(
+                    base + "/.well-known/openid-configuration", "get.lua", {}, args.duration
+                )
+            ),
+            "jwks": lambda: lambda: wrk(base + "/jwks.json", "get.lua", {}, args.duration),
+            "userinfo": lambda: (
+                lambda: wrk(base + "/userinfo", "get.lua", {"AUTH_HEADER": bearer}, args.duration)
+            ),
+            "introspection": lambda: (
+                lambda: wrk(
+                    base + "/introspect",
+                    "post.lua",
+                    {"AUTH_HEADER": basic, "BODY": f"token={info['access_token']}"},
+                    args.duration,
+                )
+            ),
+            "client_credentials": lambda: (
+                lambda: wrk(
+                    base + "/token",
+                    "post.lua",
+                    {"AUTH_HEADER": basic, "BODY": "grant_type=client_credentials&scope=api:read"},
+                    args.duration,
+                )
+            ),
+            "refresh": lambda: consume("refresh"),
+            "code_exchange": lambda: consume("code"),
+            "password_login": lambda: lambda: login_load(base, info, args.duration),
+        }
+        results = {}
+        for name, make in cases.items():
+            if args.only and name not in args.only.split(","):
+                continue
+            runs = []
+            for n in range(args.runs):
+                r = measure(proc.pid, make())
+                r.pop("raw", None)
+                runs.append(r)
+                print(
+                    f"{name:<20} run {n + 1}: {r['rps']:8.0f} req/s {r['per_cpu']:8.0f} "
+                    f"req/CPU-s  non-2xx {r['non2xx']}",
+                    flush=True,
+                )
+            med = sorted(runs, key=lambda r: r["per_cpu"])[len(runs) // 2]
+            results[name] = {
+                "median_rps": statistics.median(r["rps"] for r in runs),
+                "median_per_cpu": med["per_cpu"],
+                "non2xx": sum(r["non2xx"] for r in runs),
+                "runs": runs,
+            }
+        (out / f"results-{args.alg}.json").write_text(json.dumps(results, indent=2))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
