@@ -142,9 +142,9 @@ def login_load(base: str, info: dict, duration: float, threads: int = 4) -> dict
 def wait_for(url: str, proc: subprocess.Popen) -> None:
     for _ in range(300):
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=10)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             if proc.poll() is not None:
                 sys.exit("server exited")
             time.sleep(0.1)

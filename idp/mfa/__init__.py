@@ -1,0 +1,1 @@
+"""Second factors (email OTP, TOTP, WebAuthn, recovery codes) and the step-up policy."""
