@@ -63,7 +63,11 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     login_manager.init_app(app)
     app.extensions["idp_oauth_server"] = create_server(app)
 
+    from idp.account.security import bp as security_bp
+    from idp.account.security import security_messages
     from idp.account.views import bp as account_bp
+    from idp.mfa.views import bp as mfa_bp
+    from idp.mfa.webauthn_views import bp as webauthn_bp
     from idp.oidc import authorization, discovery, endpoints, logout  # noqa: F401 - routes
     from idp.oidc.blueprint import bp as oidc_bp
 
@@ -78,9 +82,14 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         csrf.exempt(exempt)
     app.register_blueprint(oidc_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(security_bp)
+    app.register_blueprint(mfa_bp)
+    app.register_blueprint(webauthn_bp)
     web.install(app, settings)
 
     from flask_babel import get_locale
 
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["security_messages"] = security_messages
+    app.jinja_env.filters["datetime"] = web.format_epoch
     return app

@@ -48,6 +48,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # IDP_CORS_ORIGINS comma-separated, for token/userinfo
     trusted_proxies: int = 0  # IDP_TRUSTED_PROXIES: X-Forwarded-* hops to trust
     default_locale: str = "th"  # IDP_DEFAULT_LOCALE: th | en
+    totp_validity_days: int = 730  # IDP_TOTP_VALIDITY_DAYS: soft-token validity (MISSION B5)
     dev_outbox: bool = False  # IDP_DEV_OUTBOX: show the dev mail outbox page (demo only)
     extra: dict[str, Any] = field(default_factory=dict)  # test-only Flask config overrides
 

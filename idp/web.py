@@ -90,6 +90,15 @@ def install(app: Flask, settings: Settings) -> None:
         return _page(500, _("Something went wrong on our side. Reference: %(ref)s", ref=ref))
 
 
+def format_epoch(value: int) -> str:
+    """Epoch seconds as a date and time in the person's language (Flask-Babel)."""
+    from datetime import UTC, datetime
+
+    from flask_babel import format_datetime
+
+    return format_datetime(datetime.fromtimestamp(value, UTC), "medium")
+
+
 def _page(status: int, message: str):
     return render_template(
         "error.html", title=_("Sorry"), message=message, error=None, description=None

@@ -6,9 +6,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from sqlalchemy import delete, select, update
 
+from idp.account.auth_state import start_login
 from idp.account.forms import LoginForm, PostForm
 from idp.account.services import authenticate
 from idp.db import now
@@ -16,10 +17,10 @@ from idp.db import session as db_session
 from idp.extensions import limiter, login_manager
 from idp.models import Client, Consent, Grant, Token, User
 from idp.oidc import flows
-from idp.oidc.acr import ACR_PASSWORD, AMR_PASSWORD
 from idp.oidc.authorization import flow_url
 
 bp = Blueprint("account", __name__)
+NEXT_PAGES = {"security": "security.overview"}
 
 
 @login_manager.user_loader
@@ -35,13 +36,6 @@ def _login_limit() -> str:
     return current_app.extensions["idp_settings"].login_rate_limit
 
 
-def establish_login(user: User, acr: str, amr: list[str]) -> None:
-    """Bind ``user`` to the browser session with a new session id (S-02)."""
-    session.rotate()
-    login_user(user)
-    session["auth"] = {"time": now(), "acr": acr, "amr": amr}
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login() -> Any:
@@ -55,10 +49,12 @@ def login() -> Any:
         settings = current_app.extensions["idp_settings"]
         result = authenticate(db_session(), settings, form.username.data, form.password.data)
         if result.user is not None:
-            establish_login(result.user, ACR_PASSWORD, [AMR_PASSWORD])
+            start_login(result.user)
             if flow is not None:
                 return redirect(flow_url(flow_id, flow["params"]), code=303)
-            return redirect(url_for("account.home"), code=303)
+            # `next` is a name from a fixed list, never a URL (no open redirect: I-08).
+            target = NEXT_PAGES.get(request.args.get("next", ""), "account.home")
+            return redirect(url_for(target), code=303)
         # One message for every failure: never which field was wrong, nor whether the
         # account exists or is locked (ASVS 6.3.8); it says when to try again.
         error = _(

@@ -33,7 +33,12 @@ from idp.oidc.acr import (
 
 # Factor kinds a session can record, with the amr values (RFC 8176) they add.
 PASSWORD, TOTP, EMAIL, WEBAUTHN, WEBAUTHN_UV, RECOVERY = (
-    "pwd", "totp", "email", "webauthn", "webauthn_uv", "recovery",
+    "pwd",
+    "totp",
+    "email",
+    "webauthn",
+    "webauthn_uv",
+    "recovery",
 )
 AMR_EMAIL = "email"  # no RFC 8176 value for an emailed code: our documented custom value
 AMR = {
@@ -120,7 +125,9 @@ def amr_for(factors: dict[str, int] | set[str]) -> tuple[str, ...]:
 
 def factors_for(level: str, email_allowed: bool) -> tuple[str, ...]:
     """Second-factor kinds whose level meets ``level``."""
-    kinds = [k for k in (TOTP, WEBAUTHN_UV, WEBAUTHN, EMAIL) if rank(FACTOR_LEVEL[k]) >= rank(level)]
+    kinds = [
+        k for k in (TOTP, WEBAUTHN_UV, WEBAUTHN, EMAIL) if rank(FACTOR_LEVEL[k]) >= rank(level)
+    ]
     if not email_allowed:
         kinds = [k for k in kinds if k != EMAIL]
     return tuple(kinds)
@@ -142,8 +149,12 @@ def decide(req: Requirement, auth: SessionAuth, now: int) -> Decision:
 
     known_essential = tuple(a for a in (req.essential or ()) if a in ACR_LADDER)
     if req.essential is not None and not known_essential:
-        return Decision(False, ("acr_unknown",), "deny",
-                        description="None of the requested essential acr values is supported.")
+        return Decision(
+            False,
+            ("acr_unknown",),
+            "deny",
+            description="None of the requested essential acr values is supported.",
+        )
 
     hard = [req.client_min, *req.scope_levels]
     if known_essential:  # any listed value is acceptable: the lowest is the bar
@@ -167,9 +178,16 @@ def decide(req: Requirement, auth: SessionAuth, now: int) -> Decision:
     reasons = ("acr_unmet",) if auth.enrolled else ("no_second_factor",)
     if usable:
         return Decision(False, reasons, "second_factor", target, usable)
-    # Nothing enrolled meets it: enrol (TOTP or WebAuthn; email is not "enrolled").
+    # Nothing enrolled meets it. The client's (or a scope's) own minimum leads through
+    # enrolment; an essential acr the person cannot meet is refused (SECURITY.md M-02).
     enrollable = tuple(k for k in kinds if k in (TOTP, WEBAUTHN, WEBAUTHN_UV))
-    if not enrollable:
-        return Decision(False, reasons, "deny", target,
-                        description="The required authentication level cannot be reached.")
+    own_minimum = max([req.client_min, *req.scope_levels], key=rank)
+    if not enrollable or rank(target) > rank(own_minimum):
+        return Decision(
+            False,
+            reasons,
+            "deny",
+            target,
+            description="The required authentication level cannot be reached.",
+        )
     return Decision(False, reasons, "enrol", target, enrollable)

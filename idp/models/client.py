@@ -25,6 +25,11 @@ class Client(Base):
     skip_consent: Mapped[bool] = mapped_column(default=False)
     id_token_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Step-up (MFA issue): the least acr this client accepts, per-scope minimums, and
+    # whether an emailed code may serve as the second step.
+    min_acr: Mapped[str] = mapped_column(String(64), default="urn:idp:acr:pwd")
+    scope_acr: Mapped[dict] = mapped_column(default=dict)
+    allow_email_otp: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
 
     @property

@@ -19,12 +19,16 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy import select
 
+from idp.account import auth_state
 from idp.db import now
 from idp.db import session as db_session
 from idp.extensions import keys
+from idp.mfa import policy
+from idp.mfa.services import enrolled_kinds
 from idp.models import Consent
 from idp.oidc import flows
 from idp.oidc.blueprint import bp, server
+from idp.oidc.claims_request import ClaimsParameterError, essential_acr
 from idp.oidc.errors import error_page, redirect_error
 from idp.oidc.interaction import Demand, SessionState, Step, decide
 from idp.oidc.keys import ALGORITHMS
@@ -41,6 +45,7 @@ SINGLE_VALUED = (
     "ui_locales",
     "acr_values",
     "response_mode",
+    "claims",
 )
 MAX_PARAM_LENGTH = 4096
 
@@ -94,6 +99,10 @@ def _check_extras(data: Any) -> tuple[str, str] | None:
     max_age = data.get("max_age")
     if max_age is not None and (not max_age.isdigit() or len(max_age) > 10):
         return "invalid_request", "max_age must be a non-negative integer."
+    try:
+        essential_acr(data.get("claims"))
+    except ClaimsParameterError as exc:
+        return "invalid_request", str(exc)
     return None
 
 
@@ -152,14 +161,66 @@ def authorize() -> Any:
         endpoint = "account.login" if decision.step is Step.LOGIN else "oidc.consent"
         return redirect(url_for(endpoint, flow=flow_id), code=303)
 
+    step_up = _step_up(client, scopes, data, flow, user)
+    if not step_up.satisfied:
+        if "none" in demand.prompts:
+            return redirect_error(
+                redirect_uri, "interaction_required", "A second factor is required.", state
+            )
+        if step_up.next_step == "deny":
+            return redirect_error(redirect_uri, "access_denied", step_up.description, state)
+        if flow_id is None:
+            flow_id = flows.start_flow(params, data.get("ui_locales"), client.client_id)
+        flows.update_flow(
+            flow_id, mfa={"required": step_up.required, "factors": list(step_up.factors)}
+        )
+        endpoint = "mfa.enrol" if step_up.next_step == "enrol" else "mfa.challenge"
+        if step_up.next_step == "password":
+            endpoint = "account.login"
+        return redirect(url_for(endpoint, flow=flow_id), code=303)
+
+    used = {k: t for k, t in auth_state.factors().items() if k in _amr_kinds(step_up)}
     grant.request.idp_auth = {
-        "auth_time": auth["time"],
-        "acr": auth.get("acr"),
-        "amr": auth.get("amr", []),
+        "auth_time": max(used.values()) if used else auth["time"],
+        "acr": step_up.acr,
+        "amr": list(step_up.amr),
         "sid": session.sid,
     }
     flows.finish_flow(flow_id)
     return server().create_authorization_response(grant=grant, grant_user=user)
+
+
+def _step_up(
+    client: Any, scopes: frozenset[str], data: Any, flow: dict | None, user: Any
+) -> policy.Decision:
+    """Ask the step-up policy; factors proven within this flow count even when
+    max_age/prompt=login demanded a fresh login (the flow started before them)."""
+    t = now()
+    proven = auth_state.factors()
+    cutoff = None
+    demands_fresh = "login" in (data.get("prompt") or "").split() or data.get("max_age")
+    if flow is not None and demands_fresh and proven.get(policy.PASSWORD, 0) >= flow["started"]:
+        cutoff = flow["started"]
+    elif data.get("max_age"):
+        cutoff = t - int(data["max_age"])
+    requirement = policy.Requirement(
+        client_min=client.row.min_acr,
+        scope_levels=tuple(client.row.scope_acr[s] for s in scopes if s in client.row.scope_acr),
+        voluntary=tuple((data.get("acr_values") or "").split()),
+        essential=essential_acr(data.get("claims")),
+        login_after=cutoff,
+        email_allowed=client.row.allow_email_otp,
+    )
+    enrolled = enrolled_kinds(db_session(), user.id, t)
+    return policy.decide(requirement, policy.SessionAuth(proven, enrolled), t)
+
+
+def _amr_kinds(decision: policy.Decision) -> set[str]:
+    kinds = {policy.PASSWORD}
+    for kind, values in policy.AMR.items():
+        if set(values) <= set(decision.amr):
+            kinds.add(kind)
+    return kinds
 
 
 @bp.route("/consent", methods=["GET", "POST"])

@@ -46,7 +46,7 @@ def build_metadata(issuer: str) -> dict:
         "acr_values_supported": list(ACR_LADDER),
         "prompt_values_supported": ["none", "login", "consent"],
         "ui_locales_supported": ["th", "en"],
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,

@@ -23,7 +23,9 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from idp.db import now, session
+from idp.mfa.policy import rank
 from idp.models import AuthorizationCode, Consent, Grant, Token, User
+from idp.oidc.acr import ACR_PASSWORD
 from idp.oidc.scopes import OIDC_SCOPES, split_scope
 from idp.oidc.tokens import build_id_token, token_digest
 
@@ -294,6 +296,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if user.password_changed_at > (grant.auth_time or 0):
             raise InvalidGrantError("The password changed since this grant was made.")
         client = self.request.client
+        if rank(grant.acr or ACR_PASSWORD) < rank(client.row.min_acr):
+            # A grant made below the client's current minimum cannot be refreshed into
+            # tokens the client would refuse (issue 3: no refresh bypass of step-up).
+            raise InvalidGrantError("The client requires a stronger sign-in.")
         if not client.row.skip_consent:
             consent = session().scalar(
                 select(Consent).where(

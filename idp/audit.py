@@ -1,0 +1,29 @@
+"""Audit trail: tags are ``area:subject:action`` (STYLE.md, warehouse events/tags.py)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from idp.db import now
+from idp.models import AuditEvent
+
+
+class AuditTag(StrEnum):
+    MFA_TOTP_ENROLLED = "mfa:totp:enrolled"
+    MFA_WEBAUTHN_ENROLLED = "mfa:webauthn:enrolled"
+    MFA_FACTOR_RENAMED = "mfa:factor:renamed"
+    MFA_FACTOR_REVOKED = "mfa:factor:revoked"
+    MFA_RECOVERY_REGENERATED = "mfa:recovery:regenerated"
+    MFA_RECOVERY_USED = "mfa:recovery:used"
+
+
+def record(
+    db: Session, tag: AuditTag, *, actor: int | None, subject: int | None, **details: object
+) -> None:
+    db.add(
+        AuditEvent(
+            at=now(), tag=str(tag), actor_user_id=actor, subject_user_id=subject, details=details
+        )
+    )

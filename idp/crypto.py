@@ -1,0 +1,37 @@
+"""Encryption of secrets at rest (TOTP seeds) with a key derived from IDP_SECRET_KEY.
+
+Fernet (AES-128-CBC + HMAC-SHA256) from `cryptography`; the key is HKDF-derived so the
+secret key itself is never used directly. Rotating IDP_SECRET_KEY makes enrolled soft
+tokens unreadable: keep it stable (README, production notes).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+
+def _fernet(secret_key: str) -> Fernet:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"idp totp seeds").derive(
+        secret_key.encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def encrypt(secret_key: str, plaintext: str) -> str:
+    return _fernet(secret_key).encrypt(plaintext.encode()).decode()
+
+
+def decrypt(secret_key: str, token: str) -> str:
+    return _fernet(secret_key).decrypt(token.encode()).decode()
+
+
+def keyed_digest(secret_key: str, value: str) -> str:
+    """HMAC-SHA256 for short codes (6-digit OTPs, recovery codes): a database leak
+    alone does not let anyone brute-force them offline."""
+    return hmac.new(secret_key.encode(), value.encode(), hashlib.sha256).hexdigest()

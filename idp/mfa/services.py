@@ -1,0 +1,330 @@
+"""Second-factor services: enrolment, verification (one failure counter per account
+across password, TOTP, email OTP and recovery codes: SECURITY.md 0.4 b), lifecycle."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from idp import crypto
+from idp.account import lockout
+from idp.audit import AuditTag, record
+from idp.config import Settings
+from idp.db import now
+from idp.mail import MailError, send_mail
+from idp.mfa import totp
+from idp.models import EmailOtp, MfaFactor, RecoveryCode, User
+
+log = logging.getLogger("idp.mfa")
+
+EMAIL_OTP_TTL = 600  # ASVS 6.5.5: emailed codes <= 10 min
+EMAIL_RESEND_SECONDS = 90
+RECOVERY_CODES = 10
+REVOKE_REASONS = ("name_change", "new_phone", "lost_device", "other")
+
+
+class MfaError(ValueError):
+    """A problem to show the person; ``code`` selects the translated message."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+def notify(settings: Settings, user: User, subject: str, body: str) -> None:
+    """Best-effort notification: a mail outage must not undo a security change."""
+    try:
+        send_mail(settings.smtp_url, settings.mail_from, user.email, subject, body)
+    except MailError:
+        log.warning("notification to user %s not delivered", user.id)
+
+
+def active_factors(db: Session, user_id: int) -> list[MfaFactor]:
+    return list(
+        db.scalars(
+            select(MfaFactor)
+            .where(MfaFactor.user_id == user_id, MfaFactor.status == "active")
+            .order_by(MfaFactor.id)
+        )
+    )
+
+
+def enrolled_kinds(db: Session, user_id: int, t: int) -> frozenset[str]:
+    kinds = set()
+    for f in active_factors(db, user_id):
+        if f.kind == "totp" and f.expires_at is not None and f.expires_at <= t:
+            continue  # expired soft tokens cannot complete a login (MISSION B5)
+        kinds.add(f.kind)
+    return frozenset(kinds)
+
+
+# --- TOTP -------------------------------------------------------------------------
+
+
+def start_totp(db: Session, settings: Settings, user: User, name: str) -> tuple[MfaFactor, str]:
+    """A pending soft token and its secret; active only after a first valid code."""
+    secret = totp.new_secret()
+    t = now()
+    factor = MfaFactor(
+        user_id=user.id,
+        kind="totp",
+        name=(name.strip() or "Authenticator")[:64],
+        status="pending",
+        secret_enc=crypto.encrypt(settings.secret_key, secret),
+        created_at=t,
+        expires_at=t + settings.totp_validity_days * 86400,
+    )
+    db.add(factor)
+    db.flush()
+    return factor, secret
+
+
+def totp_secret(settings: Settings, factor: MfaFactor) -> str:
+    return crypto.decrypt(settings.secret_key, factor.secret_enc or "")
+
+
+def confirm_totp(
+    db: Session, settings: Settings, user: User, factor_id: int, code: str
+) -> list[str]:
+    """Activate a pending soft token with its first code; returns new recovery codes
+    when this is the person's first factor (shown once), else []."""
+    factor = db.get(MfaFactor, factor_id)
+    if factor is None or factor.user_id != user.id or factor.status != "pending":
+        raise MfaError("enrolment_expired")
+    t = now()
+    step = totp.matching_step(totp_secret(settings, factor), code, t, None)
+    if step is None:
+        raise MfaError("wrong_code")
+    first = not active_factors(db, user.id)
+    factor.status, factor.last_step, factor.last_used_at = "active", step, t
+    record(db, AuditTag.MFA_TOTP_ENROLLED, actor=user.id, subject=user.id, factor=factor.id)
+    codes = regenerate_recovery_codes(db, settings, user) if first else []
+    db.commit()
+    notify(
+        settings,
+        user,
+        "New authenticator app added",
+        f"An authenticator app ({factor.name}) was added to your account {user.username}. "
+        "If this was not you, contact support and revoke it at once.",
+    )
+    return codes
+
+
+def _guarded(db: Session, settings: Settings, user: User, check) -> bool:
+    """Run ``check`` under the shared account lockout (one counter, SECURITY.md 0.4)."""
+    t = now()
+    if not lockout.reserve_attempt(db, user.id, t, settings.lockout_threshold):
+        return False
+    if check(t):
+        lockout.record_success(db, user.id)
+        return True
+    lockout.record_failure(db, user.id, t, settings.lockout_threshold, settings.lockout_seconds)
+    return False
+
+
+def verify_totp(db: Session, settings: Settings, user: User, code: str) -> bool:
+    def check(t: int) -> bool:
+        for f in active_factors(db, user.id):
+            if f.kind != "totp" or (f.expires_at is not None and f.expires_at <= t):
+                continue
+            step = totp.matching_step(totp_secret(settings, f), code, t, f.last_step)
+            if step is None:
+                continue
+            # Conditional UPDATE: two requests with the same code cannot both pass.
+            won = (
+                db.execute(
+                    update(MfaFactor)
+                    .where(
+                        MfaFactor.id == f.id,
+                        (MfaFactor.last_step.is_(None)) | (MfaFactor.last_step < step),
+                    )
+                    .values(last_step=step, last_used_at=t)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                == 1
+            )
+            db.commit()
+            return won
+        return False
+
+    return _guarded(db, settings, user, check)
+
+
+# --- Email OTP --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmailSendResult:
+    sent: bool
+    retry_after: int = 0
+
+
+def send_email_otp(db: Session, settings: Settings, user: User, flow_key: str) -> EmailSendResult:
+    """Send a 6-digit code for this flow; at most one per 90 s. A new code supersedes
+    the previous one and does not reset the failure counter (NIST 800-63B)."""
+    t = now()
+    last = db.scalar(
+        select(EmailOtp)
+        .where(EmailOtp.user_id == user.id, EmailOtp.flow_key == flow_key)
+        .order_by(EmailOtp.id.desc())
+    )
+    if last is not None and t - last.created_at < EMAIL_RESEND_SECONDS:
+        return EmailSendResult(False, EMAIL_RESEND_SECONDS - (t - last.created_at))
+    code = f"{secrets.randbelow(10**6):06d}"
+    db.execute(
+        update(EmailOtp)
+        .where(
+            EmailOtp.user_id == user.id,
+            EmailOtp.flow_key == flow_key,
+            EmailOtp.superseded_at.is_(None),
+        )
+        .values(superseded_at=t)
+    )
+    db.add(
+        EmailOtp(
+            user_id=user.id,
+            flow_key=flow_key,
+            code_hash=crypto.keyed_digest(settings.secret_key, code),
+            created_at=t,
+            expires_at=t + EMAIL_OTP_TTL,
+        )
+    )
+    db.commit()
+    try:
+        send_mail(
+            settings.smtp_url,
+            settings.mail_from,
+            user.email,
+            f"Your sign-in code: {code}",
+            f"Your idp sign-in code is {code}. It is valid for 10 minutes.\n"
+            f"รหัสเข้าสู่ระบบ idp ของคุณคือ {code} ใช้ได้ภายใน 10 นาที\n\n"
+            "If you did not try to sign in, change your password.",
+        )
+    except MailError:
+        raise MfaError("mail_failed") from None
+    return EmailSendResult(True)
+
+
+def verify_email_otp(db: Session, settings: Settings, user: User, flow_key: str, code: str) -> bool:
+    digest = crypto.keyed_digest(settings.secret_key, code.strip())
+
+    def check(t: int) -> bool:
+        won = (
+            db.execute(
+                update(EmailOtp)
+                .where(
+                    EmailOtp.user_id == user.id,
+                    EmailOtp.flow_key == flow_key,
+                    EmailOtp.code_hash == digest,
+                    EmailOtp.used_at.is_(None),
+                    EmailOtp.superseded_at.is_(None),
+                    EmailOtp.expires_at > t,
+                )
+                .values(used_at=t)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
+        db.commit()
+        return won
+
+    return _guarded(db, settings, user, check)
+
+
+# --- Recovery codes ---------------------------------------------------------------
+
+
+def regenerate_recovery_codes(db: Session, settings: Settings, user: User) -> list[str]:
+    """Ten new single-use codes (shown once); the old ones stop working."""
+    t = now()
+    db.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=t)
+    )
+    codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODES)]
+    for c in codes:
+        db.add(
+            RecoveryCode(
+                user_id=user.id, created_at=t, code_hash=crypto.keyed_digest(settings.secret_key, c)
+            )
+        )
+    record(db, AuditTag.MFA_RECOVERY_REGENERATED, actor=user.id, subject=user.id)
+    return codes
+
+
+def verify_recovery_code(db: Session, settings: Settings, user: User, code: str) -> bool:
+    digest = crypto.keyed_digest(settings.secret_key, code.strip().lower())
+
+    def check(t: int) -> bool:
+        won = (
+            db.execute(
+                update(RecoveryCode)
+                .where(
+                    RecoveryCode.user_id == user.id,
+                    RecoveryCode.code_hash == digest,
+                    RecoveryCode.used_at.is_(None),
+                )
+                .values(used_at=t)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
+        if won:
+            record(db, AuditTag.MFA_RECOVERY_USED, actor=user.id, subject=user.id)
+        db.commit()
+        return won
+
+    return _guarded(db, settings, user, check)
+
+
+# --- Lifecycle --------------------------------------------------------------------
+
+
+def rename_factor(db: Session, user: User, factor_id: int, name: str) -> None:
+    factor = db.get(MfaFactor, factor_id)
+    name = name.strip()
+    if factor is None or factor.user_id != user.id or factor.status != "active":
+        raise MfaError("not_found")
+    if not name or len(name) > 64:
+        raise MfaError("bad_name")
+    factor.name = name
+    record(db, AuditTag.MFA_FACTOR_RENAMED, actor=user.id, subject=user.id, factor=factor.id)
+    db.commit()
+
+
+def revoke_factor(
+    db: Session, settings: Settings, user: User, factor_id: int, reason: str, strong_required: bool
+) -> None:
+    """Revoke with a reason (MISSION B4); refused when it is the last strong factor and
+    the person's clients or role require ``mfa`` (SECURITY.md M-11)."""
+    if reason not in REVOKE_REASONS:
+        raise MfaError("bad_reason")
+    factor = db.get(MfaFactor, factor_id)
+    if factor is None or factor.user_id != user.id or factor.status != "active":
+        raise MfaError("not_found")
+    others = [f for f in active_factors(db, user.id) if f.id != factor.id]
+    if strong_required and not others:
+        raise MfaError("last_factor")
+    factor.status, factor.revoked_at, factor.revoke_reason = "revoked", now(), reason
+    record(
+        db,
+        AuditTag.MFA_FACTOR_REVOKED,
+        actor=user.id,
+        subject=user.id,
+        factor=factor.id,
+        reason=reason,
+    )
+    db.commit()
+    notify(
+        settings,
+        user,
+        "A sign-in factor was removed",
+        f"The {factor.kind} factor '{factor.name}' was removed from your account "
+        f"{user.username} (reason: {reason}). If this was not you, contact support.",
+    )

@@ -1,0 +1,206 @@
+"""Second-factor pages inside an authorization flow: challenge and enrolment.
+
+    /authorize --(policy: second_factor)--> /mfa/challenge --(verified)--> /authorize
+    /authorize --(policy: enrol)--> /mfa/enrol --(first code valid)--> /authorize
+
+The flow id binds each page to the session and request that started it (M-10): a
+POST without a live flow, or for another session, gets an error page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from idp.account import auth_state
+from idp.db import now
+from idp.db import session as db_session
+from idp.mfa import policy, services, totp
+from idp.mfa.forms import CodeForm, EnrolForm
+from idp.mfa.services import MfaError
+from idp.models import EmailOtp, MfaFactor
+from idp.oidc import flows
+from idp.oidc.authorization import flow_url
+from idp.oidc.errors import error_page
+
+bp = Blueprint("mfa", __name__)
+
+
+def settings():
+    return current_app.extensions["idp_settings"]
+
+
+def _flow_or_error() -> tuple[str | None, dict | None, Any]:
+    flow_id = request.values.get("flow")
+    flow = flows.get_flow(flow_id)
+    if flow is None or "mfa" not in flow:
+        return None, None, error_page("flow_expired", None, 400)
+    if not current_user.is_authenticated:
+        return None, None, redirect(url_for("account.login", flow=flow_id))
+    return flow_id, flow, None
+
+
+def _message(code: str) -> str:
+    return {
+        "wrong_code": _(
+            "The code is not correct, or the account is temporarily locked. "
+            "After 5 failed attempts sign-in is locked for 5 minutes."
+        ),
+        "mail_failed": _("We could not send the email. Try again in a few minutes."),
+        "enrolment_expired": _("This setup has expired. Start again."),
+    }.get(code, _("The request could not be processed."))
+
+
+def _email_wait(flow_id: str) -> int:
+    from sqlalchemy import select
+
+    last = db_session().scalar(
+        select(EmailOtp)
+        .where(EmailOtp.user_id == current_user.id, EmailOtp.flow_key == flow_id)
+        .order_by(EmailOtp.id.desc())
+    )
+    if last is None:
+        return -1  # never sent
+    return max(0, services.EMAIL_RESEND_SECONDS - (now() - last.created_at))
+
+
+@bp.route("/mfa/challenge", methods=["GET", "POST"])
+def challenge() -> Any:
+    flow_id, flow, problem = _flow_or_error()
+    if problem is not None:
+        return problem
+    allowed = set(flow["mfa"]["factors"])
+    form = CodeForm()
+    error = None
+    if form.validate_on_submit():
+        method, code, db, s = form.method.data, form.code.data, db_session(), settings()
+        ok, kind = False, None
+        if method == "totp" and policy.TOTP in allowed:
+            ok, kind = services.verify_totp(db, s, current_user, code), policy.TOTP
+        elif method == "email" and policy.EMAIL in allowed:
+            ok, kind = services.verify_email_otp(db, s, current_user, flow_id, code), policy.EMAIL
+        elif method == "recovery" and (allowed & {policy.TOTP, policy.WEBAUTHN}):
+            ok, kind = services.verify_recovery_code(db, s, current_user, code), policy.RECOVERY
+        if ok and kind:
+            auth_state.add_factor(kind)
+            return redirect(flow_url(flow_id, flow["params"]), code=303)
+        error = _message("wrong_code")
+    return render_template(
+        "mfa/challenge.html",
+        form=form,
+        flow_id=flow_id,
+        allowed=allowed,
+        error=error,
+        email_wait=_email_wait(flow_id) if policy.EMAIL in allowed else None,
+        email_sent=request.args.get("sent") == "1",
+    ), (200 if error is None else 400)
+
+
+@bp.route("/mfa/email/send", methods=["POST"])
+def send_email() -> Any:
+    flow_id, flow, problem = _flow_or_error()
+    if problem is not None:
+        return problem
+    form = CodeForm(meta={"csrf": True})
+    form.validate()  # only the CSRF token matters here
+    if form.csrf_token.errors or policy.EMAIL not in flow["mfa"]["factors"]:
+        return error_page("invalid_request", None, 400)
+    try:
+        result = services.send_email_otp(db_session(), settings(), current_user, flow_id)
+    except MfaError as exc:
+        return render_template(
+            "mfa/challenge.html",
+            form=CodeForm(),
+            flow_id=flow_id,
+            allowed=set(flow["mfa"]["factors"]),
+            error=_message(exc.code),
+            email_wait=0,
+            email_sent=False,
+        ), 503
+    if not result.sent:  # SECURITY.md A-10: 429 + Retry-After, no mail
+        resp = current_app.make_response(
+            (
+                render_template(
+                    "mfa/challenge.html",
+                    form=CodeForm(),
+                    flow_id=flow_id,
+                    allowed=set(flow["mfa"]["factors"]),
+                    error=_(
+                        "Wait %(s)d seconds before asking for a new code.", s=result.retry_after
+                    ),
+                    email_wait=result.retry_after,
+                    email_sent=False,
+                ),
+                429,
+            )
+        )
+        resp.headers["Retry-After"] = str(result.retry_after)
+        return resp
+    return redirect(url_for("mfa.challenge", flow=flow_id, sent=1), code=303)
+
+
+@bp.route("/mfa/enrol", methods=["GET", "POST"])
+def enrol() -> Any:
+    """First factor for a person whose client requires one: TOTP by QR code."""
+    flow_id, flow, problem = _flow_or_error()
+    if problem is not None:
+        return problem
+    webauthn_ok = bool({policy.WEBAUTHN, policy.WEBAUTHN_UV} & set(flow["mfa"]["factors"]))
+    return totp_enrolment(
+        flow_url(flow_id, flow["params"]),
+        url_for("mfa.enrol", flow=flow_id),
+        flow_id if webauthn_ok else None,
+    )
+
+
+def totp_enrolment(continue_url: str, self_url: str, webauthn_flow: str | None = None) -> Any:
+    """Shared by the flow and the account page: start, show QR, confirm with a code."""
+    s, db = settings(), db_session()
+    pending_id = session.get("totp_pending")
+    if request.method == "POST" and request.form.get("step") == "start":
+        form = EnrolForm()
+        if form.validate_on_submit():
+            factor, _secret = services.start_totp(db, s, current_user, form.name.data or "")
+            db.commit()
+            session["totp_pending"] = factor.id
+            return redirect(self_url, code=303)
+    error = None
+    if request.method == "POST" and request.form.get("step") == "confirm" and pending_id:
+        form = CodeForm()
+        if form.validate_on_submit():
+            try:
+                codes = services.confirm_totp(db, s, current_user, pending_id, form.code.data)
+            except MfaError as exc:
+                error = _message(exc.code)
+            else:
+                session.pop("totp_pending", None)
+                auth_state.add_factor(policy.TOTP)
+                return render_template(
+                    "mfa/recovery_codes.html", codes=codes, continue_url=continue_url
+                )
+    factor = db.get(MfaFactor, pending_id) if pending_id else None
+    if factor is None or factor.user_id != current_user.id or factor.status != "pending":
+        return render_template(
+            "mfa/enrol_start.html",
+            form=EnrolForm(),
+            self_url=self_url,
+            webauthn_options=url_for("webauthn.register_options", flow=webauthn_flow)
+            if webauthn_flow
+            else None,
+            webauthn_verify=url_for("webauthn.register_verify", flow=webauthn_flow)
+            if webauthn_flow
+            else None,
+        )
+    secret = services.totp_secret(s, factor)
+    uri = totp.provisioning_uri(secret, current_user.email, "idp")
+    return render_template(
+        "mfa/enrol_totp.html",
+        form=CodeForm(method="totp"),
+        secret=secret,
+        qr=totp.qr_data_uri(uri),
+        self_url=self_url,
+        error=error,
+    ), (200 if error is None else 400)

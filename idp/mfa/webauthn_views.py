@@ -1,0 +1,130 @@
+"""JSON endpoints for the WebAuthn ceremonies (called by static/webauthn.js)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, session, url_for
+from flask_login import current_user
+
+from idp.account import auth_state
+from idp.audit import AuditTag, record
+from idp.db import session as db_session
+from idp.mfa import policy, webauthn
+from idp.mfa.services import notify
+from idp.oidc import flows
+from idp.oidc.acr import ACR_PHISHING_RESISTANT
+from idp.oidc.authorization import flow_url
+
+bp = Blueprint("webauthn", __name__)
+
+
+def _issuer() -> str:
+    return current_app.extensions["idp_settings"].issuer
+
+
+def _json(body: str) -> Response:
+    return Response(body, 200, {"Content-Type": "application/json", "Cache-Control": "no-store"})
+
+
+def _fail(status: int = 400) -> tuple[Response, int]:
+    return jsonify(ok=False), status
+
+
+def _flow() -> tuple[str | None, dict | None]:
+    flow_id = request.args.get("flow")
+    flow = flows.get_flow(flow_id)
+    return (flow_id, flow) if flow is not None and "mfa" in flow else (None, None)
+
+
+def _may_register() -> bool:
+    """Registering needs a live enrolment flow or a recent password (M-08, M-11)."""
+    if not current_user.is_authenticated:
+        return False
+    flow_id, flow = _flow()
+    if flow is not None:
+        return True
+    from idp.account.security import recently_authenticated
+
+    return recently_authenticated()
+
+
+@bp.route("/mfa/webauthn/register/options", methods=["POST"])
+def register_options() -> Any:
+    if not _may_register():
+        return _fail(403)
+    return _json(webauthn.registration_options(db_session(), _issuer(), current_user, session.sid))
+
+
+@bp.route("/mfa/webauthn/register/verify", methods=["POST"])
+def register_verify() -> Any:
+    if not _may_register():
+        return _fail(403)
+    db = db_session()
+    try:
+        factor = webauthn.register(
+            db,
+            _issuer(),
+            current_user,
+            session.sid,
+            request.get_data(as_text=True),
+            request.args.get("name", "Security key"),
+        )
+    except webauthn.WebAuthnFailed:
+        return _fail()
+    record(
+        db,
+        AuditTag.MFA_WEBAUTHN_ENROLLED,
+        actor=current_user.id,
+        subject=current_user.id,
+        factor=factor.id,
+    )
+    db.commit()
+    notify(
+        current_app.extensions["idp_settings"],
+        current_user,
+        "New security key added",
+        f"A security key or passkey ({factor.name}) was added to your account "
+        f"{current_user.username}. If this was not you, contact support.",
+    )
+    flow_id, flow = _flow()
+    if flow is not None:
+        auth_state.add_factor(policy.WEBAUTHN_UV if factor.uv_capable else policy.WEBAUTHN)
+        return jsonify(ok=True, redirect=flow_url(flow_id, flow["params"]))
+    return jsonify(ok=True, redirect=url_for("security.overview"))
+
+
+def _require_uv(flow: dict) -> bool:
+    return flow["mfa"]["required"] == ACR_PHISHING_RESISTANT
+
+
+@bp.route("/mfa/webauthn/authenticate/options", methods=["POST"])
+def authenticate_options() -> Any:
+    flow_id, flow = _flow()
+    if flow is None or not current_user.is_authenticated:
+        return _fail(403)
+    return _json(
+        webauthn.authentication_options(
+            db_session(), _issuer(), current_user, session.sid, _require_uv(flow)
+        )
+    )
+
+
+@bp.route("/mfa/webauthn/authenticate/verify", methods=["POST"])
+def authenticate_verify() -> Any:
+    flow_id, flow = _flow()
+    if flow is None or not current_user.is_authenticated:
+        return _fail(403)
+    try:
+        _factor, verified = webauthn.authenticate(
+            db_session(),
+            _issuer(),
+            current_user,
+            session.sid,
+            request.get_data(as_text=True),
+            _require_uv(flow),
+        )
+    except webauthn.WebAuthnFailed:
+        return _fail()
+    auth_state.add_factor(policy.WEBAUTHN_UV if verified else policy.WEBAUTHN)
+    return jsonify(ok=True, redirect=flow_url(flow_id, flow["params"]))

@@ -1,0 +1,87 @@
+"""Second factors and their single-use artefacts."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.models.base import Base
+
+
+class MfaFactor(Base):
+    """A TOTP soft token or a WebAuthn credential of one person."""
+
+    __tablename__ = "mfa_factors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "totp" | "webauthn"
+    name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|active|revoked
+    # TOTP: the seed, Fernet-encrypted; last accepted time step (replay guard, ASVS 6.5.1).
+    secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # WebAuthn: credential id, COSE public key, signature counter, user verification seen.
+    credential_id: Mapped[str | None] = mapped_column(String(1400), nullable=True, unique=True)
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    uv_capable: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reminded_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoke_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class RecoveryCode(Base):
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class EmailOtp(Base):
+    """An emailed one-time code bound to one login flow (``flow_key``) and account."""
+
+    __tablename__ = "email_otps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    flow_key: Mapped[str] = mapped_column(String(64), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    superseded_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class WebAuthnChallenge(Base):
+    """Server-side, single-use WebAuthn challenges (RECIPES.md 3: never in a cookie)."""
+
+    __tablename__ = "webauthn_challenges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    challenge: Mapped[str] = mapped_column(String(128), unique=True)
+    sid: Mapped[str] = mapped_column(String(43), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16))  # "register" | "authenticate"
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    tag: Mapped[str] = mapped_column(String(64))
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    subject_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    details: Mapped[dict] = mapped_column(default=dict)

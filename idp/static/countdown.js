@@ -1,0 +1,13 @@
+// Counts down the email-code resend button (the server enforces the 90 s itself).
+(function () {
+  var button = document.getElementById("email-send");
+  var note = document.getElementById("email-countdown");
+  if (!button) return;
+  var left = parseInt(button.getAttribute("data-wait") || "0", 10);
+  if (left <= 0) return;
+  var tick = setInterval(function () {
+    left -= 1;
+    if (note) note.textContent = note.textContent.replace(/\d+/, String(Math.max(left, 0)));
+    if (left <= 0) { button.disabled = false; clearInterval(tick); if (note) note.hidden = true; }
+  }, 1000);
+})();
