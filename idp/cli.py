@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from idp.config import ConfigError, load_settings
+from idp.oidc.acr import ACR_LADDER
 
 
 def _fail(message: str) -> None:
@@ -165,6 +166,56 @@ def clients_add(
         click.echo(json.dumps(client_json(new.row, new.secret), ensure_ascii=False))
 
 
+def _parse_scope_acr(pairs: tuple[str, ...]) -> dict[str, str]:
+    from idp.oidc.clients import ClientError
+
+    out = {}
+    for pair in pairs:
+        scope, sep, level = pair.partition("=")
+        if not sep or not scope or level not in ACR_LADDER:
+            raise ClientError(
+                f"--scope-acr needs SCOPE=LEVEL with LEVEL one of {', '.join(ACR_LADDER)}: {pair!r}"
+            )
+        out[scope] = level
+    return out
+
+
+@clients.command("set")
+@click.option("--client-id", required=True)
+@click.option("--min-acr", type=click.Choice(ACR_LADDER), default=None)
+@click.option(
+    "--scope-acr",
+    "scope_acr",
+    multiple=True,
+    metavar="SCOPE=LEVEL",
+    help="replaces the per-scope levels (repeatable)",
+)
+@click.option("--email-otp/--no-email-otp", default=None)
+def clients_set(client_id, min_acr, scope_acr, email_otp) -> None:
+    """Change a client's step-up settings; prints it as JSON."""
+    from sqlalchemy import select
+
+    from idp.db import get_db
+    from idp.models import Client
+    from idp.oidc.clients import ClientError, client_json
+
+    with get_db(_app()).factory() as s:
+        row = s.scalar(select(Client).where(Client.client_id == client_id))
+        if row is None:
+            _fail(f"no client {client_id!r}")
+        try:
+            if scope_acr:
+                row.scope_acr = _parse_scope_acr(scope_acr)
+        except ClientError as exc:
+            _fail(str(exc))
+        if min_acr:
+            row.min_acr = min_acr
+        if email_otp is not None:
+            row.allow_email_otp = email_otp
+        s.commit()
+        click.echo(json.dumps(client_json(row), ensure_ascii=False))
+
+
 @clients.command("list")
 def clients_list() -> None:
     """Print every client as JSON lines (no secrets)."""
@@ -219,6 +270,55 @@ def users_add(username, email, name, password_stdin, as_json) -> None:
                 ensure_ascii=False,
             )
         )
+
+
+@users.command("enrol-totp")
+@click.option("--username", required=True)
+@click.option("--name", default="Authenticator")
+@click.option("--json", "as_json", is_flag=True)
+def users_enrol_totp(username, name, as_json) -> None:
+    """Give a person an active soft token; prints its otpauth:// URI and secret once."""
+    from idp.account.services import find_login_user
+    from idp.db import get_db
+    from idp.mfa import totp
+    from idp.mfa.services import start_totp
+
+    app = _app()
+    settings = app.extensions["idp_settings"]
+    with get_db(app).factory() as s:
+        user = find_login_user(s, username)
+        if user is None:
+            _fail(f"no user {username!r}")
+        factor, secret = start_totp(s, settings, user, name)
+        factor.status = "active"
+        s.commit()
+        click.echo(
+            json.dumps(
+                {
+                    "username": user.username,
+                    "factor_id": factor.id,
+                    "secret": secret,
+                    "otpauth_uri": totp.provisioning_uri(secret, user.email, "idp"),
+                    "expires_at": factor.expires_at,
+                }
+            )
+        )
+
+
+@cli.group()
+def jobs() -> None:
+    """Scheduled work (run from cron, e.g. hourly)."""
+
+
+@jobs.command("run")
+def jobs_run() -> None:
+    """Soft-token expiry reminders (30, 7, 1 days before) and purges of spent codes."""
+    from idp.db import get_db
+    from idp.jobs import run_jobs
+
+    app = _app()
+    with get_db(app).factory() as s:
+        click.echo(json.dumps(run_jobs(s, app.extensions["idp_settings"])))
 
 
 @cli.group()

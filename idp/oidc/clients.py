@@ -173,6 +173,9 @@ def client_json(row: Client, secret: str | None = None) -> dict:
         "skip_consent": row.skip_consent,
         "id_token_signed_response_alg": row.id_token_alg,
         "token_endpoint_auth_method": "none" if row.is_public else "client_secret_basic",
+        "min_acr": row.min_acr,
+        "scope_acr": row.scope_acr,
+        "allow_email_otp": row.allow_email_otp,
     }
     if secret:
         data["client_secret"] = secret
