@@ -87,6 +87,19 @@ def find_login_user(db: Session, identifier: str) -> User | None:
     return db.scalar(select(User).where(or_(User.username_key == key, User.email_key == key)))
 
 
+def has_strong_factor(db: Session, user_id: int) -> bool:
+    from idp.models import MfaFactor
+
+    return (
+        db.scalar(
+            select(MfaFactor.id)
+            .where(MfaFactor.user_id == user_id, MfaFactor.status == "active")
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def authenticate(db: Session, settings: Settings, identifier: str, password: str) -> LoginResult:
     """Username-or-email + password, with the database lockout.
 
@@ -102,7 +115,11 @@ def authenticate(db: Session, settings: Settings, identifier: str, password: str
         burn_verification_time(password)
         return LoginResult(None)
     if verify_password(user.password_hash, password):
-        lockout.record_success(db, user.id)
+        # The failure counter spans all factors (SECURITY.md 0.4 b): with a second
+        # factor still to come, the password alone does not clear it; a completed
+        # login does (the second factor, or the authorization that issues a code).
+        if not has_strong_factor(db, user.id):
+            lockout.record_success(db, user.id)
         return LoginResult(user)
     lockout.record_failure(db, user.id, t, settings.lockout_threshold, settings.lockout_seconds)
     return LoginResult(None)

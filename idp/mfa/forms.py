@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 
@@ -25,9 +26,9 @@ class RevokeForm(FlaskForm):
     reason = SelectField(
         _l("Reason"),
         choices=[
-            ("name_change", _l("Name change")),
-            ("new_phone", _l("New phone")),
-            ("lost_device", _l("Lost device")),
-            ("other", _l("Other")),
+            SelectChoice("name_change", _l("Name change")),
+            SelectChoice("new_phone", _l("New phone")),
+            SelectChoice("lost_device", _l("Lost device")),
+            SelectChoice("other", _l("Other")),
         ],
     )

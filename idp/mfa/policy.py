@@ -175,7 +175,7 @@ def decide(req: Requirement, auth: SessionAuth, now: int) -> Decision:
 
     kinds = factors_for(target, req.email_allowed)
     usable = _usable(kinds, auth.enrolled)
-    reasons = ("acr_unmet",) if auth.enrolled else ("no_second_factor",)
+    reasons = ("acr_unmet",) if auth.enrolled - {EMAIL} else ("no_second_factor",)
     if usable:
         return Decision(False, reasons, "second_factor", target, usable)
     # Nothing enrolled meets it. The client's (or a scope's) own minimum leads through

@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy import select
 
-from idp.account import auth_state
+from idp.account import auth_state, lockout
 from idp.db import now
 from idp.db import session as db_session
 from idp.extensions import keys
@@ -179,6 +179,8 @@ def authorize() -> Any:
             endpoint = "account.login"
         return redirect(url_for(endpoint, flow=flow_id), code=303)
 
+    if user.failed_logins:
+        lockout.record_success(db_session(), user.id)  # the login is complete
     used = {k: t for k, t in auth_state.factors().items() if k in _amr_kinds(step_up)}
     grant.request.idp_auth = {
         "auth_time": max(used.values()) if used else auth["time"],
