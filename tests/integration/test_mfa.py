@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlencode
 
@@ -135,7 +136,7 @@ def test_step_up_rotates_session_id_S02(client, db, settings, alice):
 
 def test_essential_mfa_without_factor_is_access_denied_M02(client, db, alice):
     rp = make_client(db)
-    essential = '{"id_token":{"acr":{"essential":true,"values":["%s"]}}}' % ACR_MFA
+    essential = json.dumps({"id_token": {"acr": {"essential": True, "values": [ACR_MFA]}}})
     flow = Flow(client, rp, claims=essential).login()
     q = query(flow.location)
     assert q["error"] == "access_denied" and "code" not in q
