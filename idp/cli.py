@@ -126,6 +126,20 @@ def clients() -> None:
 @click.option("--skip-consent", is_flag=True)
 @click.option("--id-token-alg", default="RS256", type=click.Choice(["RS256", "ES256"]))
 @click.option("--client-id", default=None, help="choose the client_id (default: random)")
+@click.option(
+    "--min-acr",
+    type=click.Choice(ACR_LADDER),
+    default=ACR_LADDER[0],
+    help="least authentication level the client accepts",
+)
+@click.option(
+    "--scope-acr",
+    "scope_acr",
+    multiple=True,
+    metavar="SCOPE=LEVEL",
+    help="a scope that needs a level (repeatable)",
+)
+@click.option("--no-email-otp", is_flag=True, help="never accept an emailed code as second step")
 @click.option("--json", "as_json", is_flag=True, help="print JSON (default)")
 def clients_add(
     name,
@@ -138,6 +152,9 @@ def clients_add(
     skip_consent,
     id_token_alg,
     client_id,
+    min_acr,
+    scope_acr,
+    no_email_otp,
     as_json,
 ) -> None:
     """Register a client; prints it as JSON (the secret is shown only now)."""
@@ -160,6 +177,9 @@ def clients_add(
                 id_token_alg=id_token_alg,
                 client_id=client_id,
             )
+            new.row.min_acr = min_acr
+            new.row.scope_acr = _parse_scope_acr(scope_acr)
+            new.row.allow_email_otp = not no_email_otp
         except ClientError as exc:
             _fail(str(exc))
         s.commit()

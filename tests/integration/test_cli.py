@@ -172,3 +172,63 @@ def test_production_refuses_dev_secret(run, tmp_path):
         timeout=60,
     )
     assert result.returncode == 1 and "IDP_SECRET_KEY" in result.stderr
+
+
+def test_enrol_totp_prints_secret_usable_by_independent_generator(run):
+    from tests.otp import oathtool_code
+
+    run(
+        "users",
+        "add",
+        "--username",
+        "somchai",
+        "--email",
+        "s@example.org",
+        "--password-stdin",
+        stdin="a long enough passphrase\n",
+    )
+    result = run("users", "enrol-totp", "--username", "somchai", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["otpauth_uri"].startswith("otpauth://totp/idp:")
+    assert len(oathtool_code(data["secret"])) == 6
+    assert run("users", "enrol-totp", "--username", "nobody").returncode == 1
+
+
+def test_clients_min_acr_and_set(run):
+    data = json.loads(
+        run(
+            "clients",
+            "add",
+            "--name",
+            "GFMIS",
+            "--redirect-uri",
+            "https://gfmis.example/cb",
+            "--min-acr",
+            "urn:idp:acr:mfa",
+            "--no-email-otp",
+            "--json",
+        ).stdout
+    )
+    assert data["min_acr"] == "urn:idp:acr:mfa" and data["allow_email_otp"] is False
+    changed = run(
+        "clients",
+        "set",
+        "--client-id",
+        data["client_id"],
+        "--scope-acr",
+        "email=urn:idp:acr:phr",
+        "--min-acr",
+        "urn:idp:acr:pwd",
+    )
+    assert changed.returncode == 0, changed.stderr
+    out = json.loads(changed.stdout)
+    assert out["scope_acr"] == {"email": "urn:idp:acr:phr"} and out["min_acr"] == "urn:idp:acr:pwd"
+    bad = run("clients", "set", "--client-id", data["client_id"], "--scope-acr", "email=high")
+    assert bad.returncode == 1 and "SCOPE=LEVEL" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_jobs_run(run):
+    result = run("jobs", "run")
+    assert result.returncode == 0 and json.loads(result.stdout)["totp_reminders_sent"] == 0
