@@ -85,6 +85,10 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     app.register_blueprint(security_bp)
     app.register_blueprint(mfa_bp)
     app.register_blueprint(webauthn_bp)
+    if settings.dev_outbox:
+        from idp.dev.outbox import bp as dev_bp
+
+        app.register_blueprint(dev_bp)
     web.install(app, settings)
 
     from flask_babel import get_locale

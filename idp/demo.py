@@ -1,5 +1,5 @@
-"""``idp demo``: a SQLite instance with demo people and relying parties, the IdP and
-the demo RPs served from one process. Ctrl-C stops everything."""
+"""``idp demo``: a SQLite instance with demo people and relying parties, the IdP, the
+demo RPs and an SMTP sink served from one process. Ctrl-C stops everything."""
 
 from __future__ import annotations
 
@@ -15,30 +15,37 @@ from idp import create_app
 from idp.account.services import create_user
 from idp.cli import init_instance
 from idp.db import get_db
-from idp.models import Client, User
+from idp.mfa import services as mfa
+from idp.models import Client, MfaFactor, User
+from idp.oidc.acr import ACR_MFA, ACR_PASSWORD
 from idp.oidc.clients import register_client
 
 DEMO_USERS = [
-    # username, email, name, password
-    ("somchai", "somchai@example.co.th", "สมชาย ใจดี", "Mango-Sticky-Rice-42"),
-    ("alice", "alice@example.org", "Alice Example", "Green-Curry-Lime-17"),
+    # username, email, name, password, has a soft token
+    ("somchai", "somchai@example.co.th", "สมชาย ใจดี", "Mango-Sticky-Rice-42", True),
+    ("alice", "alice@example.org", "Alice Example", "Green-Curry-Lime-17", False),
 ]
 
+# slug, title, port offset, skip consent, min acr, email OTP allowed, step-up button
 DEMO_RPS = [
-    # slug, title, port offset, skip consent
-    ("emt", "eMT - import material tracking", 1, True),
-    ("einvoice", "e-Invoice / e-Receipt", 2, False),
+    ("emt", "eMT - import material tracking", 1, True, ACR_PASSWORD, True, None),
+    ("einvoice", "e-Invoice / e-Receipt", 2, False, ACR_MFA, True, "Submit an invoice"),
+    ("gfmis", "GFMIS-like finance system", 3, True, ACR_MFA, False, None),
 ]
 
 
-def seed(app, host: str, port: int) -> dict[str, str]:
-    """Create the demo people and clients if missing; return fresh client secrets
-    (a new secret each start, since secrets are stored only as digests)."""
-    secrets_by_slug: dict[str, str] = {}
+def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
+    """Create the demo people and clients if missing. Returns fresh client secrets
+    (secrets are stored only as digests, so a new one each start) and the demo soft
+    tokens' secrets (for an authenticator app or `oathtool --totp -b SECRET`)."""
+    settings = app.extensions["idp_settings"]
+    client_secrets: dict[str, str] = {}
+    totp_secrets: dict[str, str] = {}
     with get_db(app).factory() as s:
-        for username, email, name, password in DEMO_USERS:
-            if s.scalar(select(User).where(User.username_key == username)) is None:
-                create_user(
+        for username, email, name, password, with_totp in DEMO_USERS:
+            user = s.scalar(select(User).where(User.username_key == username))
+            if user is None:
+                user = create_user(
                     s,
                     username=username,
                     email=email,
@@ -46,7 +53,19 @@ def seed(app, host: str, port: int) -> dict[str, str]:
                     name=name,
                     email_verified=True,
                 )
-        for slug, title, offset, skip in DEMO_RPS:
+            if with_totp:
+                factor = s.scalar(
+                    select(MfaFactor).where(
+                        MfaFactor.user_id == user.id,
+                        MfaFactor.kind == "totp",
+                        MfaFactor.status == "active",
+                    )
+                )
+                if factor is None:
+                    factor, _ = mfa.start_totp(s, settings, user, "Demo authenticator")
+                    factor.status = "active"
+                totp_secrets[username] = mfa.totp_secret(settings, factor)
+        for slug, title, offset, skip, min_acr, email_ok, _label in DEMO_RPS:
             base = f"http://{host}:{port + offset}"
             client_id = f"demo-{slug}"
             row = s.scalar(select(Client).where(Client.client_id == client_id))
@@ -59,30 +78,38 @@ def seed(app, host: str, port: int) -> dict[str, str]:
                     post_logout_redirect_uris=[f"{base}/logged-out"],
                     skip_consent=skip,
                 ).row
+            row.min_acr, row.allow_email_otp = min_acr, email_ok
             secret = secrets.token_urlsafe(32)
             row.secret_hash = hashlib.sha256(secret.encode()).hexdigest()
-            secrets_by_slug[slug] = secret
+            client_secrets[slug] = secret
         s.commit()
-    return secrets_by_slug
+    return client_secrets, totp_secrets
 
 
 def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instance/demo") -> None:
+    from idp.dev.outbox import start_sink
     from relying_parties.app import RPConfig, create_rp
 
     Path(instance).mkdir(parents=True, exist_ok=True)
+    sink, smtp_port = start_sink()
     issuer = f"http://{host}:{port}"
     app = create_app(
         {
             "database_url": f"sqlite:///{Path(instance).resolve() / 'demo.db'}",
             "issuer": issuer,
             "env": "development",
+            "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
+            "dev_outbox": True,
         }
     )
     init_instance(app)
-    client_secrets = seed(app, host, port)
+    client_secrets, totp_secrets = seed(app, host, port)
     servers = [make_server(host, port, app, threaded=True)]
-    lines = [f"IdP            {issuer}   (discovery: {issuer}/.well-known/openid-configuration)"]
-    for slug, title, offset, _skip in DEMO_RPS:
+    lines = [
+        f"IdP          {issuer}   (discovery: {issuer}/.well-known/openid-configuration)",
+        f"Mail outbox  {issuer}/dev/outbox",
+    ]
+    for slug, title, offset, _skip, min_acr, _email, label in DEMO_RPS:
         base = f"http://{host}:{port + offset}"
         rp = create_rp(
             RPConfig(
@@ -92,16 +119,25 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
                 client_id=f"demo-{slug}",
                 client_secret=client_secrets[slug],
                 base_url=base,
+                step_up_label=label,
             )
         )
         servers.append(make_server(host, port + offset, rp, threaded=True))
-        lines.append(f"{title:<14} {base}")
+        lines.append(f"{base}  {title} (requires {min_acr.rsplit(':', 1)[1]})")
     print("idp demo is running:")
     for line in lines:
         print("  " + line)
     print("Demo logins (username / password):")
-    for username, _e, _n, password in DEMO_USERS:
-        print(f"  {username} / {password}")
+    for username, _e, _n, password, _t in DEMO_USERS:
+        extra = ""
+        if username in totp_secrets:
+            extra = (
+                f"  + authenticator app secret {totp_secrets[username]} "
+                f"(codes: oathtool --totp -b {totp_secrets[username]})"
+            )
+        else:
+            extra = "  (no second factor yet: e-Invoice will ask to set one up)"
+        print(f"  {username} / {password}{extra}")
     print("Press Ctrl-C to stop.")
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for t in threads:
@@ -113,3 +149,4 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
     finally:
         for s in servers:
             s.shutdown()
+        sink.stop()

@@ -24,6 +24,10 @@ class RPConfig:
     base_url: str  # where this RP is served, e.g. http://localhost:5001
     scope: str = "openid profile email offline_access"
     auth_params: dict = field(default_factory=dict)
+    # A high-risk action that asks for a fresh second factor (issue 3 demo), e.g.
+    # "Submit an invoice" with acr_values=urn:idp:acr:mfa and max_age=0.
+    step_up_label: str | None = None
+    step_up_acr: str = "urn:idp:acr:mfa"
 
 
 def create_rp(cfg: RPConfig) -> Flask:
@@ -52,11 +56,19 @@ def create_rp(cfg: RPConfig) -> Flask:
             token=session.get("token_info"),
             userinfo=session.get("userinfo"),
             error=request.args.get("error"),
+            done=session.pop("done", None),
         )
 
     @app.route("/login")
     def login():
         return idp.authorize_redirect(cfg.base_url + "/callback", **cfg.auth_params)
+
+    @app.route("/step-up", methods=["POST"])
+    def step_up():
+        session["pending_action"] = cfg.step_up_label
+        return idp.authorize_redirect(
+            cfg.base_url + "/callback", acr_values=cfg.step_up_acr, max_age=0, **cfg.auth_params
+        )
 
     @app.route("/callback")
     def callback():
@@ -65,6 +77,9 @@ def create_rp(cfg: RPConfig) -> Flask:
         except OAuthError as exc:
             return redirect(url_for("home", error=exc.error))
         claims = token["userinfo"]
+        action = session.pop("pending_action", None)
+        if action:
+            session["done"] = f"{action}: done at acr {claims.get('acr')}"
         session["user"] = dict(claims)
         session["id_token"] = token["id_token"]
         session["token_info"] = {

@@ -74,6 +74,7 @@ def login() -> Any:
         error=error,
         flow_id=flow_id if flow else None,
         client_name=client_name,
+        next_page=request.args.get("next") if request.args.get("next") in NEXT_PAGES else None,
     )
 
 

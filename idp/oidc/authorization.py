@@ -155,12 +155,13 @@ def authorize() -> Any:
     decision = decide(demand, state_now, now())
     if decision.step is Step.ERROR:
         return redirect_error(redirect_uri, decision.error, decision.description, state)
-    if decision.step in (Step.LOGIN, Step.CONSENT):
+    if decision.step is Step.LOGIN:
         if flow_id is None:
             flow_id = flows.start_flow(params, data.get("ui_locales"), client.client_id)
-        endpoint = "account.login" if decision.step is Step.LOGIN else "oidc.consent"
-        return redirect(url_for(endpoint, flow=flow_id), code=303)
+        return redirect(url_for("account.login", flow=flow_id), code=303)
 
+    # Login, then step-up, then consent: nobody is asked to consent before they are
+    # fully authenticated for this client.
     step_up = _step_up(client, scopes, data, flow, user)
     if not step_up.satisfied:
         if "none" in demand.prompts:
@@ -178,6 +179,11 @@ def authorize() -> Any:
         if step_up.next_step == "password":
             endpoint = "account.login"
         return redirect(url_for(endpoint, flow=flow_id), code=303)
+
+    if decision.step is Step.CONSENT:
+        if flow_id is None:
+            flow_id = flows.start_flow(params, data.get("ui_locales"), client.client_id)
+        return redirect(url_for("oidc.consent", flow=flow_id), code=303)
 
     if user.failed_logins:
         lockout.record_success(db_session(), user.id)  # the login is complete

@@ -46,25 +46,46 @@ class Live:
     app: object
     rps: dict
     servers: list
+    totp_secret: str
+    inbox: object
+
+
+# slug, skip consent, minimum acr, step-up button
+RPS = (
+    ("emt", True, "urn:idp:acr:pwd", None),
+    ("einvoice", False, "urn:idp:acr:mfa", "Submit an invoice"),
+    ("search", True, "urn:idp:acr:mfa-email", None),
+    ("records", False, "urn:idp:acr:pwd", None),
+)
 
 
 @pytest.fixture
-def live(template_db, tmp_path):
-    """The IdP and two demo RPs (eMT skips consent, e-Invoice asks for it)."""
+def live(template_db, tmp_path, smtp_sink):
+    """The IdP, demo RPs (eMT: password; e-Invoice: mfa, asks consent; search:
+    mfa-email), somchai with a soft token, alice without a second factor."""
+    from sqlalchemy import select
+
+    from idp.mfa import services as mfa
+    from idp.models import Client
+
     idp_srv = _serve()
     issuer = f"http://localhost:{idp_srv.server_port}"
     app = create_app(
         {
             **BASE_OVERRIDES,
             "issuer": issuer,
+            "smtp_url": smtp_sink.url,
             "database_url": fresh_database_url(template_db, tmp_path),
         }
     )
     idp_srv.app = app
     servers, rps = [idp_srv], {}
     with get_db(app).factory() as db:
-        make_user(db, "somchai", name="Somchai Jaidee")
-        for slug, skip in (("emt", True), ("einvoice", False)):
+        somchai = make_user(db, "somchai", name="Somchai Jaidee")
+        make_user(db, "alice")
+        factor, totp_secret = mfa.start_totp(db, app.extensions["idp_settings"], somchai, "Phone")
+        factor.status = "active"
+        for slug, skip, min_acr, label in RPS:
             rp_srv = _serve()
             base = f"http://localhost:{rp_srv.server_port}"
             c = make_client(
@@ -74,6 +95,7 @@ def live(template_db, tmp_path):
                 post_logout_redirect_uris=[f"{base}/logged-out"],
                 skip_consent=skip,
             )
+            db.scalar(select(Client).where(Client.client_id == c.client_id)).min_acr = min_acr
             rp_srv.app = create_rp(
                 RPConfig(
                     slug=slug,
@@ -82,11 +104,13 @@ def live(template_db, tmp_path):
                     client_id=c.client_id,
                     client_secret=c.secret,
                     base_url=base,
+                    step_up_label=label,
                 )
             )
             servers.append(rp_srv)
             rps[slug] = base
-    yield Live(issuer, app, rps, servers)
+        db.commit()
+    yield Live(issuer, app, rps, servers, totp_secret, smtp_sink)
     for srv in servers:
         srv.shutdown()
     get_db(app).dispose()

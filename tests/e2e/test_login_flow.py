@@ -31,7 +31,7 @@ def test_rp_login_shows_claims_and_logout_ends_idp_session(live, page):
     expect(page.locator("#rp-userinfo")).to_contain_text("Somchai Jaidee")
 
     # Single sign-on: the second RP asks only for consent, not for a password.
-    page.goto(live.rps["einvoice"])
+    page.goto(live.rps["records"])
     page.click("#rp-login")
     expect(page.locator("#consent-scopes")).to_be_visible()
     page.click("#consent-allow")
@@ -40,7 +40,7 @@ def test_rp_login_shows_claims_and_logout_ends_idp_session(live, page):
     page.click("#rp-logout")
     expect(page.locator("#rp-logged-out")).to_be_visible()
     # The IdP session is gone: logging in again asks for the password.
-    page.goto(live.rps["einvoice"])
+    page.goto(live.rps["records"])
     page.click("#rp-login")
     expect(page.locator("#password")).to_be_visible()
 

@@ -259,3 +259,33 @@ def test_accept_language_picks_locale(app):
     fresh = app.test_client()
     assert b'lang="en"' in fresh.get("/login", headers={"Accept-Language": "en-GB,en"}).data
     assert b'lang="th"' in app.test_client().get("/login", headers={"Accept-Language": "th"}).data
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example", "//evil.example", "/\\evil", "javascript:alert(1)"]
+)
+def test_next_parameter_is_never_an_open_redirect_I08(client, alice, target):
+    page = client.get("/login", query_string={"next": target})
+    resp = client.post(
+        "/login",
+        query_string={"next": target},
+        data={
+            "username": "alice",
+            "password": PASSWORD,
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+        },
+    )
+    assert resp.status_code == 303 and resp.headers["Location"] == "/account"
+
+
+def test_next_security_returns_to_the_security_page(client, alice):
+    page = client.get("/login?next=security")
+    resp = client.post(
+        "/login?next=security",
+        data={
+            "username": "alice",
+            "password": PASSWORD,
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+        },
+    )
+    assert resp.headers["Location"] == "/account/security"
