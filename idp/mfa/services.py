@@ -25,6 +25,7 @@ EMAIL_OTP_TTL = 600  # ASVS 6.5.5: emailed codes <= 10 min
 EMAIL_RESEND_SECONDS = 90
 RECOVERY_CODES = 10
 REVOKE_REASONS = ("name_change", "new_phone", "lost_device", "other")
+RENEW_DAYS = 30
 
 
 class MfaError(ValueError):
@@ -90,8 +91,25 @@ def totp_secret(settings: Settings, factor: MfaFactor) -> str:
     return crypto.decrypt(settings.secret_key, factor.secret_enc or "")
 
 
+def expiring_totp(db: Session, user_id: int, t: int) -> MfaFactor | None:
+    """An active soft token in its last 30 days (MISSION B5: offer "renew now")."""
+    for f in active_factors(db, user_id):
+        if (
+            f.kind == "totp"
+            and f.expires_at is not None
+            and t < f.expires_at <= t + RENEW_DAYS * 86400
+        ):
+            return f
+    return None
+
+
 def confirm_totp(
-    db: Session, settings: Settings, user: User, factor_id: int, code: str
+    db: Session,
+    settings: Settings,
+    user: User,
+    factor_id: int,
+    code: str,
+    replaces: int | None = None,
 ) -> list[str]:
     """Activate a pending soft token with its first code; returns new recovery codes
     when this is the person's first factor (shown once), else []."""
@@ -105,6 +123,22 @@ def confirm_totp(
     first = not active_factors(db, user.id)
     factor.status, factor.last_step, factor.last_used_at = "active", step, t
     record(db, AuditTag.MFA_TOTP_ENROLLED, actor=user.id, subject=user.id, factor=factor.id)
+    old = db.get(MfaFactor, replaces) if replaces else None
+    if (
+        old is not None
+        and old.user_id == user.id
+        and old.status == "active"
+        and old.id != factor.id
+    ):
+        old.status, old.revoked_at, old.revoke_reason = "revoked", t, "renewed"
+        record(
+            db,
+            AuditTag.MFA_FACTOR_REVOKED,
+            actor=user.id,
+            subject=user.id,
+            factor=old.id,
+            reason="renewed",
+        )
     codes = regenerate_recovery_codes(db, settings, user) if first else []
     db.commit()
     notify(

@@ -86,6 +86,18 @@ def challenge() -> Any:
             ok, kind = services.verify_recovery_code(db, s, current_user, code), policy.RECOVERY
         if ok and kind:
             auth_state.add_factor(kind)
+            expiring = (
+                services.expiring_totp(db, current_user.id, now()) if kind == policy.TOTP else None
+            )
+            if expiring is not None:
+                # MISSION B5: in its last 30 days every login offers "continue" or "renew now".
+                session["totp_renews"] = expiring.id
+                return render_template(
+                    "mfa/renew.html",
+                    factor=expiring,
+                    continue_url=flow_url(flow_id, flow["params"]),
+                    renew_url=url_for("mfa.enrol", flow=flow_id),
+                )
             return redirect(flow_url(flow_id, flow["params"]), code=303)
         error = _message("wrong_code")
     return render_template(
@@ -172,11 +184,19 @@ def totp_enrolment(continue_url: str, self_url: str, webauthn_flow: str | None =
         form = CodeForm()
         if form.validate_on_submit():
             try:
-                codes = services.confirm_totp(db, s, current_user, pending_id, form.code.data)
+                codes = services.confirm_totp(
+                    db,
+                    s,
+                    current_user,
+                    pending_id,
+                    form.code.data,
+                    replaces=session.get("totp_renews"),
+                )
             except MfaError as exc:
                 error = _message(exc.code)
             else:
                 session.pop("totp_pending", None)
+                session.pop("totp_renews", None)
                 auth_state.add_factor(policy.TOTP)
                 return render_template(
                     "mfa/recovery_codes.html", codes=codes, continue_url=continue_url

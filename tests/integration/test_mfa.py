@@ -483,3 +483,45 @@ def test_phr_needs_webauthn_user_verification(client, db, settings, alice):
     assert flow.at("/mfa/enrol")  # TOTP alone cannot reach phr
     page = flow.open_page()
     assert "webauthn-register" in page
+
+
+def test_renewal_offered_in_last_30_days_and_renew_replaces_token_B5(client, db, settings, alice):
+    secret = enrol_totp(db, settings)
+    old = db.scalar(select(MfaFactor))
+    rp = make_client(db)
+    _client_row(db, rp).min_acr = ACR_MFA
+    db.commit()
+    with time_machine.travel(old.expires_at - 10 * 86400, tick=False):
+        flow = Flow(client, rp).login()
+        flow.submit_code("totp", oathtool_code(secret))
+        page = flow.resp.get_data(as_text=True)
+        assert flow.resp.status_code == 200 and 'id="renew-now"' in page
+        assert 'id="renew-later"' in page
+        renew = re.search(r'id="renew-now" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+        start = client.get(renew).get_data(as_text=True)
+        resp = client.post(
+            renew, data={"step": "start", "name": "New phone", "csrf_token": csrf_token(start)}
+        )
+        enrol_page = client.get(resp.headers["Location"]).get_data(as_text=True)
+        new_secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', enrol_page).group(1)
+        done = client.post(
+            renew,
+            data={
+                "step": "confirm",
+                "method": "totp",
+                "code": oathtool_code(new_secret),
+                "csrf_token": csrf_token(enrol_page),
+            },
+        )
+        assert done.status_code == 200
+    db.refresh(old)
+    assert old.status == "revoked" and old.revoke_reason == "renewed"
+    assert db.scalar(select(MfaFactor).where(MfaFactor.status == "active")).name == "New phone"
+
+
+def test_no_renewal_prompt_early_in_validity(client, db, settings, alice):
+    secret = enrol_totp(db, settings)
+    rp = make_client(db)
+    flow = Flow(client, rp, acr_values=ACR_MFA).login()
+    flow.submit_code("totp", oathtool_code(secret))
+    assert flow.resp.status_code == 302 and "code=" in flow.location
