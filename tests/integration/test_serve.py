@@ -36,10 +36,10 @@ def test_serve_starts_gunicorn_workers_and_serves_discovery(template_db, tmp_pat
         while True:  # poll until the server answers (not a timing assertion)
             try:
                 resp = requests.get(
-                    f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=2
+                    f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=10
                 )
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 assert proc.poll() is None, proc.stdout.read()
                 assert time.monotonic() < deadline, "idp serve did not start"
                 time.sleep(0.2)
