@@ -91,24 +91,45 @@ def challenge() -> Any:
             )
             if expiring is not None:
                 # MISSION B5: in its last 30 days every login offers "continue" or "renew now".
-                session["totp_renews"] = expiring.id
                 return render_template(
                     "mfa/renew.html",
                     factor=expiring,
                     continue_url=flow_url(flow_id, flow["params"]),
-                    renew_url=url_for("mfa.enrol", flow=flow_id),
+                    renew_url=url_for("mfa.enrol", flow=flow_id, renew=expiring.id),
                 )
             return redirect(flow_url(flow_id, flow["params"]), code=303)
         error = _message("wrong_code")
-    return render_template(
-        "mfa/challenge.html",
-        form=form,
-        flow_id=flow_id,
-        allowed=allowed,
-        error=error,
-        email_wait=_email_wait(flow_id) if policy.EMAIL in allowed else None,
-        email_sent=request.args.get("sent") == "1",
-    ), (200 if error is None else 400)
+    return _challenge_page(flow_id, flow, form, error, 200 if error is None else 400)
+
+
+def _challenge_page(
+    flow_id: str,
+    flow: dict,
+    form: CodeForm,
+    error: str | None,
+    status: int,
+    email_wait: int | None = None,
+) -> Any:
+    allowed = set(flow["mfa"]["factors"])
+    if email_wait is None and policy.EMAIL in allowed:
+        email_wait = _email_wait(flow_id)
+    resp = current_app.make_response(
+        (
+            render_template(
+                "mfa/challenge.html",
+                form=form,
+                flow_id=flow_id,
+                allowed=allowed,
+                error=error,
+                email_wait=email_wait,
+                email_sent=request.args.get("sent") == "1",
+            ),
+            status,
+        )
+    )
+    if status == 429 and email_wait:
+        resp.headers["Retry-After"] = str(email_wait)  # SECURITY.md A-10
+    return resp
 
 
 @bp.route("/mfa/email/send", methods=["POST"])
@@ -123,52 +144,36 @@ def send_email() -> Any:
     try:
         result = services.send_email_otp(db_session(), settings(), current_user, flow_id)
     except MfaError as exc:
-        return render_template(
-            "mfa/challenge.html",
-            form=CodeForm(),
-            flow_id=flow_id,
-            allowed=set(flow["mfa"]["factors"]),
-            error=_message(exc.code),
-            email_wait=0,
-            email_sent=False,
-        ), 503
-    if not result.sent:  # SECURITY.md A-10: 429 + Retry-After, no mail
-        resp = current_app.make_response(
-            (
-                render_template(
-                    "mfa/challenge.html",
-                    form=CodeForm(),
-                    flow_id=flow_id,
-                    allowed=set(flow["mfa"]["factors"]),
-                    error=_(
-                        "Wait %(s)d seconds before asking for a new code.", s=result.retry_after
-                    ),
-                    email_wait=result.retry_after,
-                    email_sent=False,
-                ),
-                429,
-            )
-        )
-        resp.headers["Retry-After"] = str(result.retry_after)
-        return resp
+        return _challenge_page(flow_id, flow, CodeForm(), _message(exc.code), 503, email_wait=0)
+    if not result.sent:  # too soon: 429 + Retry-After, and no mail
+        wait = _("Wait %(s)d seconds before asking for a new code.", s=result.retry_after)
+        return _challenge_page(flow_id, flow, CodeForm(), wait, 429, result.retry_after)
     return redirect(url_for("mfa.challenge", flow=flow_id, sent=1), code=303)
 
 
 @bp.route("/mfa/enrol", methods=["GET", "POST"])
 def enrol() -> Any:
-    """First factor for a person whose client requires one: TOTP by QR code."""
+    """First factor for a person whose client requires one (TOTP by QR code, or a
+    security key), or the renewal of an expiring soft token (``?renew=<factor id>``)."""
     flow_id, flow, problem = _flow_or_error()
     if problem is not None:
         return problem
+    renew = request.args.get("renew", type=int)
     webauthn_ok = bool({policy.WEBAUTHN, policy.WEBAUTHN_UV} & set(flow["mfa"]["factors"]))
     return totp_enrolment(
         flow_url(flow_id, flow["params"]),
-        url_for("mfa.enrol", flow=flow_id),
-        flow_id if webauthn_ok else None,
+        url_for("mfa.enrol", flow=flow_id, renew=renew),
+        flow_id if webauthn_ok and renew is None else None,
+        replaces=renew,
     )
 
 
-def totp_enrolment(continue_url: str, self_url: str, webauthn_flow: str | None = None) -> Any:
+def totp_enrolment(
+    continue_url: str,
+    self_url: str,
+    webauthn_flow: str | None = None,
+    replaces: int | None = None,
+) -> Any:
     """Shared by the flow and the account page: start, show QR, confirm with a code."""
     s, db = settings(), db_session()
     pending_id = session.get("totp_pending")
@@ -185,18 +190,12 @@ def totp_enrolment(continue_url: str, self_url: str, webauthn_flow: str | None =
         if form.validate_on_submit():
             try:
                 codes = services.confirm_totp(
-                    db,
-                    s,
-                    current_user,
-                    pending_id,
-                    form.code.data,
-                    replaces=session.get("totp_renews"),
+                    db, s, current_user, pending_id, form.code.data, replaces=replaces
                 )
             except MfaError as exc:
                 error = _message(exc.code)
             else:
                 session.pop("totp_pending", None)
-                session.pop("totp_renews", None)
                 auth_state.add_factor(policy.TOTP)
                 return render_template(
                     "mfa/recovery_codes.html", codes=codes, continue_url=continue_url

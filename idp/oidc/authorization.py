@@ -155,10 +155,16 @@ def authorize() -> Any:
     decision = decide(demand, state_now, now())
     if decision.step is Step.ERROR:
         return redirect_error(redirect_uri, decision.error, decision.description, state)
+
+    def interact(endpoint: str, **flow_changes: Any) -> Any:
+        """Park the request in a flow (or reuse this one) and send the browser on."""
+        fid = flow_id or flows.start_flow(params, data.get("ui_locales"), client.client_id)
+        if flow_changes:
+            flows.update_flow(fid, **flow_changes)
+        return redirect(url_for(endpoint, flow=fid), code=303)
+
     if decision.step is Step.LOGIN:
-        if flow_id is None:
-            flow_id = flows.start_flow(params, data.get("ui_locales"), client.client_id)
-        return redirect(url_for("account.login", flow=flow_id), code=303)
+        return interact("account.login")
 
     # Login, then step-up, then consent: nobody is asked to consent before they are
     # fully authenticated for this client.
@@ -170,20 +176,15 @@ def authorize() -> Any:
             )
         if step_up.next_step == "deny":
             return redirect_error(redirect_uri, "access_denied", step_up.description, state)
-        if flow_id is None:
-            flow_id = flows.start_flow(params, data.get("ui_locales"), client.client_id)
-        flows.update_flow(
-            flow_id, mfa={"required": step_up.required, "factors": list(step_up.factors)}
+        endpoint = {"enrol": "mfa.enrol", "password": "account.login"}.get(
+            step_up.next_step or "", "mfa.challenge"
         )
-        endpoint = "mfa.enrol" if step_up.next_step == "enrol" else "mfa.challenge"
-        if step_up.next_step == "password":
-            endpoint = "account.login"
-        return redirect(url_for(endpoint, flow=flow_id), code=303)
+        return interact(
+            endpoint, mfa={"required": step_up.required, "factors": list(step_up.factors)}
+        )
 
     if decision.step is Step.CONSENT:
-        if flow_id is None:
-            flow_id = flows.start_flow(params, data.get("ui_locales"), client.client_id)
-        return redirect(url_for("oidc.consent", flow=flow_id), code=303)
+        return interact("oidc.consent")
 
     if user.failed_logins:
         lockout.record_success(db_session(), user.id)  # the login is complete
