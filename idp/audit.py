@@ -17,6 +17,11 @@ class AuditTag(StrEnum):
     MFA_FACTOR_REVOKED = "mfa:factor:revoked"
     MFA_RECOVERY_REGENERATED = "mfa:recovery:regenerated"
     MFA_RECOVERY_USED = "mfa:recovery:used"
+    ORG_MEMBER_ADDED = "org:member:added"
+    ORG_MEMBER_REMOVED = "org:member:removed"
+    ORG_ROLE_CHANGED = "org:role:changed"
+    ORG_SCOPE_GRANTED = "org:scope:granted"
+    ORG_SCOPE_REVOKED = "org:scope:revoked"
 
 
 def record(

@@ -1,0 +1,78 @@
+"""Organisations, their members and the client scopes granted to members."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.models.base import Base
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "company" | "agency"
+    identifier: Mapped[str] = mapped_column(String(32), unique=True)  # juristic ID / agency code
+    name_th: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|active|suspended
+    member_limit: Mapped[int] = mapped_column(Integer, default=10)  # MISSION A4
+    head_office: Mapped[dict] = mapped_column(default=dict)  # A9
+    branches: Mapped[list] = mapped_column(default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    # Touched by every seat-consuming change: the UPDATE takes the row lock (PostgreSQL)
+    # or the write lock (SQLite) before the limits are counted.
+    changed_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("org_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="member")  # member | admin
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClientScope(Base):
+    """A scope a client grants (e.g. ``einvoice:submit``), with its seat limit."""
+
+    __tablename__ = "client_scopes"
+    __table_args__ = (UniqueConstraint("client_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("clients.client_id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    description_th: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    min_acr: Mapped[str] = mapped_column(String(64), default="urn:idp:acr:pwd")
+    seat_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)  # per organisation
+
+
+class OrgClient(Base):
+    """Which clients an organisation may use (decided by operators)."""
+
+    __tablename__ = "org_clients"
+    __table_args__ = (UniqueConstraint("org_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+
+
+class Entitlement(Base):
+    __tablename__ = "entitlements"
+    __table_args__ = (UniqueConstraint("membership_id", "scope_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("memberships.id", ondelete="CASCADE"), index=True
+    )
+    scope_id: Mapped[int] = mapped_column(ForeignKey("client_scopes.id", ondelete="CASCADE"))
+    granted_at: Mapped[int] = mapped_column(BigInteger)
+    granted_by: Mapped[int | None] = mapped_column(Integer, nullable=True)

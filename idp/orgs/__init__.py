@@ -1,0 +1,1 @@
+"""Organisations, memberships and per-client scope entitlements (issue 4, foundation)."""

@@ -1,0 +1,80 @@
+"""Organisation rules (pure): identifiers, member and seat limits, the last admin.
+
+Values in, decision or domain error out; the services hold the locks that make the
+counts they pass in trustworthy (STYLE.md: three rooms).
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class OrgError(ValueError):
+    """A rule refused the change; ``code`` selects the translated message."""
+
+    code = "org_error"
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(self.code)
+        self.params = params
+
+
+class SeatLimitReached(OrgError):
+    code = "seat_limit_reached"
+
+
+class MemberLimitReached(OrgError):
+    code = "member_limit_reached"
+
+
+class LastAdmin(OrgError):
+    code = "last_admin"
+
+
+class InvalidIdentifier(OrgError):
+    code = "invalid_identifier"
+
+
+def juristic_id_is_valid(value: str) -> bool:
+    """A Thai 13-digit juristic (or national) ID: digit 13 is a mod-11 check digit of
+    the first 12 weighted 13..2."""
+    if not re.fullmatch(r"\d{13}", value or ""):
+        return False
+    total = sum(int(d) * (13 - i) for i, d in enumerate(value[:12]))
+    return (11 - total % 11) % 10 == int(value[12])
+
+
+def check_identifier(kind: str, identifier: str) -> str:
+    identifier = identifier.strip()
+    if kind == "company" and not juristic_id_is_valid(identifier):
+        raise InvalidIdentifier(identifier=identifier)
+    if kind == "agency" and not re.fullmatch(r"[A-Za-z0-9-]{2,32}", identifier):
+        raise InvalidIdentifier(identifier=identifier)
+    if kind not in ("company", "agency"):
+        raise InvalidIdentifier(kind=kind)
+    return identifier
+
+
+def check_member_limit(members: int, limit: int) -> None:
+    """MISSION A4: at most ``limit`` people per organisation (default 10)."""
+    if members >= limit:
+        raise MemberLimitReached(used=members, limit=limit)
+
+
+def check_seat(used: int, limit: int | None) -> None:
+    """MISSION A4: e.g. at most 3 people per company may hold e-Invoice."""
+    if limit is not None and used >= limit:
+        raise SeatLimitReached(used=used, limit=limit)
+
+
+def check_admin_change(admins: int, target_is_admin: bool, demoting: bool) -> None:
+    """MISSION A3: an organisation keeps at least one admin; the last admin can neither
+    remove themself nor drop their admin right (add the successor first)."""
+    if target_is_admin and demoting and admins <= 1:
+        raise LastAdmin()
+
+
+def effective_scopes(requested: list[str], standard: set[str], held: set[str]) -> list[str]:
+    """Token scopes: the standard ones requested plus only the client scopes the person
+    holds in the organisation they act for (SECURITY.md E-05)."""
+    return [s for s in requested if s in standard or s in held]

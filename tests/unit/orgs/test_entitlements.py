@@ -1,0 +1,80 @@
+"""Organisation rules (pure): MISSION A1, A3, A4; SECURITY.md E-05."""
+
+from __future__ import annotations
+
+import pytest
+
+from idp.orgs.entitlements import (
+    InvalidIdentifier,
+    LastAdmin,
+    MemberLimitReached,
+    SeatLimitReached,
+    check_admin_change,
+    check_identifier,
+    check_member_limit,
+    check_seat,
+    effective_scopes,
+    juristic_id_is_valid,
+)
+
+
+@pytest.mark.parametrize(
+    "value,ok",
+    [
+        ("0105536092641", True),  # a well-formed juristic ID
+        ("0105536092642", False),  # one digit altered: checksum fails
+        ("010553609264", False),  # 12 digits
+        ("01055360926411", False),
+        ("010553609264a", False),
+        ("", False),
+    ],
+)
+def test_juristic_id_checksum(value, ok):
+    assert juristic_id_is_valid(value) is ok
+
+
+def test_identifier_rules_by_kind():
+    assert check_identifier("company", " 0105536092641 ") == "0105536092641"
+    assert check_identifier("agency", "MOC-01") == "MOC-01"
+    for kind, value in (("company", "0105536092642"), ("agency", "x"), ("club", "ABC")):
+        with pytest.raises(InvalidIdentifier):
+            check_identifier(kind, value)
+
+
+def test_member_limit_A4():
+    check_member_limit(9, 10)
+    with pytest.raises(MemberLimitReached):
+        check_member_limit(10, 10)
+
+
+def test_seat_limit_A4():
+    check_seat(2, 3)
+    check_seat(100, None)
+    with pytest.raises(SeatLimitReached):
+        check_seat(3, 3)
+
+
+@pytest.mark.parametrize(
+    "admins,target_admin,demoting,refused",
+    [
+        (1, True, True, True),  # the last admin cannot leave or drop the right
+        (2, True, True, False),
+        (1, False, True, False),
+        (1, True, False, False),
+    ],
+)
+def test_last_admin_rule_A3(admins, target_admin, demoting, refused):
+    if refused:
+        with pytest.raises(LastAdmin):
+            check_admin_change(admins, target_admin, demoting)
+    else:
+        check_admin_change(admins, target_admin, demoting)
+
+
+def test_tokens_carry_only_held_client_scopes_E05():
+    requested = ["openid", "email", "einvoice:submit", "einvoice:view"]
+    assert effective_scopes(requested, {"openid", "email"}, {"einvoice:view"}) == [
+        "openid",
+        "email",
+        "einvoice:view",
+    ]
