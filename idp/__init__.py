@@ -85,6 +85,9 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     app.register_blueprint(security_bp)
     app.register_blueprint(mfa_bp)
     app.register_blueprint(webauthn_bp)
+    from idp.orgs.views import bp as orgs_bp
+
+    app.register_blueprint(orgs_bp)
     if settings.dev_outbox:
         from idp.dev.outbox import bp as dev_bp
 

@@ -25,6 +25,10 @@ class Grant(Base):
     acr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     amr: Mapped[list] = mapped_column(default=list)
     sid: Mapped[str | None] = mapped_column(String(43), nullable=True)
+    # The organisation the person acted for (issue 4): tokens carry its `org` claim.
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
+    )
     created_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
@@ -45,6 +49,9 @@ class AuthorizationCode(Base):
     acr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     amr: Mapped[list] = mapped_column(default=list)
     sid: Mapped[str | None] = mapped_column(String(43), nullable=True)
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
+    )
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -66,6 +73,9 @@ class Token(Base):
         ForeignKey("users.id", ondelete="CASCADE"), nullable=True
     )
     scope: Mapped[str] = mapped_column(Text, default="")
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
+    )
     issued_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     # refresh only: when it was exchanged (rotation) - a second use is a replay.

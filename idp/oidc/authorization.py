@@ -33,6 +33,7 @@ from idp.oidc.errors import error_page, redirect_error
 from idp.oidc.interaction import Demand, SessionState, Step, decide
 from idp.oidc.keys import ALGORITHMS
 from idp.oidc.scopes import split_scope
+from idp.orgs.login import decide_org
 
 SINGLE_VALUED = (
     "nonce",
@@ -183,6 +184,26 @@ def authorize() -> Any:
             endpoint, mfa={"required": step_up.required, "factors": list(step_up.factors)}
         )
 
+    # prompt=select_account asks again, ignoring the remembered organisation.
+    remembered = None if "select_account" in demand.prompts else _remembered_org(client.client_id)
+    org = decide_org(
+        db_session(),
+        client.client_id,
+        user,
+        split_scope(grant.request.scope),
+        (flow or {}).get("org_id") or remembered,
+    )
+    if org.kind == "deny":
+        if "none" in demand.prompts:
+            return redirect_error(redirect_uri, "access_denied", "No entitlement.", state)
+        return render_template("orgs/no_access.html", client=client, decision=org), 403
+    if org.kind == "select" and not (flow and flow.get("org_id")):
+        if "none" in demand.prompts:
+            return redirect_error(
+                redirect_uri, "account_selection_required", "Choose an organisation.", state
+            )
+        return interact("orgs.select")
+
     if decision.step is Step.CONSENT:
         return interact("oidc.consent")
 
@@ -194,9 +215,15 @@ def authorize() -> Any:
         "acr": step_up.acr,
         "amr": list(step_up.amr),
         "sid": session.sid,
+        "scope": org.scope,
+        "org_id": org.org.id if org.org is not None else None,
     }
     flows.finish_flow(flow_id)
     return server().create_authorization_response(grant=grant, grant_user=user)
+
+
+def _remembered_org(client_id: str) -> int | None:
+    return (session.get("org_choice") or {}).get(client_id)
 
 
 def _step_up(

@@ -12,6 +12,7 @@ from flask import Response, request
 
 from idp.db import session as db_session
 from idp.oidc.blueprint import bp, server
+from idp.oidc.grants import org_extra
 from idp.oidc.scopes import user_claims
 from idp.oidc.server import user_for_access_token
 
@@ -102,4 +103,6 @@ def userinfo() -> Response:
     if "openid" not in token.scope.split():
         return _bearer_challenge("insufficient_scope", 403)
     body: dict[str, Any] = user_claims(user, token.scope)
+    if token.org_id is not None:
+        body.update(org_extra(token.org_id))
     return Response(json.dumps(body), 200, {"Content-Type": "application/json", **NO_STORE})

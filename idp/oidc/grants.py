@@ -24,10 +24,12 @@ from sqlalchemy import select, update
 
 from idp.db import now, session
 from idp.mfa.policy import rank
-from idp.models import AuthorizationCode, Consent, Grant, Token, User
+from idp.models import AuthorizationCode, Consent, Grant, Organization, Token, User
 from idp.oidc.acr import ACR_PASSWORD
 from idp.oidc.scopes import OIDC_SCOPES, split_scope
 from idp.oidc.tokens import build_id_token, token_digest
+from idp.orgs.login import client_scope_names, org_claim
+from idp.orgs.services import held_scopes
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -161,11 +163,14 @@ class IdpOpenIDCode(OpenIDCode):
             nonce=code.row.nonce,
             sid=code.row.sid,
             access_token=token.get("access_token"),
+            org_id=code.row.org_id,
         )
         return token
 
 
-def issue_id_token(client: Any, user: User, scope: str, **claims: Any) -> str:
+def issue_id_token(
+    client: Any, user: User, scope: str, org_id: int | None = None, **claims: Any
+) -> str:
     s = settings()
     ring = current_app.extensions["idp_keys"].get(session())
     return build_id_token(
@@ -176,8 +181,17 @@ def issue_id_token(client: Any, user: User, scope: str, **claims: Any) -> str:
         ttl=s.id_token_ttl,
         user=user,
         scope=scope,
+        extra=org_extra(org_id),
         **claims,
     )
+
+
+def org_extra(org_id: int | None) -> dict:
+    """The ``org`` claim for tokens issued to a person acting for an organisation."""
+    if org_id is None:
+        return {}
+    org = session().get(Organization, org_id)
+    return {"org": org_claim(org)} if org is not None else {}
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -197,7 +211,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 user_id=request.user.id,
                 redirect_uri=request.payload.redirect_uri
                 or request.client.get_default_redirect_uri(),
-                scope=request.scope,
+                scope=ctx.get("scope") or request.scope,
+                org_id=ctx.get("org_id"),
                 nonce=data.get("nonce"),
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
@@ -323,8 +338,21 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                 amr=grant.amr,
                 sid=grant.sid,
                 access_token=token.get("access_token"),
+                org_id=grant.org_id,
             )
         return status, token, headers
+
+    def issue_token(self, user: User, refresh_token: StoredToken) -> dict:
+        """Shrunk grants take effect here at the latest: client scopes the person no
+        longer holds in the organisation are left out (issue 4, SECURITY.md E-06)."""
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        grant = refresh_token.grant
+        if grant is not None and grant.org_id is not None:
+            client_id = self.request.client.get_client_id()
+            declared = client_scope_names(session(), client_id)
+            held = held_scopes(session(), grant.org_id, user.id, client_id)
+            scope = " ".join(s for s in split_scope(scope) if s not in declared or s in held)
+        return self.generate_token(user=user, scope=scope, include_refresh_token=True)
 
     def revoke_old_credential(self, refresh_token: StoredToken) -> None:
         """Already marked used by the conditional UPDATE in authenticate_refresh_token."""

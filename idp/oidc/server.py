@@ -72,6 +72,7 @@ def save_token(token: dict, request: Any) -> None:
     user_id = request.user.id if request.user is not None else None
     if request.refresh_token is not None:
         grant_id = request.refresh_token.row.grant_id
+        org_id = request.refresh_token.row.org_id
     else:
         code = request.authorization_code
         grant = Grant(
@@ -82,11 +83,12 @@ def save_token(token: dict, request: Any) -> None:
             acr=code.row.acr if code else None,
             amr=code.row.amr if code else [],
             sid=code.row.sid if code else None,
+            org_id=code.row.org_id if code else None,
             created_at=t,
         )
         db.add(grant)
         db.flush()
-        grant_id = grant.id
+        grant_id, org_id = grant.id, grant.org_id
         if code is not None:
             code.row.grant_id = grant_id
     db.add(
@@ -97,6 +99,7 @@ def save_token(token: dict, request: Any) -> None:
             client_id=client_id,
             user_id=user_id,
             scope=token.get("scope", ""),
+            org_id=org_id,
             issued_at=t,
             expires_at=t + int(token["expires_in"]),
         )
@@ -110,6 +113,7 @@ def save_token(token: dict, request: Any) -> None:
                 client_id=client_id,
                 user_id=user_id,
                 scope=token.get("scope", ""),
+                org_id=org_id,
                 issued_at=t,
                 expires_at=t + s.refresh_idle_ttl,
             )

@@ -37,6 +37,7 @@ def build_id_token(
     nonce: str | None = None,
     sid: str | None = None,
     access_token: str | None = None,
+    extra: dict | None = None,
 ) -> str:
     """Sign an ID token (OIDC Core 2). ``auth_time`` is always the stored time of the
     authentication, never "now" (SECURITY.md 6: Authlib's default is wrong for SSO)."""
@@ -52,6 +53,8 @@ def build_id_token(
         claims["amr"] = list(amr)
     if sid:
         claims["sid"] = sid
+    if extra:
+        claims.update(extra)
     if access_token:
         claims["at_hash"] = create_half_hash(access_token, alg).decode()
     return jwt.encode({"alg": alg, "kid": key.kid, "typ": "JWT"}, claims, key, algorithms=[alg])

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from idp.audit import AuditTag, record
 from idp.db import now
 from idp.models import (
+    Client,
     ClientScope,
     Consent,
     Entitlement,
@@ -156,6 +157,10 @@ def add_scope(
     )
     db.add(scope)
     db.flush()
+    # The client may now ask for it (authorization requests are checked against this).
+    client = db.scalar(select(Client).where(Client.client_id == client_id))
+    if client is not None and name not in client.scopes:
+        client.scopes = [*client.scopes, name]
     return scope
 
 

@@ -235,28 +235,87 @@ def test_jobs_run(run):
 
 
 def test_orgs_cli_members_scopes_and_seats(run):
-    client = json.loads(run("clients", "add", "--name", "e-Invoice", "--redirect-uri",
-                            "https://einv.example/cb", "--json").stdout)
+    client = json.loads(
+        run(
+            "clients",
+            "add",
+            "--name",
+            "e-Invoice",
+            "--redirect-uri",
+            "https://einv.example/cb",
+            "--json",
+        ).stdout
+    )
     cid = client["client_id"]
-    scope = run("clients", "add-scope", "--client-id", cid, "--scope", "einvoice:submit",
-                "--seat-limit", "1", "--description-th", "ส่งใบกำกับภาษี", "--json")
+    scope = run(
+        "clients",
+        "add-scope",
+        "--client-id",
+        cid,
+        "--scope",
+        "einvoice:submit",
+        "--seat-limit",
+        "1",
+        "--description-th",
+        "ส่งใบกำกับภาษี",
+        "--json",
+    )
     assert scope.returncode == 0, scope.stderr
-    org = run("orgs", "add", "--kind", "company", "--identifier", "0105536092641",
-              "--name-th", "บริษัท ตัวอย่าง", "--client-id", cid, "--json")
+    org = run(
+        "orgs",
+        "add",
+        "--kind",
+        "company",
+        "--identifier",
+        "0105536092641",
+        "--name-th",
+        "บริษัท ตัวอย่าง",
+        "--client-id",
+        cid,
+        "--json",
+    )
     assert org.returncode == 0, org.stderr
     assert json.loads(org.stdout)["status"] == "active"
-    bad = run("orgs", "add", "--kind", "company", "--identifier", "0105536092642",
-              "--name-th", "x")
+    bad = run("orgs", "add", "--kind", "company", "--identifier", "0105536092642", "--name-th", "x")
     assert bad.returncode == 1 and "invalid identifier" in bad.stderr
     for name in ("ann", "ben"):
-        run("users", "add", "--username", name, "--email", f"{name}@example.org",
-            "--password-stdin", stdin="a long enough passphrase\n")
+        run(
+            "users",
+            "add",
+            "--username",
+            name,
+            "--email",
+            f"{name}@example.org",
+            "--password-stdin",
+            stdin="a long enough passphrase\n",
+        )
         added = run("orgs", "add-member", "--org", "0105536092641", "--username", name)
         assert added.returncode == 0, added.stderr
-    ok = run("orgs", "grant", "--org", "0105536092641", "--username", "ann", "--client-id", cid,
-             "--scope", "einvoice:submit", "--json")
+    ok = run(
+        "orgs",
+        "grant",
+        "--org",
+        "0105536092641",
+        "--username",
+        "ann",
+        "--client-id",
+        cid,
+        "--scope",
+        "einvoice:submit",
+        "--json",
+    )
     assert json.loads(ok.stdout)["seats_used"] == 1
-    full = run("orgs", "grant", "--org", "0105536092641", "--username", "ben", "--client-id", cid,
-               "--scope", "einvoice:submit")
+    full = run(
+        "orgs",
+        "grant",
+        "--org",
+        "0105536092641",
+        "--username",
+        "ben",
+        "--client-id",
+        cid,
+        "--scope",
+        "einvoice:submit",
+    )
     assert full.returncode == 1 and "seats" in full.stderr
     assert len(full.stderr.strip().splitlines()) == 1

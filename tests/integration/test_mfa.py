@@ -69,7 +69,12 @@ class Flow:
     def follow(self):
         while self.resp.status_code in (302, 303):
             loc = self.location
-            if loc.startswith(self.rp.redirect_uri) or "/login" in loc or "/mfa/" in loc:
+            if (
+                loc.startswith(self.rp.redirect_uri)
+                or "/login" in loc
+                or "/mfa/" in loc
+                or "/orgs/" in loc
+            ):
                 return self
             self.resp = self.client.get(loc)
         return self

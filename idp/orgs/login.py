@@ -1,0 +1,92 @@
+"""Which organisation a person acts for at a client, and what it lets them do (issue 4).
+
+A client that declares scopes (``idp clients add-scope``) is an organisation client:
+the person must belong to an active organisation allowed to use it and hold at least one
+of its scopes there. With several such organisations they choose (remembered per client
+in the session; ``prompt=select_account`` asks again). Tokens then carry an ``org`` claim
+and, of the client's scopes, only those the person holds in that organisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.models import ClientScope, Membership, Organization, OrgClient, User
+from idp.orgs.services import held_scopes
+
+
+@dataclass(frozen=True)
+class OrgDecision:
+    kind: str  # "none" (not an org client) | "ok" | "select" | "deny"
+    org: Organization | None = None
+    scope: str = ""
+    candidates: tuple[Organization, ...] = ()
+    admins: dict[int, list[str]] = field(default_factory=dict)  # org id -> admin names
+
+
+def client_scope_names(db: Session, client_id: str) -> set[str]:
+    return set(db.scalars(select(ClientScope.name).where(ClientScope.client_id == client_id)))
+
+
+def _candidates(db: Session, user_id: int, client_id: str) -> list[Organization]:
+    return list(
+        db.scalars(
+            select(Organization)
+            .join(Membership, Membership.org_id == Organization.id)
+            .join(OrgClient, OrgClient.org_id == Organization.id)
+            .where(
+                Membership.user_id == user_id,
+                OrgClient.client_id == client_id,
+                Organization.status == "active",
+            )
+            .order_by(Organization.name_th)
+        )
+    )
+
+
+def admins_of(db: Session, org_id: int) -> list[str]:
+    return [
+        u.name or u.username
+        for u in db.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.org_id == org_id, Membership.role == "admin")
+        )
+    ]
+
+
+def decide_org(
+    db: Session,
+    client_id: str,
+    user: User,
+    requested: list[str],
+    chosen_org_id: int | None,
+) -> OrgDecision:
+    declared = client_scope_names(db, client_id)
+    if not declared:
+        return OrgDecision("none", scope=" ".join(requested))
+    candidates = _candidates(db, user.id, client_id)
+    if not candidates:
+        return OrgDecision("deny")
+    org = next((o for o in candidates if o.id == chosen_org_id), None)
+    if org is None and len(candidates) == 1:
+        org = candidates[0]
+    if org is None:
+        return OrgDecision("select", candidates=tuple(candidates))
+    held = held_scopes(db, org.id, user.id, client_id)
+    if not held:
+        return OrgDecision("deny", org=org, admins={org.id: admins_of(db, org.id)})
+    scope = [s for s in requested if s not in declared or s in held]
+    return OrgDecision("ok", org=org, scope=" ".join(scope))
+
+
+def org_claim(org: Organization) -> dict:
+    return {
+        "id": str(org.id),
+        "identifier": org.identifier,
+        "name_th": org.name_th,
+        "name_en": org.name_en,
+    }
