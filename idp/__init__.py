@@ -88,6 +88,9 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.orgs.views import bp as orgs_bp
 
     app.register_blueprint(orgs_bp)
+    from idp.orgs.console import bp as console_bp
+
+    app.register_blueprint(console_bp)
     if settings.dev_outbox:
         from idp.dev.outbox import bp as dev_bp
 

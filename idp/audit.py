@@ -22,6 +22,7 @@ class AuditTag(StrEnum):
     ORG_ROLE_CHANGED = "org:role:changed"
     ORG_SCOPE_GRANTED = "org:scope:granted"
     ORG_SCOPE_REVOKED = "org:scope:revoked"
+    ORG_ACCESS_DENIED = "org:console:denied"
 
 
 def record(

@@ -15,9 +15,9 @@ from idp.account.services import authenticate
 from idp.db import now
 from idp.db import session as db_session
 from idp.extensions import limiter, login_manager
-from idp.models import Client, Consent, Grant, Token, User
+from idp.models import Client, Consent, Grant, Membership, Organization, Token, User
 from idp.oidc import flows
-from idp.oidc.authorization import flow_url
+from idp.oidc.authorization import continue_url
 
 bp = Blueprint("account", __name__)
 NEXT_PAGES = {"security": "security.overview"}
@@ -51,7 +51,7 @@ def login() -> Any:
         if result.user is not None:
             start_login(result.user)
             if flow is not None:
-                return redirect(flow_url(flow_id, flow["params"]), code=303)
+                return redirect(continue_url(flow_id, flow), code=303)
             # `next` is a name from a fixed list, never a URL (no open redirect: I-08).
             target = NEXT_PAGES.get(request.args.get("next", ""), "account.home")
             return redirect(url_for(target), code=303)
@@ -94,7 +94,17 @@ def home() -> Any:
         .order_by(Client.name)
     ).all()
     return render_template(
-        "account/home.html", consents=rows, form=PostForm(), auth=session.get("auth") or {}
+        "account/home.html",
+        admin_orgs=list(
+            db.scalars(
+                select(Organization)
+                .join(Membership, Membership.org_id == Organization.id)
+                .where(Membership.user_id == current_user.id, Membership.role == "admin")
+            )
+        ),
+        consents=rows,
+        form=PostForm(),
+        auth=session.get("auth") or {},
     )
 
 

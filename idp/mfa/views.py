@@ -23,7 +23,7 @@ from idp.mfa.forms import CodeForm, EnrolForm
 from idp.mfa.services import MfaError
 from idp.models import EmailOtp, MfaFactor
 from idp.oidc import flows
-from idp.oidc.authorization import flow_url
+from idp.oidc.authorization import continue_url
 from idp.oidc.errors import error_page
 
 bp = Blueprint("mfa", __name__)
@@ -94,10 +94,10 @@ def challenge() -> Any:
                 return render_template(
                     "mfa/renew.html",
                     factor=expiring,
-                    continue_url=flow_url(flow_id, flow["params"]),
+                    continue_url=continue_url(flow_id, flow),
                     renew_url=url_for("mfa.enrol", flow=flow_id, renew=expiring.id),
                 )
-            return redirect(flow_url(flow_id, flow["params"]), code=303)
+            return redirect(continue_url(flow_id, flow), code=303)
         error = _message("wrong_code")
     return _challenge_page(flow_id, flow, form, error, 200 if error is None else 400)
 
@@ -161,7 +161,7 @@ def enrol() -> Any:
     renew = request.args.get("renew", type=int)
     webauthn_ok = bool({policy.WEBAUTHN, policy.WEBAUTHN_UV} & set(flow["mfa"]["factors"]))
     return totp_enrolment(
-        flow_url(flow_id, flow["params"]),
+        continue_url(flow_id, flow),
         url_for("mfa.enrol", flow=flow_id, renew=renew),
         flow_id if webauthn_ok and renew is None else None,
         replaces=renew,

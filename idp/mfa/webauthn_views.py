@@ -14,7 +14,7 @@ from idp.mfa import policy, webauthn
 from idp.mfa.services import notify
 from idp.oidc import flows
 from idp.oidc.acr import ACR_PHISHING_RESISTANT
-from idp.oidc.authorization import flow_url
+from idp.oidc.authorization import continue_url
 
 bp = Blueprint("webauthn", __name__)
 
@@ -90,7 +90,7 @@ def register_verify() -> Any:
     flow_id, flow = _flow()
     if flow is not None:
         auth_state.add_factor(policy.WEBAUTHN_UV if factor.uv_capable else policy.WEBAUTHN)
-        return jsonify(ok=True, redirect=flow_url(flow_id, flow["params"]))
+        return jsonify(ok=True, redirect=continue_url(flow_id, flow))
     return jsonify(ok=True, redirect=url_for("security.overview"))
 
 
@@ -127,4 +127,4 @@ def authenticate_verify() -> Any:
     except webauthn.WebAuthnFailed:
         return _fail()
     auth_state.add_factor(policy.WEBAUTHN_UV if verified else policy.WEBAUTHN)
-    return jsonify(ok=True, redirect=flow_url(flow_id, flow["params"]))
+    return jsonify(ok=True, redirect=continue_url(flow_id, flow))

@@ -64,6 +64,14 @@ def flow_url(flow_id: str, params: list[list[str]]) -> str:
     return url_for("oidc.authorize") + "?" + urlencode(pairs)
 
 
+def continue_url(flow_id: str, flow: dict) -> str:
+    """Where a flow resumes: its /authorize request, or the IdP page that started it
+    (``return_to`` is always set by the server, never taken from the request)."""
+    if flow.get("return_to"):
+        return flow["return_to"]
+    return flow_url(flow_id, flow["params"])
+
+
 def _oauth_error(err: OAuth2Error) -> Any:
     if err.redirect_uri:
         return redirect_error(

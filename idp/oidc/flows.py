@@ -37,6 +37,26 @@ def start_flow(params: list[list[str]], ui_locales: str | None, client_id: str) 
     return flow_id
 
 
+def start_step_up(return_to: str, required: str, factors: list[str]) -> str:
+    """A flow for a second factor demanded by an IdP page (e.g. a console), not by a
+    relying party; the MFA pages send the browser back to ``return_to``."""
+    flows = _flows()
+    while len(flows) >= MAX_FLOWS:
+        flows.pop(min(flows, key=lambda k: flows[k]["started"]))
+    flow_id = secrets.token_urlsafe(16)
+    flows[flow_id] = {
+        "params": [],
+        "started": now(),
+        "ui_locales": None,
+        "client_id": "",
+        "consented": True,
+        "return_to": return_to,
+        "mfa": {"required": required, "factors": factors},
+    }
+    session["flows"] = flows
+    return flow_id
+
+
 def get_flow(flow_id: str | None) -> dict[str, Any] | None:
     if not flow_id:
         return None

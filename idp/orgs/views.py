@@ -10,7 +10,7 @@ from flask_login import current_user
 from idp.account.forms import PostForm
 from idp.db import session as db_session
 from idp.oidc import flows
-from idp.oidc.authorization import flow_url
+from idp.oidc.authorization import continue_url
 from idp.oidc.errors import error_page
 from idp.orgs.login import _candidates
 
@@ -32,5 +32,5 @@ def select() -> Any:
             choices = dict(session.get("org_choice") or {})
             choices[flow["client_id"]] = chosen
             session["org_choice"] = choices
-            return redirect(flow_url(flow_id, flow["params"]), code=303)
+            return redirect(continue_url(flow_id, flow), code=303)
     return render_template("orgs/select.html", form=form, flow_id=flow_id, orgs=candidates)

@@ -1,0 +1,226 @@
+"""The org admin console (issue 4): members, their client scopes within seat limits,
+and the admin role. Needs ``mfa`` (issue 3: consoles always do). Every route is scoped
+to an organisation the signed-in person administers; any other id is a 404 and the
+attempt is audited (SECURITY.md E-01)."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import or_, select
+
+from idp.account import auth_state
+from idp.account.forms import PostForm
+from idp.account.identifiers import email_key, username_key
+from idp.audit import AuditTag, record
+from idp.db import now
+from idp.db import session as db_session
+from idp.mfa import policy
+from idp.mfa.services import enrolled_kinds
+from idp.models import ClientScope, Entitlement, Membership, Organization, OrgClient, User
+from idp.oidc import flows
+from idp.oidc.acr import ACR_MFA
+from idp.orgs import services
+from idp.orgs.entitlements import LastAdmin, MemberLimitReached, OrgError, SeatLimitReached
+
+bp = Blueprint("console", __name__, url_prefix="/orgs/<int:org_id>/admin")
+CONSOLE_MAX_AGE = 12 * 3600  # SECURITY.md 7: admin consoles, 12 h absolute
+
+
+def _step_up_needed() -> Any | None:
+    """Redirect to the missing factor, or None when the session is at ``mfa``."""
+    t = now()
+    decision = policy.decide(
+        policy.Requirement(client_min=ACR_MFA, email_allowed=False, max_age=CONSOLE_MAX_AGE),
+        policy.SessionAuth(auth_state.factors(), enrolled_kinds(db_session(), current_user.id, t)),
+        t,
+    )
+    if decision.satisfied:
+        return None
+    flow_id = flows.start_step_up(request.path, decision.required, list(decision.factors))
+    endpoint = {"password": "account.login", "enrol": "mfa.enrol"}.get(
+        decision.next_step or "", "mfa.challenge"
+    )
+    return redirect(url_for(endpoint, flow=flow_id), code=303)
+
+
+def org_admin(view):
+    @wraps(view)
+    @login_required
+    def wrapper(org_id: int, **kw: Any) -> Any:
+        db = db_session()
+        m = db.scalar(
+            select(Membership).where(
+                Membership.org_id == org_id,
+                Membership.user_id == current_user.id,
+                Membership.role == "admin",
+            )
+        )
+        if m is None:
+            record(
+                db,
+                AuditTag.ORG_ACCESS_DENIED,
+                actor=current_user.id,
+                subject=None,
+                org=org_id,
+                path=request.path,
+            )
+            db.commit()
+            abort(404)  # no existence leak
+        step_up = _step_up_needed()
+        if step_up is not None:
+            return step_up
+        return view(db.get(Organization, org_id), **kw)
+
+    return wrapper
+
+
+def _back(org: Organization, message: str | None = None) -> Any:
+    return redirect(url_for("console.overview", org_id=org.id, m=message), code=303)
+
+
+def _member(org: Organization, user_id: int) -> Membership:
+    m = db_session().scalar(
+        select(Membership).where(Membership.org_id == org.id, Membership.user_id == user_id)
+    )
+    if m is None:
+        abort(404)
+    return m
+
+
+@bp.route("")
+@org_admin
+def overview(org: Organization) -> Any:
+    db = db_session()
+    members = db.execute(
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.org_id == org.id)
+        .order_by(User.username)
+    ).all()
+    scopes = list(
+        db.scalars(
+            select(ClientScope)
+            .join(OrgClient, OrgClient.client_id == ClientScope.client_id)
+            .where(OrgClient.org_id == org.id)
+            .order_by(ClientScope.name)
+        )
+    )
+    held = {
+        (e.membership_id, e.scope_id)
+        for e in db.scalars(
+            select(Entitlement)
+            .join(Membership, Membership.id == Entitlement.membership_id)
+            .where(Membership.org_id == org.id)
+        )
+    }
+    usage = {s.id: services.seat_usage(db, org.id, s.id) for s in scopes}
+    return render_template(
+        "orgs/console.html",
+        org=org,
+        members=members,
+        scopes=scopes,
+        held=held,
+        usage=usage,
+        form=PostForm(),
+        message=console_messages().get(request.args.get("m", "")),
+    )
+
+
+@bp.route("/members", methods=["POST"])
+@org_admin
+def add_member(org: Organization) -> Any:
+    if not PostForm().validate_on_submit():
+        return _back(org)
+    who = request.form.get("who", "").strip()
+    user = db_session().scalar(
+        select(User).where(
+            or_(User.username_key == username_key(who), User.email_key == email_key(who))
+        )
+    )
+    if user is None:
+        return _back(org, "no_such_account")
+    try:
+        services.add_member(db_session(), org.id, user, actor=current_user.id)
+    except MemberLimitReached:
+        db_session().rollback()
+        return _back(org, "member_limit_reached")
+    db_session().commit()
+    return _back(org, "member_added")
+
+
+@bp.route("/members/<int:user_id>/remove", methods=["POST"])
+@org_admin
+def remove_member(org: Organization, user_id: int) -> Any:
+    _member(org, user_id)
+    if not PostForm().validate_on_submit():
+        return _back(org)
+    try:
+        services.remove_member(db_session(), org.id, user_id, actor=current_user.id)
+    except LastAdmin:
+        db_session().rollback()
+        return _back(org, "last_admin")
+    db_session().commit()
+    return _back(org, "member_removed")
+
+
+@bp.route("/members/<int:user_id>/role", methods=["POST"])
+@org_admin
+def set_role(org: Organization, user_id: int) -> Any:
+    _member(org, user_id)
+    role = request.form.get("role")
+    if not PostForm().validate_on_submit() or role not in ("member", "admin"):
+        return _back(org)  # E-04: anything but these two roles is ignored
+    try:
+        services.set_role(db_session(), org.id, user_id, role, actor=current_user.id)
+    except LastAdmin:
+        db_session().rollback()
+        return _back(org, "last_admin")
+    db_session().commit()
+    return _back(org, "role_changed")
+
+
+@bp.route("/members/<int:user_id>/scopes/<int:scope_id>", methods=["POST"])
+@org_admin
+def change_scope(org: Organization, user_id: int, scope_id: int) -> Any:
+    _member(org, user_id)
+    if not PostForm().validate_on_submit():
+        return _back(org)
+    db = db_session()
+    try:
+        if request.form.get("action") == "grant":
+            services.grant_scope(db, org.id, user_id, scope_id, actor=current_user.id)
+        else:
+            services.revoke_scope(db, org.id, user_id, scope_id, actor=current_user.id)
+    except SeatLimitReached:
+        db.rollback()
+        return _back(org, "seat_limit_reached")
+    except (LookupError, OrgError):
+        db.rollback()
+        abort(404)  # E-03: a scope of a client this organisation may not use
+    db.commit()
+    return _back(org, "saved")
+
+
+def console_messages() -> dict[str, str]:
+    return {
+        "no_such_account": _(
+            "No account has that username or email. The person must register first."
+        ),
+        "member_limit_reached": _("The organisation has reached its member limit."),
+        "member_added": _("Member added."),
+        "member_removed": _(
+            "Member removed. Their sessions and tokens for this "
+            "organisation's applications have ended."
+        ),
+        "last_admin": _("The organisation needs at least one admin: add the successor first."),
+        "role_changed": _("Role changed."),
+        "seat_limit_reached": _(
+            "All seats for this right are in use. Revoke it from someone first."
+        ),
+        "saved": _("Saved."),
+    }

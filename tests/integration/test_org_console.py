@@ -1,0 +1,168 @@
+"""The org admin console: mfa, isolation, limits, roles (issue 4; SECURITY.md E-01,
+E-03, E-04, E-07, S-05)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from idp.mfa import services as mfa
+from idp.models import AuditEvent, Entitlement, Membership
+from idp.orgs import services
+from tests.factories import csrf_token, login, make_client, make_user, query
+from tests.otp import oathtool_code
+
+
+@pytest.fixture
+def world(app, db):
+    settings = app.extensions["idp_settings"]
+    boss, ann, ben = make_user(db, "boss"), make_user(db, "ann"), make_user(db, "ben")
+    factor, secret = mfa.start_totp(db, settings, boss, "Phone")
+    factor.status = "active"
+    rp = make_client(db, name="e-Invoice")
+    scope = services.add_scope(db, rp.client_id, "einvoice:submit", seat_limit=1)
+    org_a = services.create_org(db, kind="company", identifier="0105536092641", name_th="A")
+    org_b = services.create_org(db, kind="agency", identifier="MOC-01", name_th="B")
+    for org in (org_a, org_b):
+        services.allow_client(db, org.id, rp.client_id)
+    services.add_member(db, org_a.id, boss, role="admin")
+    services.add_member(db, org_a.id, ann)
+    services.add_member(db, org_b.id, ben, role="admin")
+    db.commit()
+    return {
+        "a": org_a,
+        "b": org_b,
+        "scope": scope,
+        "secret": secret,
+        "ann": ann,
+        "ben": ben,
+        "boss": boss,
+    }
+
+
+def _console(client, world):
+    """Sign in as boss and pass the console's step-up with a TOTP code."""
+    login(client, "boss")
+    resp = client.get(f"/orgs/{world['a'].id}/admin")
+    assert "/mfa/challenge" in resp.headers["Location"]  # consoles always need mfa
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    done = client.post(
+        resp.headers["Location"],
+        data={
+            "method": "totp",
+            "code": oathtool_code(world["secret"]),
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert done.headers["Location"] == f"/orgs/{world['a'].id}/admin"
+    page = client.get(done.headers["Location"])
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def test_console_requires_mfa_and_shows_members_and_seats(client, world):
+    page = _console(client, world)
+    assert "member-ann" in page and "0 of 1 used" in page.replace("&nbsp;", " ")
+
+
+def test_other_organisation_is_404_and_audited_E01(client, db, world):
+    _console(client, world)
+    page = client.get(f"/orgs/{world['a'].id}/admin").get_data(as_text=True)
+    token = csrf_token(page)
+    b = world["b"].id
+    assert client.get(f"/orgs/{b}/admin").status_code == 404
+    resp = client.post(
+        f"/orgs/{b}/admin/members/{world['ben'].id}/remove", data={"csrf_token": token}
+    )
+    assert resp.status_code == 404
+    assert db.scalar(select(Membership).where(Membership.user_id == world["ben"].id))
+    assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "org:console:denied"))
+
+
+def test_member_of_other_org_cannot_be_touched_through_own_org_E01(client, db, world):
+    page = _console(client, world)
+    resp = client.post(
+        f"/orgs/{world['a'].id}/admin/members/{world['ben'].id}/role",
+        data={"role": "admin", "csrf_token": csrf_token(page)},
+    )
+    assert resp.status_code == 404
+
+
+def test_seat_limit_message_and_grant_E07(client, db, world):
+    page = _console(client, world)
+    boss_id, ann_id, sid = world["boss"].id, world["ann"].id, world["scope"].id
+    url = f"/orgs/{world['a'].id}/admin/members/{{}}/scopes/{sid}"
+    ok = client.post(url.format(ann_id), data={"action": "grant", "csrf_token": csrf_token(page)})
+    assert query(ok.headers["Location"])["m"] == "saved"
+    full = client.post(
+        url.format(boss_id), data={"action": "grant", "csrf_token": csrf_token(page)}
+    )
+    assert query(full.headers["Location"])["m"] == "seat_limit_reached"
+    assert len(list(db.scalars(select(Entitlement)))) == 1
+    shown = client.get(full.headers["Location"]).get_data(as_text=True)
+    assert "All seats" in shown
+
+
+def test_role_values_other_than_member_or_admin_are_ignored_E04(client, db, world):
+    page = _console(client, world)
+    resp = client.post(
+        f"/orgs/{world['a'].id}/admin/members/{world['ann'].id}/role",
+        data={"role": "superadmin", "org_id": world["b"].id, "csrf_token": csrf_token(page)},
+    )
+    assert resp.status_code == 303
+    m = db.scalar(select(Membership).where(Membership.user_id == world["ann"].id))
+    assert m.role == "member" and m.org_id == world["a"].id
+
+
+def test_last_admin_cannot_step_down_A3(client, db, world):
+    page = _console(client, world)
+    resp = client.post(
+        f"/orgs/{world['a'].id}/admin/members/{world['boss'].id}/role",
+        data={"role": "member", "csrf_token": csrf_token(page)},
+    )
+    assert query(resp.headers["Location"])["m"] == "last_admin"
+
+
+def test_add_and_remove_member(client, db, world):
+    make_user(db, "carl")
+    page = _console(client, world)
+    resp = client.post(
+        f"/orgs/{world['a'].id}/admin/members",
+        data={"who": "carl@example.org", "csrf_token": csrf_token(page)},
+    )
+    assert query(resp.headers["Location"])["m"] == "member_added"
+    carl = db.scalar(
+        select(Membership).where(Membership.org_id == world["a"].id).order_by(Membership.id.desc())
+    )
+    resp = client.post(
+        f"/orgs/{world['a'].id}/admin/members/{carl.user_id}/remove",
+        data={"csrf_token": csrf_token(page)},
+    )
+    assert query(resp.headers["Location"])["m"] == "member_removed"
+
+
+def test_console_posts_need_csrf_S05(client, db, world):
+    _console(client, world)
+    resp = client.post(f"/orgs/{world['a'].id}/admin/members", data={"who": "ben"})
+    assert resp.status_code in (303, 400)
+    assert (
+        db.scalar(
+            select(Membership).where(
+                Membership.org_id == world["a"].id, Membership.user_id == world["ben"].id
+            )
+        )
+        is None
+    )
+
+
+def test_non_admin_member_gets_404(client, world):
+    login(client, "ann")
+    assert client.get(f"/orgs/{world['a'].id}/admin").status_code == 404
+
+
+def test_account_page_links_to_console(client, world):
+    login(client, "boss")
+    page = client.get("/account").get_data(as_text=True)
+    assert re.search(rf'href="/orgs/{world["a"].id}/admin"', page)
