@@ -87,6 +87,7 @@ def create_rp(cfg: RPConfig) -> Flask:
             "amr": claims.get("amr"),
             "auth_time": claims.get("auth_time"),
             "has_refresh_token": "refresh_token" in token,
+            "scope": token.get("scope", ""),
         }
         session["userinfo"] = dict(idp.userinfo(token=token))
         return redirect(url_for("home"))

@@ -48,6 +48,7 @@ class Live:
     servers: list
     totp_secret: str
     inbox: object
+    chai_secret: str = ""
 
 
 # slug, skip consent, minimum acr, step-up button
@@ -57,6 +58,34 @@ RPS = (
     ("search", True, "urn:idp:acr:mfa-email", None),
     ("records", False, "urn:idp:acr:pwd", None),
 )
+
+
+def _org_setup(db, client_id, somchai, chai):
+    """Company A may use e-Invoice; somchai (admin) and alice hold einvoice:submit,
+    chai is a member without it (seat limit 3)."""
+    from sqlalchemy import select
+
+    from idp.models import User
+    from idp.orgs import services
+
+    alice = db.scalar(select(User).where(User.username_key == "alice"))
+    scope = services.add_scope(
+        db,
+        client_id,
+        "einvoice:submit",
+        seat_limit=3,
+        description_en="Submit invoices",
+        description_th="ส่งใบกำกับภาษี",
+    )
+    org = services.create_org(
+        db, kind="company", identifier="0105536092641", name_th="บริษัท ก จำกัด", name_en="Company A"
+    )
+    services.allow_client(db, org.id, client_id)
+    services.add_member(db, org.id, somchai, role="admin")
+    for user in (alice, chai):
+        services.add_member(db, org.id, user)
+    for user in (somchai, alice):
+        services.grant_scope(db, org.id, user.id, scope.id)
 
 
 @pytest.fixture
@@ -85,6 +114,9 @@ def live(template_db, tmp_path, smtp_sink):
         make_user(db, "alice")
         factor, totp_secret = mfa.start_totp(db, app.extensions["idp_settings"], somchai, "Phone")
         factor.status = "active"
+        chai = make_user(db, "chai", name="Chai Member")
+        chai_factor, chai_secret = mfa.start_totp(db, app.extensions["idp_settings"], chai, "Phone")
+        chai_factor.status = "active"
         for slug, skip, min_acr, label in RPS:
             rp_srv = _serve()
             base = f"http://localhost:{rp_srv.server_port}"
@@ -96,6 +128,10 @@ def live(template_db, tmp_path, smtp_sink):
                 skip_consent=skip,
             )
             db.scalar(select(Client).where(Client.client_id == c.client_id)).min_acr = min_acr
+            scope = "openid profile email offline_access"
+            if slug == "einvoice":  # an organisation client with a seat-limited right
+                scope += " einvoice:submit"
+                _org_setup(db, c.client_id, somchai, chai)
             rp_srv.app = create_rp(
                 RPConfig(
                     slug=slug,
@@ -105,12 +141,13 @@ def live(template_db, tmp_path, smtp_sink):
                     client_secret=c.secret,
                     base_url=base,
                     step_up_label=label,
+                    scope=scope,
                 )
             )
             servers.append(rp_srv)
             rps[slug] = base
         db.commit()
-    yield Live(issuer, app, rps, servers, totp_secret, smtp_sink)
+    yield Live(issuer, app, rps, servers, totp_secret, smtp_sink, chai_secret)
     for srv in servers:
         srv.shutdown()
     get_db(app).dispose()
