@@ -31,6 +31,50 @@ DEMO_RPS = [
     ("emt", "eMT - import material tracking", 1, True, ACR_PASSWORD, True, None),
     ("einvoice", "e-Invoice / e-Receipt", 2, False, ACR_MFA, True, "Submit an invoice"),
     ("gfmis", "GFMIS-like finance system", 3, True, ACR_MFA, False, None),
+    ("search", "Records search", 4, True, ACR_PASSWORD, True, None),
+]
+
+# Each client's organisation scopes: name, Thai, English, seats per organisation.
+DEMO_SCOPES = {
+    "emt": [
+        ("emt:view", "ดูข้อมูลการนำเข้า", "View imports", None),
+        ("emt:release", "อนุมัติปล่อยสินค้า", "Release goods", None),
+    ],
+    "einvoice": [
+        ("einvoice:submit", "ส่งใบกำกับภาษี", "Submit invoices", 3),
+        ("einvoice:view", "ดูใบกำกับภาษี", "View invoices", None),
+    ],
+    "gfmis": [("gfmis:disburse", "เบิกจ่าย", "Disburse", None)],
+    "search": [("search:query", "ค้นหาทะเบียน", "Search records", None)],
+}
+
+# Two companies sharing one member (alice, MISSION A5); somchai administers A.
+DEMO_ORGS = [
+    (
+        "0105536092641",
+        "บริษัท สยามนำเข้า จำกัด",
+        "Siam Import Co., Ltd.",
+        {
+            "somchai": (
+                "admin",
+                [
+                    "emt:view",
+                    "emt:release",
+                    "einvoice:submit",
+                    "einvoice:view",
+                    "gfmis:disburse",
+                    "search:query",
+                ],
+            ),
+            "alice": ("member", ["emt:view", "einvoice:view", "search:query"]),
+        },
+    ),
+    (
+        "0105548001239",
+        "บริษัท ไทยค้าขาย จำกัด",
+        "Thai Trading Co., Ltd.",
+        {"alice": ("admin", ["einvoice:submit", "search:query"])},
+    ),
 ]
 
 
@@ -82,8 +126,38 @@ def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
             secret = secrets.token_urlsafe(32)
             row.secret_hash = hashlib.sha256(secret.encode()).hexdigest()
             client_secrets[slug] = secret
+        s.flush()
+        _seed_orgs(s)
         s.commit()
     return client_secrets, totp_secrets
+
+
+def _seed_orgs(s) -> None:
+    from idp.models import ClientScope, Organization
+    from idp.orgs import services as orgs
+
+    scope_ids = {}
+    for slug, scopes in DEMO_SCOPES.items():
+        for name, th, en, seats in scopes:
+            row = s.scalar(select(ClientScope).where(ClientScope.name == name))
+            if row is None:
+                row = orgs.add_scope(
+                    s, f"demo-{slug}", name, description_th=th, description_en=en, seat_limit=seats
+                )
+            scope_ids[name] = row.id
+    for identifier, name_th, name_en, people in DEMO_ORGS:
+        if s.scalar(select(Organization).where(Organization.identifier == identifier)):
+            continue
+        org = orgs.create_org(
+            s, kind="company", identifier=identifier, name_th=name_th, name_en=name_en
+        )
+        for slug in DEMO_SCOPES:
+            orgs.allow_client(s, org.id, f"demo-{slug}")
+        for username, (role, granted) in people.items():
+            user = s.scalar(select(User).where(User.username_key == username))
+            orgs.add_member(s, org.id, user, role=role)
+            for name in granted:
+                orgs.grant_scope(s, org.id, user.id, scope_ids[name])
 
 
 def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instance/demo") -> None:
@@ -111,6 +185,9 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
     ]
     for slug, title, offset, _skip, min_acr, _email, label in DEMO_RPS:
         base = f"http://{host}:{port + offset}"
+        scope = " ".join(
+            ["openid profile email offline_access"] + [name for name, *_ in DEMO_SCOPES[slug]]
+        )
         rp = create_rp(
             RPConfig(
                 slug=slug,
@@ -120,6 +197,7 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
                 client_secret=client_secrets[slug],
                 base_url=base,
                 step_up_label=label,
+                scope=scope,
             )
         )
         servers.append(make_server(host, port + offset, rp, threaded=True))
@@ -138,6 +216,10 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
         else:
             extra = "  (no second factor yet: e-Invoice will ask to set one up)"
         print(f"  {username} / {password}{extra}")
+    print(
+        "Organisations: Siam Import (somchai admin, alice member) and Thai Trading "
+        "(alice admin); org admin console: sign in, then /account."
+    )
     print("Press Ctrl-C to stop.")
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for t in threads:

@@ -61,7 +61,8 @@ def create_rp(cfg: RPConfig) -> Flask:
 
     @app.route("/login")
     def login():
-        return idp.authorize_redirect(cfg.base_url + "/callback", **cfg.auth_params)
+        extra = {"prompt": "select_account"} if request.args.get("switch") else {}
+        return idp.authorize_redirect(cfg.base_url + "/callback", **cfg.auth_params, **extra)
 
     @app.route("/step-up", methods=["POST"])
     def step_up():
