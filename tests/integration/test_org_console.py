@@ -44,6 +44,7 @@ def world(app, db):
 
 def _console(client, world):
     """Sign in as boss and pass the console's step-up with a TOTP code."""
+    client.set_cookie("idp_lang", "en", domain="localhost")
     login(client, "boss")
     resp = client.get(f"/orgs/{world['a'].id}/admin")
     assert "/mfa/challenge" in resp.headers["Location"]  # consoles always need mfa
