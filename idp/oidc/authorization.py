@@ -25,7 +25,7 @@ from idp.db import session as db_session
 from idp.extensions import keys
 from idp.mfa import policy
 from idp.mfa.services import enrolled_kinds
-from idp.models import Consent
+from idp.models import ClientScope, Consent
 from idp.oidc import flows
 from idp.oidc.blueprint import bp, server
 from idp.oidc.claims_request import ClaimsParameterError, essential_acr
@@ -249,7 +249,7 @@ def _step_up(
         cutoff = t - int(data["max_age"])
     requirement = policy.Requirement(
         client_min=client.row.min_acr,
-        scope_levels=tuple(client.row.scope_acr[s] for s in scopes if s in client.row.scope_acr),
+        scope_levels=_scope_levels(client, scopes),
         voluntary=tuple((data.get("acr_values") or "").split()),
         essential=essential_acr(data.get("claims")),
         login_after=cutoff,
@@ -257,6 +257,18 @@ def _step_up(
     )
     enrolled = enrolled_kinds(db_session(), user.id, t)
     return policy.decide(requirement, policy.SessionAuth(proven, enrolled), t)
+
+
+def _scope_levels(client: Any, scopes: frozenset[str]) -> tuple[str, ...]:
+    """Levels demanded by the requested scopes: the client's --scope-acr settings and
+    the assurance level of each organisation scope it declares (issue 4)."""
+    levels = [client.row.scope_acr[s] for s in scopes if s in client.row.scope_acr]
+    levels += db_session().scalars(
+        select(ClientScope.min_acr).where(
+            ClientScope.client_id == client.client_id, ClientScope.name.in_(scopes)
+        )
+    )
+    return tuple(levels)
 
 
 def _amr_kinds(decision: policy.Decision) -> set[str]:

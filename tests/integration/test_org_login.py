@@ -105,3 +105,16 @@ def test_revoked_scope_is_gone_at_next_refresh_E06(client, db, setup):
     ).get_json()
     assert "einvoice:submit" not in refreshed["scope"] and "einvoice:view" in refreshed["scope"]
     assert claims(client, refreshed["id_token"])["org"]["identifier"] == "0105536092641"
+
+
+def test_scope_assurance_level_demands_step_up(client, db, setup):
+    """A declared scope's level (e.g. gfmis:disburse needs mfa) is enforced at login."""
+    from idp.oidc.acr import ACR_MFA
+
+    setup["submit"].min_acr = ACR_MFA
+    services.grant_scope(db, setup["org"].id, setup["alice"].id, setup["submit"].id)
+    db.commit()
+    flow = Flow(client, setup["rp"], scope=SCOPES).login()
+    assert "/mfa/enrol" in flow.location  # alice has no factor yet: enrol first
+    plain = Flow(client, setup["rp"], scope="openid profile")  # without the scope: no step-up
+    assert "code=" in plain.location
