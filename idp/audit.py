@@ -28,8 +28,23 @@ class AuditTag(StrEnum):
 def record(
     db: Session, tag: AuditTag, *, actor: int | None, subject: int | None, **details: object
 ) -> None:
+    """Append an audit event in the caller's transaction (it commits with the change).
+    ``org=`` also files it under that organisation; the client IP comes from the request."""
+    org = details.get("org")
     db.add(
         AuditEvent(
-            at=now(), tag=str(tag), actor_user_id=actor, subject_user_id=subject, details=details
+            at=now(),
+            tag=str(tag),
+            actor_user_id=actor,
+            subject_user_id=subject,
+            org_id=org if isinstance(org, int) else None,
+            ip=_client_ip(),
+            details=details,
         )
     )
+
+
+def _client_ip() -> str | None:
+    from flask import has_request_context, request
+
+    return request.remote_addr if has_request_context() else None

@@ -84,4 +84,6 @@ class AuditEvent(Base):
     tag: Mapped[str] = mapped_column(String(64))
     actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     subject_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    org_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
     details: Mapped[dict] = mapped_column(default=dict)

@@ -5,10 +5,14 @@ attempt is audited (SECURITY.md E-01)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
@@ -21,7 +25,15 @@ from idp.db import now
 from idp.db import session as db_session
 from idp.mfa import policy
 from idp.mfa.services import enrolled_kinds
-from idp.models import ClientScope, Entitlement, Membership, Organization, OrgClient, User
+from idp.models import (
+    AuditEvent,
+    ClientScope,
+    Entitlement,
+    Membership,
+    Organization,
+    OrgClient,
+    User,
+)
 from idp.oidc import flows
 from idp.oidc.acr import ACR_MFA
 from idp.orgs import services
@@ -224,3 +236,60 @@ def console_messages() -> dict[str, str]:
         ),
         "saved": _("Saved."),
     }
+
+
+def _audit_rows(org: Organization) -> list:
+    """This organisation's audit trail, newest first, optionally filtered by ?tag=."""
+    actor, subject = User.__table__.alias("actor"), User.__table__.alias("subject")
+    stmt = (
+        select(AuditEvent, actor.c.username, subject.c.username)
+        .outerjoin(actor, actor.c.id == AuditEvent.actor_user_id)
+        .outerjoin(subject, subject.c.id == AuditEvent.subject_user_id)
+        .where(AuditEvent.org_id == org.id)
+        .order_by(AuditEvent.id.desc())
+        .limit(1000)
+    )
+    tag = request.args.get("tag", "")
+    if tag:
+        stmt = stmt.where(AuditEvent.tag == tag)
+    return db_session().execute(stmt).all()
+
+
+@bp.route("/audit")
+@org_admin
+def audit(org: Organization) -> Any:
+    return render_template(
+        "orgs/audit.html",
+        org=org,
+        rows=_audit_rows(org),
+        tags=[t.value for t in AuditTag if t.value.startswith("org:")],
+        tag=request.args.get("tag", ""),
+    )
+
+
+@bp.route("/audit.csv")
+@org_admin
+def audit_csv(org: Organization) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["when_utc", "action", "by", "whom", "ip", "details"])
+    for event, by, whom in _audit_rows(org):
+        when = datetime.fromtimestamp(event.at, UTC).isoformat()
+        writer.writerow(
+            [
+                when,
+                event.tag,
+                by or "",
+                whom or "",
+                event.ip or "",
+                json.dumps(event.details, ensure_ascii=False),
+            ]
+        )
+    return Response(
+        out.getvalue().encode("utf-8-sig"),
+        200,
+        {
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="audit-{org.identifier}.csv"',
+        },
+    )

@@ -167,3 +167,20 @@ def test_account_page_links_to_console(client, world):
     login(client, "boss")
     page = client.get("/account").get_data(as_text=True)
     assert re.search(rf'href="/orgs/{world["a"].id}/admin"', page)
+
+
+def test_audit_trail_lists_and_exports_own_org_only(client, db, world):
+    page = _console(client, world)
+    client.post(f"/orgs/{world['a'].id}/admin/members/{world['ann'].id}/scopes/"
+                f"{world['scope'].id}", data={"action": "grant", "csrf_token": csrf_token(page)})
+    services.grant_scope(db, world["b"].id, world["ben"].id, world["scope"].id)  # other org
+    db.commit()
+    trail = client.get(f"/orgs/{world['a'].id}/admin/audit").get_data(as_text=True)
+    assert "org:scope:granted" in trail and "ann" in trail
+    csv_resp = client.get(f"/orgs/{world['a'].id}/admin/audit.csv?tag=org:scope:granted")
+    assert csv_resp.headers["Content-Disposition"].startswith("attachment;")
+    body = csv_resp.data.decode("utf-8-sig")
+    lines = body.strip().splitlines()
+    assert lines[0] == "when_utc,action,by,whom,ip,details"
+    assert len(lines) == 2 and "ann" in lines[1] and "boss" in lines[1] and "ben" not in body
+    assert client.get(f"/orgs/{world['b'].id}/admin/audit.csv").status_code == 404
