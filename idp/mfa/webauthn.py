@@ -91,18 +91,23 @@ def _take_challenge(
     return base64url_to_bytes(challenge)
 
 
-def registration_options(db: Session, issuer: str, user: User, sid: str) -> str:
-    rp_id, _origin = rp_of(issuer)
-    existing = [
+def _credentials(db: Session, user_id: int) -> list[PublicKeyCredentialDescriptor]:
+    """The person's active WebAuthn credentials (exclude list / allow list)."""
+    return [
         PublicKeyCredentialDescriptor(id=base64url_to_bytes(f.credential_id))
         for f in db.scalars(
             select(MfaFactor).where(
-                MfaFactor.user_id == user.id,
+                MfaFactor.user_id == user_id,
                 MfaFactor.kind == "webauthn",
                 MfaFactor.status == "active",
             )
         )
     ]
+
+
+def registration_options(db: Session, issuer: str, user: User, sid: str) -> str:
+    rp_id, _origin = rp_of(issuer)
+    existing = _credentials(db, user.id)
     opts = generate_registration_options(
         rp_id=rp_id,
         rp_name="idp",
@@ -152,16 +157,7 @@ def register(
 
 def authentication_options(db: Session, issuer: str, user: User, sid: str, require_uv: bool) -> str:
     rp_id, _origin = rp_of(issuer)
-    creds = [
-        PublicKeyCredentialDescriptor(id=base64url_to_bytes(f.credential_id))
-        for f in db.scalars(
-            select(MfaFactor).where(
-                MfaFactor.user_id == user.id,
-                MfaFactor.kind == "webauthn",
-                MfaFactor.status == "active",
-            )
-        )
-    ]
+    creds = _credentials(db, user.id)
     opts = generate_authentication_options(
         rp_id=rp_id,
         challenge=secrets.token_bytes(32),

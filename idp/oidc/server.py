@@ -91,31 +91,22 @@ def save_token(token: dict, request: Any) -> None:
         grant_id, org_id = grant.id, grant.org_id
         if code is not None:
             code.row.grant_id = grant_id
-    db.add(
-        Token(
-            token_hash=token_digest(token["access_token"]),
-            kind="access",
-            grant_id=grant_id,
-            client_id=client_id,
-            user_id=user_id,
-            scope=token.get("scope", ""),
-            org_id=org_id,
-            issued_at=t,
-            expires_at=t + int(token["expires_in"]),
-        )
-    )
-    if "refresh_token" in token:
+    lifetimes = {"access": int(token["expires_in"]), "refresh": s.refresh_idle_ttl}
+    for kind, lifetime in lifetimes.items():
+        value = token.get(f"{kind}_token")
+        if value is None:
+            continue
         db.add(
             Token(
-                token_hash=token_digest(token["refresh_token"]),
-                kind="refresh",
+                token_hash=token_digest(value),
+                kind=kind,
                 grant_id=grant_id,
                 client_id=client_id,
                 user_id=user_id,
                 scope=token.get("scope", ""),
                 org_id=org_id,
                 issued_at=t,
-                expires_at=t + s.refresh_idle_ttl,
+                expires_at=t + lifetime,
             )
         )
 
