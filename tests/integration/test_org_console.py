@@ -171,8 +171,10 @@ def test_account_page_links_to_console(client, world):
 
 def test_audit_trail_lists_and_exports_own_org_only(client, db, world):
     page = _console(client, world)
-    client.post(f"/orgs/{world['a'].id}/admin/members/{world['ann'].id}/scopes/"
-                f"{world['scope'].id}", data={"action": "grant", "csrf_token": csrf_token(page)})
+    client.post(
+        f"/orgs/{world['a'].id}/admin/members/{world['ann'].id}/scopes/{world['scope'].id}",
+        data={"action": "grant", "csrf_token": csrf_token(page)},
+    )
     services.grant_scope(db, world["b"].id, world["ben"].id, world["scope"].id)  # other org
     db.commit()
     trail = client.get(f"/orgs/{world['a'].id}/admin/audit").get_data(as_text=True)
