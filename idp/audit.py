@@ -23,6 +23,7 @@ class AuditTag(StrEnum):
     ORG_SCOPE_GRANTED = "org:scope:granted"
     ORG_SCOPE_REVOKED = "org:scope:revoked"
     ORG_ACCESS_DENIED = "org:console:denied"
+    ORG_ADMIN_EMAIL_CHANGED = "org:admin:email_changed"
 
 
 def record(

@@ -5,6 +5,7 @@ attempt is audited (SECURITY.md E-01)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -12,17 +13,27 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from idp.account import auth_state
 from idp.account.forms import PostForm
-from idp.account.identifiers import email_key, username_key
+from idp.account.identifiers import email_key, is_valid_email, username_key
 from idp.audit import AuditTag, record
 from idp.db import now
 from idp.db import session as db_session
+from idp.mail import MailError, send_mail
 from idp.mfa import policy
 from idp.mfa.services import enrolled_kinds
 from idp.models import (
@@ -131,6 +142,7 @@ def overview(org: Organization) -> Any:
         )
     }
     usage = {s.id: services.seat_usage(db, org.id, s.id) for s in scopes}
+    admin_count = sum(1 for m, _u in members if m.role == "admin")
     return render_template(
         "orgs/console.html",
         org=org,
@@ -138,6 +150,7 @@ def overview(org: Organization) -> Any:
         scopes=scopes,
         held=held,
         usage=usage,
+        admin_count=admin_count,
         form=PostForm(),
         message=console_messages().get(request.args.get("m", "")),
     )
@@ -235,6 +248,14 @@ def console_messages() -> dict[str, str]:
             "All seats for this right are in use. Revoke it from someone first."
         ),
         "saved": _("Saved."),
+        "email_changed": _("Email changed. Both addresses were notified."),
+        "email_invalid": _("That email address is not valid."),
+        "email_taken": _("Another account already uses that email address."),
+        "email_not_allowed": _(
+            "Only another admin's email can be changed here, and only when "
+            "the organisation has at least two admins. Otherwise ask a "
+            "platform operator."
+        ),
     }
 
 
@@ -293,3 +314,55 @@ def audit_csv(org: Organization) -> Response:
             "Content-Disposition": f'attachment; filename="audit-{org.identifier}.csv"',
         },
     )
+
+
+@bp.route("/members/<int:user_id>/email", methods=["POST"])
+@org_admin
+def change_admin_email(org: Organization, user_id: int) -> Any:
+    """MISSION A7: an admin may change another admin's email when the organisation has at
+    least two admins; with a single admin only a platform operator can."""
+    target = _member(org, user_id)
+    db = db_session()
+    admins = db.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.org_id == org.id, Membership.role == "admin")
+    )
+    if not PostForm().validate_on_submit() or target.role != "admin" or admins < 2:
+        return _back(org, "email_not_allowed")
+    new = request.form.get("email", "")
+    if not is_valid_email(new):
+        return _back(org, "email_invalid")
+    user = db.get(User, user_id)
+    clash = db.scalar(select(User).where(User.email_key == email_key(new), User.id != user_id))
+    if clash is not None:
+        return _back(org, "email_taken")
+    old = user.email
+    user.email, user.email_key, user.email_verified, user.updated_at = (
+        new.strip(),
+        email_key(new),
+        False,
+        now(),
+    )
+    record(
+        db,
+        AuditTag.ORG_ADMIN_EMAIL_CHANGED,
+        actor=current_user.id,
+        subject=user_id,
+        org=org.id,
+        before=old,
+        after=user.email,
+    )
+    db.commit()
+    settings = current_app.extensions["idp_settings"]
+    for address in (old, user.email):
+        with contextlib.suppress(MailError):  # best effort: the change is audited anyway
+            send_mail(
+                settings.smtp_url,
+                settings.mail_from,
+                address,
+                "Your email was changed",
+                f"The email of the account {user.username} was changed from {old} to "
+                f"{user.email} by an administrator of {org.name_th}.",
+            )
+    return _back(org, "email_changed")

@@ -9,10 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from idp.mfa import services as mfa
-from idp.models import AuditEvent, Entitlement, Membership
+from idp.models import AuditEvent, Entitlement, Membership, User
 from idp.orgs import services
 from tests.factories import csrf_token, login, make_client, make_user, query
 from tests.otp import oathtool_code
+
+
+@pytest.fixture
+def app(app_factory, smtp_sink):
+    return app_factory(smtp_url=smtp_sink.url)
 
 
 @pytest.fixture
@@ -186,3 +191,22 @@ def test_audit_trail_lists_and_exports_own_org_only(client, db, world):
     assert lines[0] == "when_utc,action,by,whom,ip,details"
     assert len(lines) == 2 and "ann" in lines[1] and "boss" in lines[1] and "ben" not in body
     assert client.get(f"/orgs/{world['b'].id}/admin/audit.csv").status_code == 404
+
+
+def test_admin_changes_another_admins_email_only_with_two_admins_A7(client, db, world, smtp_sink):
+    page = _console(client, world)
+    ann = world["ann"].id
+    url = f"/orgs/{world['a'].id}/admin/members/{ann}/email"
+    refused = client.post(url, data={"email": "ann2@example.org", "csrf_token": csrf_token(page)})
+    assert query(refused.headers["Location"])["m"] == "email_not_allowed"  # ann is no admin
+    services.set_role(db, world["a"].id, ann, "admin")
+    db.commit()
+    taken = client.post(url, data={"email": "ben@example.org", "csrf_token": csrf_token(page)})
+    assert query(taken.headers["Location"])["m"] == "email_taken"
+    done = client.post(url, data={"email": "ann2@example.org", "csrf_token": csrf_token(page)})
+    assert query(done.headers["Location"])["m"] == "email_changed"
+    user = db.scalar(select(User).where(User.id == ann))
+    db.refresh(user)
+    assert user.email == "ann2@example.org" and user.email_verified is False
+    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "org:admin:email_changed"))
+    assert event.details["before"] == "ann@example.org"
