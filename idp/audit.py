@@ -24,6 +24,7 @@ class AuditTag(StrEnum):
     ORG_SCOPE_REVOKED = "org:scope:revoked"
     ORG_ACCESS_DENIED = "org:console:denied"
     ORG_ADMIN_EMAIL_CHANGED = "org:admin:email_changed"
+    ORG_MEMBER_INVITED = "org:member:invited"
 
 
 def record(

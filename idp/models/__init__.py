@@ -4,7 +4,14 @@ from idp.models.base import Base
 from idp.models.client import Client
 from idp.models.mfa import AuditEvent, EmailOtp, MfaFactor, RecoveryCode, WebAuthnChallenge
 from idp.models.oauth import AuthorizationCode, Consent, Grant, Token
-from idp.models.org import ClientScope, Entitlement, Membership, Organization, OrgClient
+from idp.models.org import (
+    ClientScope,
+    Entitlement,
+    Invitation,
+    Membership,
+    Organization,
+    OrgClient,
+)
 from idp.models.session import WebSession
 from idp.models.signing_key import SigningKey
 from idp.models.user import User
@@ -12,6 +19,7 @@ from idp.models.user import User
 __all__ = [
     "ClientScope",
     "Entitlement",
+    "Invitation",
     "Membership",
     "OrgClient",
     "Organization",

@@ -76,3 +76,18 @@ class Entitlement(Base):
     scope_id: Mapped[int] = mapped_column(ForeignKey("client_scopes.id", ondelete="CASCADE"))
     granted_at: Mapped[int] = mapped_column(BigInteger)
     granted_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Invitation(Base):
+    """A one-time link (72 hours) for a new person to join an organisation."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    accepted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -26,6 +26,11 @@ class User(UserMixin, Base):
     phone_number: Mapped[str] = mapped_column(String(32), default="")
     phone_number_verified: Mapped[bool] = mapped_column(default=False)
     address: Mapped[dict] = mapped_column(default=dict)
+    # Identity (MISSION A6): Thai staff by 13-digit national ID, foreign staff by
+    # passport number and nationality (ISO 3166 alpha-2).
+    national_id: Mapped[str | None] = mapped_column(String(13), nullable=True)
+    passport_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    nationality: Mapped[str | None] = mapped_column(String(2), nullable=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     password_changed_at: Mapped[int] = mapped_column(BigInteger)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)

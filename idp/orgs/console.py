@@ -47,7 +47,7 @@ from idp.models import (
 )
 from idp.oidc import flows
 from idp.oidc.acr import ACR_MFA
-from idp.orgs import services
+from idp.orgs import invitations, services
 from idp.orgs.entitlements import LastAdmin, MemberLimitReached, OrgError, SeatLimitReached
 
 bp = Blueprint("console", __name__, url_prefix="/orgs/<int:org_id>/admin")
@@ -248,6 +248,9 @@ def console_messages() -> dict[str, str]:
             "All seats for this right are in use. Revoke it from someone first."
         ),
         "saved": _("Saved."),
+        "invited": _("Invitation sent. The link works once, within 72 hours."),
+        "email_has_account": _("That address already has an account: add it as a member instead."),
+        "mail_failed": _("We could not send the email. Try again in a few minutes."),
         "email_changed": _("Email changed. Both addresses were notified."),
         "email_invalid": _("That email address is not valid."),
         "email_taken": _("Another account already uses that email address."),
@@ -366,3 +369,24 @@ def change_admin_email(org: Organization, user_id: int) -> Any:
                 f"{user.email} by an administrator of {org.name_th}.",
             )
     return _back(org, "email_changed")
+
+
+@bp.route("/invite", methods=["POST"])
+@org_admin
+def invite(org: Organization) -> Any:
+    """Invite a new person by email (a one-time link valid 72 hours)."""
+    if not PostForm().validate_on_submit():
+        return _back(org)
+    try:
+        invitations.invite(
+            db_session(),
+            current_app.extensions["idp_settings"],
+            org,
+            request.form.get("email", ""),
+            current_user.id,
+        )
+    except invitations.InvitationError as exc:
+        return _back(org, exc.code)
+    except MailError:
+        return _back(org, "mail_failed")
+    return _back(org, "invited")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, session
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from idp.account.forms import PostForm
 from idp.db import session as db_session
+from idp.models import Organization
 from idp.oidc import flows
 from idp.oidc.authorization import continue_url
 from idp.oidc.errors import error_page
+from idp.orgs import invitations
+from idp.orgs.forms import InvitationForm
 from idp.orgs.login import _candidates
 
 bp = Blueprint("orgs", __name__)
@@ -34,3 +38,49 @@ def select() -> Any:
             session["org_choice"] = choices
             return redirect(continue_url(flow_id, flow), code=303)
     return render_template("orgs/select.html", form=form, flow_id=flow_id, orgs=candidates)
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str) -> Any:
+    """Join an organisation from an emailed invitation: choose a username and password,
+    identify yourself by national ID or passport (A6)."""
+    db = db_session()
+    inv = invitations.find(db, token)
+    if inv is None:
+        return error_page("invitation_expired", None, 404)
+    form = InvitationForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            identity = invitations.check_identity(
+                form.id_kind.data,
+                form.national_id.data or "",
+                form.passport_number.data or "",
+                form.nationality.data or "",
+            )
+            invitations.accept(
+                db,
+                token,
+                username=form.username.data,
+                name=form.name.data,
+                password=form.password.data,
+                identity=identity,
+            )
+        except invitations.InvitationError as exc:
+            error = invitation_message(exc.code)
+        else:
+            return redirect(url_for("account.login"), code=303)
+    org = db.get(Organization, inv.org_id)
+    return render_template(
+        "orgs/invitation.html", form=form, org=org, email=inv.email, error=error
+    ), (200 if error is None else 400)
+
+
+def invitation_message(code: str) -> str:
+    return {
+        "national_id_invalid": _("The national ID is not valid (13 digits with check digit)."),
+        "passport_invalid": _("Enter the passport number and the two-letter nationality code."),
+        "identity_missing": _("Choose how you identify yourself."),
+        "invitation_expired": _("This invitation has expired or was already used."),
+        "member_limit_reached": _("The organisation has reached its member limit."),
+    }.get(code, code)

@@ -210,3 +210,76 @@ def test_admin_changes_another_admins_email_only_with_two_admins_A7(client, db, 
     assert user.email == "ann2@example.org" and user.email_verified is False
     event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "org:admin:email_changed"))
     assert event.details["before"] == "ann@example.org"
+
+
+def _invite(client, world, email="newbie@example.org"):
+    page = _console(client, world)
+    resp = client.post(
+        f"/orgs/{world['a'].id}/admin/invite", data={"email": email, "csrf_token": csrf_token(page)}
+    )
+    return query(resp.headers["Location"])["m"]
+
+
+def _link(smtp_sink, email):
+    body = smtp_sink.to(email)[-1].get_content()
+    return re.search(r"http://localhost(/invite/\S+)", body).group(1)
+
+
+def _join(client, link, **fields):
+    page = client.get(link).get_data(as_text=True)
+    data = {
+        "username": "newbie",
+        "name": "New Person",
+        "password": "a long passphrase here",
+        "id_kind": "national",
+        "national_id": "1101700230708",
+        "csrf_token": csrf_token(page),
+    }
+    data.update(fields)
+    return client.post(link, data=data)
+
+
+def test_invitation_by_email_creates_member(app, client, db, world, smtp_sink):
+    assert _invite(client, world) == "invited"
+    link = _link(smtp_sink, "newbie@example.org")
+    fresh = app.test_client()
+    bad = _join(fresh, link, national_id="1101700230706")  # check digit wrong
+    assert bad.status_code == 400
+    assert _join(fresh, link).status_code == 303
+    user = db.scalar(select(User).where(User.username_key == "newbie"))
+    assert user.national_id == "1101700230708" and user.email_verified
+    assert (
+        db.scalar(select(Membership).where(Membership.user_id == user.id)).org_id == world["a"].id
+    )
+    assert fresh.get(link).status_code == 404  # single use
+
+
+def test_foreign_member_joins_with_passport_A6(app, client, db, world, smtp_sink):
+    _invite(client, world, "kenji@example.jp")
+    link = _link(smtp_sink, "kenji@example.jp")
+    resp = _join(
+        app.test_client(),
+        link,
+        username="kenji",
+        id_kind="passport",
+        national_id="",
+        passport_number="tk1234567",
+        nationality="jp",
+    )
+    assert resp.status_code == 303
+    user = db.scalar(select(User).where(User.username_key == "kenji"))
+    assert (user.passport_number, user.nationality, user.national_id) == ("TK1234567", "JP", None)
+
+
+def test_invitation_expires_after_72_hours(app, client, db, world, smtp_sink):
+    import time_machine
+
+    with time_machine.travel(1_800_000_000, tick=False) as traveller:
+        _invite(client, world)
+        link = _link(smtp_sink, "newbie@example.org")
+        traveller.shift(72 * 3600 + 1)
+        assert app.test_client().get(link).status_code == 404
+
+
+def test_inviting_an_existing_account_is_refused(client, world):
+    assert _invite(client, world, "ben@example.org") == "email_has_account"
