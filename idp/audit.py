@@ -25,6 +25,7 @@ class AuditTag(StrEnum):
     ORG_ACCESS_DENIED = "org:console:denied"
     ORG_ADMIN_EMAIL_CHANGED = "org:admin:email_changed"
     ORG_MEMBER_INVITED = "org:member:invited"
+    ORG_PROFILE_CHANGED = "org:profile:changed"
 
 
 def record(

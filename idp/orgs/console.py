@@ -9,6 +9,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
@@ -390,3 +391,40 @@ def invite(org: Organization) -> Any:
     except MailError:
         return _back(org, "mail_failed")
     return _back(org, "invited")
+
+
+ADDRESS_FIELDS = ("address", "district", "province", "postcode", "phone")
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@org_admin
+def profile(org: Organization) -> Any:
+    """The organisation edits its own head-office and branch addresses (MISSION A9)."""
+    form = PostForm()
+    error = None
+    if request.method == "POST" and form.validate_on_submit():
+        head = {k: request.form.get(k, "").strip()[:300] for k in ADDRESS_FIELDS}
+        branches = [
+            line.strip()[:300]
+            for line in request.form.get("branches", "").splitlines()
+            if line.strip()
+        ][:50]
+        if head["postcode"] and not re.fullmatch(r"\d{5}", head["postcode"]):
+            error = _("A Thai postcode has 5 digits.")
+        else:
+            before = {"head_office": org.head_office, "branches": org.branches}
+            org.head_office, org.branches = head, branches
+            record(
+                db_session(),
+                AuditTag.ORG_PROFILE_CHANGED,
+                actor=current_user.id,
+                subject=None,
+                org=org.id,
+                before=before,
+                after={"head_office": head, "branches": branches},
+            )
+            db_session().commit()
+            return _back(org, "saved")
+    return render_template(
+        "orgs/profile.html", org=org, form=form, error=error, fields=ADDRESS_FIELDS
+    ), (200 if error is None else 400)

@@ -283,3 +283,28 @@ def test_invitation_expires_after_72_hours(app, client, db, world, smtp_sink):
 
 def test_inviting_an_existing_account_is_refused(client, world):
     assert _invite(client, world, "ben@example.org") == "email_has_account"
+
+
+def test_org_edits_its_addresses_A9(client, db, world):
+    _console(client, world)
+    url = f"/orgs/{world['a'].id}/admin/profile"
+    page = client.get(url).get_data(as_text=True)
+    bad = client.post(url, data={"postcode": "1050", "csrf_token": csrf_token(page)})
+    assert bad.status_code == 400
+    ok = client.post(
+        url,
+        data={
+            "address": "99 ถนนสีลม",
+            "province": "กรุงเทพมหานคร",
+            "postcode": "10500",
+            "branches": "สาขา 1\n\nสาขา 2",
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert query(ok.headers["Location"])["m"] == "saved"
+    db.refresh(world["a"])
+    assert world["a"].head_office["postcode"] == "10500"
+    assert world["a"].branches == ["สาขา 1", "สาขา 2"]
+    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "org:profile:changed"))
+    assert event.details["after"]["head_office"]["province"] == "กรุงเทพมหานคร"
+    assert client.get(f"/orgs/{world['b'].id}/admin/profile").status_code == 404
