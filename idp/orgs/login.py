@@ -31,7 +31,7 @@ def client_scope_names(db: Session, client_id: str) -> set[str]:
     return set(db.scalars(select(ClientScope.name).where(ClientScope.client_id == client_id)))
 
 
-def _candidates(db: Session, user_id: int, client_id: str) -> list[Organization]:
+def candidate_orgs(db: Session, user_id: int, client_id: str) -> list[Organization]:
     return list(
         db.scalars(
             select(Organization)
@@ -68,7 +68,7 @@ def decide_org(
     declared = client_scope_names(db, client_id)
     if not declared:
         return OrgDecision("none", scope=" ".join(requested))
-    candidates = _candidates(db, user.id, client_id)
+    candidates = candidate_orgs(db, user.id, client_id)
     if not candidates:
         return OrgDecision("deny")
     org = next((o for o in candidates if o.id == chosen_org_id), None)

@@ -16,7 +16,7 @@ from idp.oidc.authorization import continue_url
 from idp.oidc.errors import error_page
 from idp.orgs import invitations
 from idp.orgs.forms import InvitationForm
-from idp.orgs.login import _candidates
+from idp.orgs.login import candidate_orgs
 
 bp = Blueprint("orgs", __name__)
 
@@ -27,7 +27,7 @@ def select() -> Any:
     flow = flows.get_flow(flow_id)
     if flow is None or not current_user.is_authenticated:
         return error_page("flow_expired", None, 400)
-    candidates = _candidates(db_session(), current_user.id, flow["client_id"])
+    candidates = candidate_orgs(db_session(), current_user.id, flow["client_id"])
     form = PostForm()
     if form.validate_on_submit():
         chosen = request.form.get("org_id", type=int)
