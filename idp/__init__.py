@@ -88,9 +88,13 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.orgs.views import bp as orgs_bp
 
     app.register_blueprint(orgs_bp)
+    from idp.orgs import profile  # noqa: F401 - routes on the console blueprint
     from idp.orgs.console import bp as console_bp
 
     app.register_blueprint(console_bp)
+    from idp.admin.views import bp as admin_bp
+
+    app.register_blueprint(admin_bp)
     if settings.dev_outbox:
         from idp.dev.outbox import bp as dev_bp
 
@@ -102,4 +106,8 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["security_messages"] = security_messages
     app.jinja_env.filters["datetime"] = web.format_epoch
+    from idp.audit import summary as audit_summary
+
+    app.jinja_env.filters["audit_summary"] = audit_summary
+    app.jinja_env.globals["contact_labels"] = profile.contact_labels
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy.orm import Session
@@ -26,6 +27,15 @@ class AuditTag(StrEnum):
     ORG_ADMIN_EMAIL_CHANGED = "org:admin:email_changed"
     ORG_MEMBER_INVITED = "org:member:invited"
     ORG_PROFILE_CHANGED = "org:profile:changed"
+    ORG_DOCUMENT_UPLOADED = "org:document:uploaded"
+    OP_ORG_STATUS_CHANGED = "op:org:status"
+    OP_ORG_LIMIT_CHANGED = "op:org:member_limit"
+    OP_ORG_CLIENTS_CHANGED = "op:org:clients"
+    OP_SCOPE_CHANGED = "op:scope:changed"
+    OP_DOCUMENT_REVIEWED = "op:document:reviewed"
+    OP_EMAIL_CHANGED = "op:user:email_changed"
+    OP_ACCESS_DENIED = "op:console:denied"
+    OP_OPERATOR_SET = "op:user:operator"
 
 
 def record(
@@ -51,3 +61,95 @@ def _client_ip() -> str | None:
     from flask import has_request_context, request
 
     return request.remote_addr if has_request_context() else None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of an audit search; empty fields match everything."""
+
+    org_id: int | None = None
+    tag: str = ""
+    actor: str = ""  # username
+    subject: str = ""  # username
+    ip: str = ""
+    since: int | None = None  # epoch seconds, inclusive
+    until: int | None = None  # epoch seconds, exclusive
+    limit: int = 1000
+
+
+def search(db: Session, q: AuditQuery) -> list:
+    """(event, actor username, subject username, organisation identifier), newest first."""
+    from sqlalchemy import select
+
+    from idp.account.identifiers import username_key
+    from idp.models import Organization, User
+
+    actor, subject = User.__table__.alias("actor"), User.__table__.alias("subject")
+    stmt = (
+        select(AuditEvent, actor.c.username, subject.c.username, Organization.identifier)
+        .outerjoin(actor, actor.c.id == AuditEvent.actor_user_id)
+        .outerjoin(subject, subject.c.id == AuditEvent.subject_user_id)
+        .outerjoin(Organization, Organization.id == AuditEvent.org_id)
+        .order_by(AuditEvent.id.desc())
+        .limit(q.limit)
+    )
+    if q.org_id is not None:
+        stmt = stmt.where(AuditEvent.org_id == q.org_id)
+    if q.tag:
+        stmt = stmt.where(AuditEvent.tag == q.tag)
+    if q.actor:
+        stmt = stmt.where(actor.c.username_key == username_key(q.actor))
+    if q.subject:
+        stmt = stmt.where(subject.c.username_key == username_key(q.subject))
+    if q.ip:
+        stmt = stmt.where(AuditEvent.ip == q.ip.strip())
+    if q.since is not None:
+        stmt = stmt.where(AuditEvent.at >= q.since)
+    if q.until is not None:
+        stmt = stmt.where(AuditEvent.at < q.until)
+    return list(db.execute(stmt).all())
+
+
+def summary(details: dict | None) -> str:
+    """One line for tables: ``before → after`` first, then the other details."""
+    details = dict(details or {})
+    details.pop("org", None)
+    parts = []
+    if "before" in details or "after" in details:
+        before, after = details.pop("before", None), details.pop("after", None)
+        parts.append(f"{_short(before)} → {_short(after)}")
+    parts += [f"{k}={_short(v)}" for k, v in sorted(details.items())]
+    return "; ".join(parts)
+
+
+def _short(value: object) -> str:
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def to_csv(rows: list) -> bytes:
+    """Rows of :func:`search` as CSV, with a BOM so that spreadsheet programs read the
+    Thai text as UTF-8."""
+    import csv
+    import io
+    import json
+    from datetime import UTC, datetime
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["when_utc", "action", "organisation", "by", "whom", "ip", "details"])
+    for event, by, whom, org in rows:
+        writer.writerow(
+            [
+                datetime.fromtimestamp(event.at, UTC).isoformat(),
+                event.tag,
+                org or "",
+                by or "",
+                whom or "",
+                event.ip or "",
+                json.dumps(event.details, ensure_ascii=False),
+            ]
+        )
+    return out.getvalue().encode("utf-8-sig")

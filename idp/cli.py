@@ -325,6 +325,36 @@ def users_enrol_totp(username, name, as_json) -> None:
         )
 
 
+@users.command("set-operator")
+@click.option("--username", required=True)
+@click.option("--off", is_flag=True, help="take the operator right away")
+@click.option("--json", "as_json", is_flag=True)
+def users_set_operator(username, off, as_json) -> None:
+    """Make a person a platform operator (or no longer one). Only this command can:
+    no web form sets the right (SECURITY.md E-04)."""
+    from idp.account.services import find_login_user
+    from idp.audit import AuditTag, record
+    from idp.db import get_db
+
+    app = _app()
+    with get_db(app).factory() as s:
+        user = find_login_user(s, username)
+        if user is None:
+            _fail(f"no user {username!r}")
+        before, user.is_operator = user.is_operator, not off
+        record(
+            s,
+            AuditTag.OP_OPERATOR_SET,
+            actor=None,
+            subject=user.id,
+            before=before,
+            after=user.is_operator,
+            via="cli",
+        )
+        s.commit()
+        click.echo(json.dumps({"username": user.username, "is_operator": user.is_operator}))
+
+
 @cli.group()
 def orgs() -> None:
     """Organisations (the operator console's CLI equivalents)."""
@@ -449,6 +479,27 @@ def orgs_grant(identifier, username, client_id, scope_name, as_json) -> None:
                 }
             )
         )
+
+
+@orgs.command("set-status")
+@click.option("--identifier", required=True)
+@click.option("--action", type=click.Choice(["approve", "suspend", "reactivate"]), required=True)
+@click.option("--json", "as_json", is_flag=True)
+def orgs_set_status(identifier, action, as_json) -> None:
+    """Approve, suspend or reactivate an organisation (suspending ends its tokens)."""
+    from idp.admin.services import set_status
+    from idp.db import get_db
+    from idp.orgs.entitlements import StatusConflict
+
+    app = _app()
+    with get_db(app).factory() as s:
+        org = _org(s, identifier)
+        try:
+            set_status(s, org.id, action, actor=None)
+        except StatusConflict:
+            _fail(f"cannot {action} an organisation that is {org.status}")
+        s.commit()
+        click.echo(_org_json(org))
 
 
 def _org(s, identifier: str):

@@ -15,9 +15,10 @@ from idp.account.services import authenticate
 from idp.db import now
 from idp.db import session as db_session
 from idp.extensions import limiter, login_manager
-from idp.models import Client, Consent, Grant, Membership, Organization, Token, User
+from idp.models import Client, Consent, Grant, Membership, Organization, OrgChoice, Token, User
 from idp.oidc import flows
 from idp.oidc.authorization import continue_url
+from idp.orgs.login import forget_org
 
 bp = Blueprint("account", __name__)
 NEXT_PAGES = {"security": "security.overview"}
@@ -103,6 +104,14 @@ def home() -> Any:
             )
         ),
         consents=rows,
+        org_choices=db.execute(
+            select(Client, Organization)
+            .join(OrgChoice, OrgChoice.client_id == Client.client_id)
+            .join(Organization, Organization.id == OrgChoice.org_id)
+            .where(OrgChoice.user_id == current_user.id)
+            .order_by(Client.name)
+        ).all(),
+        is_operator=current_user.is_operator,
         form=PostForm(),
         auth=session.get("auth") or {},
     )
@@ -131,6 +140,16 @@ def revoke_consent(client_id: str) -> Any:
             .values(revoked_at=t)
         )
         db.commit()
+    return redirect(url_for("account.home"), code=303)
+
+
+@bp.route("/account/org-choices/<client_id>/forget", methods=["POST"])
+@login_required
+def forget_org_choice(client_id: str) -> Any:
+    """The next login to this client asks again which organisation the person acts for."""
+    if PostForm().validate_on_submit():
+        forget_org(db_session(), current_user.id, client_id)
+        db_session().commit()
     return redirect(url_for("account.home"), code=303)
 
 

@@ -10,7 +10,9 @@ from idp.models.org import (
     Invitation,
     Membership,
     Organization,
+    OrgChoice,
     OrgClient,
+    OrgDocument,
 )
 from idp.models.session import WebSession
 from idp.models.signing_key import SigningKey
@@ -21,7 +23,9 @@ __all__ = [
     "Entitlement",
     "Invitation",
     "Membership",
+    "OrgChoice",
     "OrgClient",
+    "OrgDocument",
     "Organization",
     "AuditEvent",
     "EmailOtp",

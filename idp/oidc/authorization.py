@@ -193,13 +193,13 @@ def authorize() -> Any:
         )
 
     # prompt=select_account asks again, ignoring the remembered organisation.
-    remembered = None if "select_account" in demand.prompts else _remembered_org(client.client_id)
     org = decide_org(
         db_session(),
         client.client_id,
         user,
         split_scope(grant.request.scope),
-        (flow or {}).get("org_id") or remembered,
+        (flow or {}).get("org_id"),
+        use_remembered="select_account" not in demand.prompts,
     )
     if org.kind == "deny":
         if "none" in demand.prompts:
@@ -228,10 +228,6 @@ def authorize() -> Any:
     }
     flows.finish_flow(flow_id)
     return server().create_authorization_response(grant=grant, grant_user=user)
-
-
-def _remembered_org(client_id: str) -> int | None:
-    return (session.get("org_choice") or {}).get(client_id)
 
 
 def _step_up(

@@ -5,12 +5,6 @@ attempt is audited (SECURITY.md E-01)."""
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
-import json
-import re
-from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -28,17 +22,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
-from idp.account import auth_state
 from idp.account.forms import PostForm
-from idp.account.identifiers import email_key, is_valid_email, username_key
-from idp.audit import AuditTag, record
-from idp.db import now
+from idp.account.identifiers import email_key, username_key
+from idp.audit import AuditQuery, AuditTag, record, to_csv
+from idp.audit import search as audit_search
 from idp.db import session as db_session
-from idp.mail import MailError, send_mail
-from idp.mfa import policy
-from idp.mfa.services import enrolled_kinds
+from idp.mail import MailError
+from idp.mfa.guard import console_step_up
 from idp.models import (
-    AuditEvent,
     ClientScope,
     Entitlement,
     Membership,
@@ -46,30 +37,10 @@ from idp.models import (
     OrgClient,
     User,
 )
-from idp.oidc import flows
-from idp.oidc.acr import ACR_MFA
 from idp.orgs import invitations, services
 from idp.orgs.entitlements import LastAdmin, MemberLimitReached, OrgError, SeatLimitReached
 
 bp = Blueprint("console", __name__, url_prefix="/orgs/<int:org_id>/admin")
-CONSOLE_MAX_AGE = 12 * 3600  # SECURITY.md 7: admin consoles, 12 h absolute
-
-
-def _step_up_needed() -> Any | None:
-    """Redirect to the missing factor, or None when the session is at ``mfa``."""
-    t = now()
-    decision = policy.decide(
-        policy.Requirement(client_min=ACR_MFA, email_allowed=False, max_age=CONSOLE_MAX_AGE),
-        policy.SessionAuth(auth_state.factors(), enrolled_kinds(db_session(), current_user.id, t)),
-        t,
-    )
-    if decision.satisfied:
-        return None
-    flow_id = flows.start_step_up(request.path, decision.required, list(decision.factors))
-    endpoint = {"password": "account.login", "enrol": "mfa.enrol"}.get(
-        decision.next_step or "", "mfa.challenge"
-    )
-    return redirect(url_for(endpoint, flow=flow_id), code=303)
 
 
 def org_admin(view):
@@ -95,7 +66,7 @@ def org_admin(view):
             )
             db.commit()
             abort(404)  # no existence leak
-        step_up = _step_up_needed()
+        step_up = console_step_up()
         if step_up is not None:
             return step_up
         return view(db.get(Organization, org_id), **kw)
@@ -249,6 +220,9 @@ def console_messages() -> dict[str, str]:
             "All seats for this right are in use. Revoke it from someone first."
         ),
         "saved": _("Saved."),
+        "document_uploaded": _(
+            "Document uploaded. A platform operator will review it; the previous one is kept."
+        ),
         "invited": _("Invitation sent. The link works once, within 72 hours."),
         "email_has_account": _("That address already has an account: add it as a member instead."),
         "mail_failed": _("We could not send the email. Try again in a few minutes."),
@@ -265,19 +239,7 @@ def console_messages() -> dict[str, str]:
 
 def _audit_rows(org: Organization) -> list:
     """This organisation's audit trail, newest first, optionally filtered by ?tag=."""
-    actor, subject = User.__table__.alias("actor"), User.__table__.alias("subject")
-    stmt = (
-        select(AuditEvent, actor.c.username, subject.c.username)
-        .outerjoin(actor, actor.c.id == AuditEvent.actor_user_id)
-        .outerjoin(subject, subject.c.id == AuditEvent.subject_user_id)
-        .where(AuditEvent.org_id == org.id)
-        .order_by(AuditEvent.id.desc())
-        .limit(1000)
-    )
-    tag = request.args.get("tag", "")
-    if tag:
-        stmt = stmt.where(AuditEvent.tag == tag)
-    return db_session().execute(stmt).all()
+    return audit_search(db_session(), AuditQuery(org_id=org.id, tag=request.args.get("tag", "")))
 
 
 @bp.route("/audit")
@@ -287,7 +249,7 @@ def audit(org: Organization) -> Any:
         "orgs/audit.html",
         org=org,
         rows=_audit_rows(org),
-        tags=[t.value for t in AuditTag if t.value.startswith("org:")],
+        tags=[t.value for t in AuditTag if t.value.startswith(("org:", "op:org:"))],
         tag=request.args.get("tag", ""),
     )
 
@@ -295,23 +257,8 @@ def audit(org: Organization) -> Any:
 @bp.route("/audit.csv")
 @org_admin
 def audit_csv(org: Organization) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["when_utc", "action", "by", "whom", "ip", "details"])
-    for event, by, whom in _audit_rows(org):
-        when = datetime.fromtimestamp(event.at, UTC).isoformat()
-        writer.writerow(
-            [
-                when,
-                event.tag,
-                by or "",
-                whom or "",
-                event.ip or "",
-                json.dumps(event.details, ensure_ascii=False),
-            ]
-        )
     return Response(
-        out.getvalue().encode("utf-8-sig"),
+        to_csv(_audit_rows(org)),
         200,
         {
             "Content-Type": "text/csv; charset=utf-8",
@@ -334,41 +281,17 @@ def change_admin_email(org: Organization, user_id: int) -> Any:
     )
     if not PostForm().validate_on_submit() or target.role != "admin" or admins < 2:
         return _back(org, "email_not_allowed")
-    new = request.form.get("email", "")
-    if not is_valid_email(new):
-        return _back(org, "email_invalid")
-    user = db.get(User, user_id)
-    clash = db.scalar(select(User).where(User.email_key == email_key(new), User.id != user_id))
-    if clash is not None:
-        return _back(org, "email_taken")
-    old = user.email
-    user.email, user.email_key, user.email_verified, user.updated_at = (
-        new.strip(),
-        email_key(new),
-        False,
-        now(),
-    )
-    record(
-        db,
-        AuditTag.ORG_ADMIN_EMAIL_CHANGED,
-        actor=current_user.id,
-        subject=user_id,
-        org=org.id,
-        before=old,
-        after=user.email,
-    )
+    try:
+        old = services.change_email(
+            db, user_id, request.form.get("email", ""), actor=current_user.id, org_id=org.id
+        )
+    except services.EmailChangeRefused as exc:
+        db.rollback()
+        return _back(org, exc.code)
     db.commit()
-    settings = current_app.extensions["idp_settings"]
-    for address in (old, user.email):
-        with contextlib.suppress(MailError):  # best effort: the change is audited anyway
-            send_mail(
-                settings.smtp_url,
-                settings.mail_from,
-                address,
-                "Your email was changed",
-                f"The email of the account {user.username} was changed from {old} to "
-                f"{user.email} by an administrator of {org.name_th}.",
-            )
+    services.notify_email_change(
+        current_app.extensions["idp_settings"], db.get(User, user_id), old, org
+    )
     return _back(org, "email_changed")
 
 
@@ -391,40 +314,3 @@ def invite(org: Organization) -> Any:
     except MailError:
         return _back(org, "mail_failed")
     return _back(org, "invited")
-
-
-ADDRESS_FIELDS = ("address", "district", "province", "postcode", "phone")
-
-
-@bp.route("/profile", methods=["GET", "POST"])
-@org_admin
-def profile(org: Organization) -> Any:
-    """The organisation edits its own head-office and branch addresses (MISSION A9)."""
-    form = PostForm()
-    error = None
-    if request.method == "POST" and form.validate_on_submit():
-        head = {k: request.form.get(k, "").strip()[:300] for k in ADDRESS_FIELDS}
-        branches = [
-            line.strip()[:300]
-            for line in request.form.get("branches", "").splitlines()
-            if line.strip()
-        ][:50]
-        if head["postcode"] and not re.fullmatch(r"\d{5}", head["postcode"]):
-            error = _("A Thai postcode has 5 digits.")
-        else:
-            before = {"head_office": org.head_office, "branches": org.branches}
-            org.head_office, org.branches = head, branches
-            record(
-                db_session(),
-                AuditTag.ORG_PROFILE_CHANGED,
-                actor=current_user.id,
-                subject=None,
-                org=org.id,
-                before=before,
-                after={"head_office": head, "branches": branches},
-            )
-            db_session().commit()
-            return _back(org, "saved")
-    return render_template(
-        "orgs/profile.html", org=org, form=form, error=error, fields=ADDRESS_FIELDS
-    ), (200 if error is None else 400)

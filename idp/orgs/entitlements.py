@@ -78,3 +78,40 @@ def effective_scopes(requested: list[str], standard: set[str], held: set[str]) -
     """Token scopes: the standard ones requested plus only the client scopes the person
     holds in the organisation they act for (SECURITY.md E-05)."""
     return [s for s in requested if s in standard or s in held]
+
+
+class StatusConflict(OrgError):
+    code = "status_conflict"
+
+
+class LimitBelowUsage(OrgError):
+    code = "limit_below_usage"
+
+
+# Operator decisions on an organisation's status: action -> (allowed from, to).
+STATUS_ACTIONS = {
+    "approve": ({"pending"}, "active"),
+    "suspend": ({"pending", "active"}, "suspended"),
+    "reactivate": ({"suspended"}, "active"),
+}
+MAX_MEMBER_LIMIT = 10_000
+
+
+def next_status(current: str, action: str) -> str:
+    """Approving an already active or a suspended organisation is a conflict, not a
+    silent success (the operator sees what really happened)."""
+    allowed_from, to = STATUS_ACTIONS.get(action, (set(), ""))
+    if current not in allowed_from:
+        raise StatusConflict(current=current, action=action)
+    return to
+
+
+def check_new_limit(used: int, limit: int | None, maximum: int = MAX_MEMBER_LIMIT) -> None:
+    """A member or seat limit may not drop below what is already in use: the operator
+    must first have the organisation remove people (nothing is revoked behind its back)."""
+    if limit is None:
+        return
+    if not 1 <= limit <= maximum:
+        raise LimitBelowUsage(used=used, limit=limit)
+    if limit < used:
+        raise LimitBelowUsage(used=used, limit=limit)

@@ -3,7 +3,8 @@
 A client that declares scopes (``idp clients add-scope``) is an organisation client:
 the person must belong to an active organisation allowed to use it and hold at least one
 of its scopes there. With several such organisations they choose (remembered per client
-in the session; ``prompt=select_account`` asks again). Tokens then carry an ``org`` claim
+in the database across sessions; ``prompt=select_account`` or forgetting it on the
+account page asks again). Tokens then carry an ``org`` claim
 and, of the client's scopes, only those the person holds in that organisation.
 """
 
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from idp.models import ClientScope, Membership, Organization, OrgClient, User
+from idp.db import now
+from idp.models import ClientScope, Membership, Organization, OrgChoice, OrgClient, User
 from idp.orgs.services import held_scopes
 
 
@@ -64,6 +66,7 @@ def decide_org(
     user: User,
     requested: list[str],
     chosen_org_id: int | None,
+    use_remembered: bool = True,
 ) -> OrgDecision:
     declared = client_scope_names(db, client_id)
     if not declared:
@@ -71,6 +74,8 @@ def decide_org(
     candidates = candidate_orgs(db, user.id, client_id)
     if not candidates:
         return OrgDecision("deny")
+    if chosen_org_id is None and use_remembered:
+        chosen_org_id = remembered_org(db, user.id, client_id)
     org = next((o for o in candidates if o.id == chosen_org_id), None)
     if org is None and len(candidates) == 1:
         org = candidates[0]
@@ -90,3 +95,27 @@ def org_claim(org: Organization) -> dict:
         "name_th": org.name_th,
         "name_en": org.name_en,
     }
+
+
+def remembered_org(db: Session, user_id: int, client_id: str) -> int | None:
+    return db.scalar(
+        select(OrgChoice.org_id).where(
+            OrgChoice.user_id == user_id, OrgChoice.client_id == client_id
+        )
+    )
+
+
+def remember_org(db: Session, user_id: int, client_id: str, org_id: int) -> None:
+    choice = db.scalar(
+        select(OrgChoice).where(OrgChoice.user_id == user_id, OrgChoice.client_id == client_id)
+    )
+    if choice is None:
+        db.add(OrgChoice(user_id=user_id, client_id=client_id, org_id=org_id, chosen_at=now()))
+    else:
+        choice.org_id, choice.chosen_at = org_id, now()
+
+
+def forget_org(db: Session, user_id: int, client_id: str) -> None:
+    db.execute(
+        delete(OrgChoice).where(OrgChoice.user_id == user_id, OrgChoice.client_id == client_id)
+    )

@@ -4,11 +4,16 @@ first UPDATEs the organisation row, which serialises such changes per organisati
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from idp.account.identifiers import email_key, is_valid_email
 from idp.audit import AuditTag, record
 from idp.db import now
+from idp.mail import MailError, send_mail
 from idp.models import (
     Client,
     ClientScope,
@@ -24,7 +29,7 @@ from idp.models import (
 from idp.orgs import entitlements as rules
 
 
-def _lock(db: Session, org_id: int) -> Organization:
+def lock_org(db: Session, org_id: int) -> Organization:
     db.execute(update(Organization).where(Organization.id == org_id).values(changed_at=now()))
     org = db.get(Organization, org_id)
     if org is None:
@@ -70,7 +75,7 @@ def allow_client(db: Session, org_id: int, client_id: str) -> None:
 def add_member(
     db: Session, org_id: int, user: User, role: str = "member", actor: int | None = None
 ) -> Membership:
-    org = _lock(db, org_id)
+    org = lock_org(db, org_id)
     existing = db.scalar(
         select(Membership).where(Membership.org_id == org_id, Membership.user_id == user.id)
     )
@@ -83,14 +88,22 @@ def add_member(
     m = Membership(org_id=org_id, user_id=user.id, role=role, created_at=now())
     db.add(m)
     db.flush()
-    record(db, AuditTag.ORG_MEMBER_ADDED, actor=actor, subject=user.id, org=org_id, role=role)
+    record(
+        db,
+        AuditTag.ORG_MEMBER_ADDED,
+        actor=actor,
+        subject=user.id,
+        org=org_id,
+        before=None,
+        after={"role": role},
+    )
     return m
 
 
 def remove_member(db: Session, org_id: int, user_id: int, actor: int | None = None) -> None:
     """Remove a person who left (A3); their grants, tokens and consents for the
     organisation's clients end at once (SECURITY.md E-08)."""
-    _lock(db, org_id)
+    lock_org(db, org_id)
     m = db.scalar(
         select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
     )
@@ -112,7 +125,15 @@ def remove_member(db: Session, org_id: int, user_id: int, actor: int | None = No
     ):
         db.delete(consent)
     db.delete(m)
-    record(db, AuditTag.ORG_MEMBER_REMOVED, actor=actor, subject=user_id, org=org_id)
+    record(
+        db,
+        AuditTag.ORG_MEMBER_REMOVED,
+        actor=actor,
+        subject=user_id,
+        org=org_id,
+        before={"role": m.role},
+        after=None,
+    )
 
 
 def _admin_count(db: Session, org_id: int) -> int:
@@ -126,15 +147,23 @@ def _admin_count(db: Session, org_id: int) -> int:
 def set_role(db: Session, org_id: int, user_id: int, role: str, actor: int | None = None) -> None:
     if role not in ("member", "admin"):
         raise ValueError(role)
-    _lock(db, org_id)
+    lock_org(db, org_id)
     m = db.scalar(
         select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
     )
     if m is None:
         raise LookupError(user_id)
     rules.check_admin_change(_admin_count(db, org_id), m.role == "admin", role == "member")
-    m.role = role
-    record(db, AuditTag.ORG_ROLE_CHANGED, actor=actor, subject=user_id, org=org_id, role=role)
+    before, m.role = m.role, role
+    record(
+        db,
+        AuditTag.ORG_ROLE_CHANGED,
+        actor=actor,
+        subject=user_id,
+        org=org_id,
+        before=before,
+        after=role,
+    )
 
 
 def add_scope(
@@ -168,7 +197,7 @@ def grant_scope(
     db: Session, org_id: int, user_id: int, scope_id: int, actor: int | None = None
 ) -> Entitlement:
     """Grant a client scope to a member, within the scope's per-organisation seats."""
-    _lock(db, org_id)
+    lock_org(db, org_id)
     m = db.scalar(
         select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
     )
@@ -198,7 +227,14 @@ def grant_scope(
     db.add(e)
     db.flush()
     record(
-        db, AuditTag.ORG_SCOPE_GRANTED, actor=actor, subject=user_id, org=org_id, scope=scope.name
+        db,
+        AuditTag.ORG_SCOPE_GRANTED,
+        actor=actor,
+        subject=user_id,
+        org=org_id,
+        scope=scope.name,
+        before="not held",
+        after="held",
     )
     return e
 
@@ -206,7 +242,7 @@ def grant_scope(
 def revoke_scope(
     db: Session, org_id: int, user_id: int, scope_id: int, actor: int | None = None
 ) -> None:
-    _lock(db, org_id)
+    lock_org(db, org_id)
     m = db.scalar(
         select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
     )
@@ -219,8 +255,16 @@ def revoke_scope(
     )
     if e is not None:
         db.delete(e)
+        scope = db.get(ClientScope, scope_id)
         record(
-            db, AuditTag.ORG_SCOPE_REVOKED, actor=actor, subject=user_id, org=org_id, scope=scope_id
+            db,
+            AuditTag.ORG_SCOPE_REVOKED,
+            actor=actor,
+            subject=user_id,
+            org=org_id,
+            scope=scope.name if scope else scope_id,
+            before="held",
+            after="not held",
         )
 
 
@@ -249,3 +293,52 @@ def held_scopes(db: Session, org_id: int, user_id: int, client_id: str) -> set[s
         )
     )
     return set(rows)
+
+
+class EmailChangeRefused(ValueError):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def change_email(
+    db: Session,
+    user_id: int,
+    new: str,
+    *,
+    actor: int,
+    org_id: int,
+    tag: AuditTag = AuditTag.ORG_ADMIN_EMAIL_CHANGED,
+) -> str:
+    """Change a person's email for an admin (A7) or an operator; the new address is
+    unverified until proven. Returns the old address (both are then notified)."""
+    if not is_valid_email(new):
+        raise EmailChangeRefused("email_invalid")
+    user = db.get(User, user_id)
+    if user is None:
+        raise LookupError(user_id)
+    clash = db.scalar(select(User).where(User.email_key == email_key(new), User.id != user_id))
+    if clash is not None:
+        raise EmailChangeRefused("email_taken")
+    old = user.email
+    user.email, user.email_key, user.email_verified, user.updated_at = (
+        new.strip(),
+        email_key(new),
+        False,
+        now(),
+    )
+    record(db, tag, actor=actor, subject=user_id, org=org_id, before=old, after=user.email)
+    return old
+
+
+def notify_email_change(settings: Any, user: User, old: str, org: Organization) -> None:
+    for address in (old, user.email):
+        with contextlib.suppress(MailError):  # best effort: the change is audited anyway
+            send_mail(
+                settings.smtp_url,
+                settings.mail_from,
+                address,
+                "Your email was changed",
+                f"The email of the account {user.username} was changed from {old} to "
+                f"{user.email} by an administrator of {org.name_th}.",
+            )

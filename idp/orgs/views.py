@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,7 +16,7 @@ from idp.oidc.authorization import continue_url
 from idp.oidc.errors import error_page
 from idp.orgs import invitations
 from idp.orgs.forms import InvitationForm
-from idp.orgs.login import candidate_orgs
+from idp.orgs.login import candidate_orgs, remember_org
 
 bp = Blueprint("orgs", __name__)
 
@@ -33,9 +33,8 @@ def select() -> Any:
         chosen = request.form.get("org_id", type=int)
         if chosen in {o.id for o in candidates}:
             flows.update_flow(flow_id, org_id=chosen)
-            choices = dict(session.get("org_choice") or {})
-            choices[flow["client_id"]] = chosen
-            session["org_choice"] = choices
+            remember_org(db_session(), current_user.id, flow["client_id"], chosen)
+            db_session().commit()
             return redirect(continue_url(flow_id, flow), code=303)
     return render_template("orgs/select.html", form=form, flow_id=flow_id, orgs=candidates)
 

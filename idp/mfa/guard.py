@@ -1,0 +1,49 @@
+"""The step-up guard shared by the org admin and operator consoles: ``mfa`` (no email
+OTP), a 12-hour absolute and a 15-minute idle limit (SECURITY.md section 7, S-04)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, request, session, url_for
+from flask_login import current_user
+
+from idp.account import auth_state
+from idp.db import now
+from idp.db import session as db_session
+from idp.mfa import policy
+from idp.mfa.services import enrolled_kinds
+from idp.oidc import flows
+from idp.oidc.acr import ACR_MFA
+
+CONSOLE_MAX_AGE = 12 * 3600
+CONSOLE_IDLE = 15 * 60
+_SEEN = "console_seen"
+
+
+def console_step_up() -> Any | None:
+    """Redirect to what is missing (password, second factor or enrolment), or None when
+    the session may use a console; then the console's idle clock restarts."""
+    t = now()
+    seen = session.get(_SEEN)
+    # After 15 idle minutes the whole login is done again: only factors proven after
+    # the last console request count.
+    login_after = seen + 1 if seen is not None and t - seen > CONSOLE_IDLE else None
+    decision = policy.decide(
+        policy.Requirement(
+            client_min=ACR_MFA,
+            email_allowed=False,
+            max_age=CONSOLE_MAX_AGE,
+            login_after=login_after,
+        ),
+        policy.SessionAuth(auth_state.factors(), enrolled_kinds(db_session(), current_user.id, t)),
+        t,
+    )
+    if decision.satisfied:
+        session[_SEEN] = t
+        return None
+    flow_id = flows.start_step_up(request.path, decision.required, list(decision.factors))
+    endpoint = {"password": "account.login", "enrol": "mfa.enrol"}.get(
+        decision.next_step or "", "mfa.challenge"
+    )
+    return redirect(url_for(endpoint, flow=flow_id), code=303)

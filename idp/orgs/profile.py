@@ -1,0 +1,145 @@
+"""The organisation's own profile in the org admin console: head-office and branch
+addresses (MISSION A9), contact data, and the power-of-attorney document with its
+replacement (A1). Routes live on the console blueprint, behind the same guard."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Response, abort, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from idp.account.forms import PostForm
+from idp.account.identifiers import is_valid_email
+from idp.audit import AuditTag, record
+from idp.db import session as db_session
+from idp.extensions import csrf
+from idp.models import Organization, OrgDocument
+from idp.orgs import documents
+from idp.orgs.console import _back, bp, org_admin
+
+ADDRESS_FIELDS = ("address", "district", "province", "postcode", "phone")
+CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone", "website")
+# The whole multipart body may exceed the file limit by the form fields and boundaries;
+# anything bigger is refused with 413 before it is read.
+UPLOAD_BODY_LIMIT = documents.MAX_BYTES + 64 * 1024
+
+
+def contact_labels() -> dict[str, str]:
+    return {
+        "contact_name": _("Contact person"),
+        "contact_email": _("Contact email"),
+        "contact_phone": _("Contact phone"),
+        "website": _("Website"),
+    }
+
+
+def check_profile(head: dict[str, str], contact: dict[str, str]) -> str | None:
+    """The translated message for the first invalid field, or None."""
+    if head["postcode"] and not re.fullmatch(r"\d{5}", head["postcode"]):
+        return _("A Thai postcode has 5 digits.")
+    for phone in (head["phone"], contact["contact_phone"]):
+        if phone and not re.fullmatch(r"\+?[0-9][0-9 -]{5,19}", phone):
+            return _("A phone number has 6 to 20 digits, spaces or dashes.")
+    if contact["contact_email"] and not is_valid_email(contact["contact_email"]):
+        return _("That email address is not valid.")
+    if contact["website"] and not re.fullmatch(r"https?://[^\s<>\"']+", contact["website"]):
+        return _("A website address starts with https://.")
+    return None
+
+
+def _render(org: Organization, form: PostForm, error: str | None, status: int) -> Any:
+    return render_template(
+        "orgs/profile.html",
+        org=org,
+        form=form,
+        error=error,
+        fields=ADDRESS_FIELDS,
+        contact_fields=CONTACT_FIELDS,
+        documents=documents.history(db_session(), org.id),
+        document_limit_mb=documents.MAX_BYTES // (1024 * 1024),
+    ), status
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@org_admin
+def profile(org: Organization) -> Any:
+    form = PostForm()
+    if request.method != "POST" or not form.validate_on_submit():
+        return _render(org, form, None, 200)
+    head = {k: request.form.get(k, "").strip()[:300] for k in ADDRESS_FIELDS}
+    contact = {k: request.form.get(k, "").strip()[:254] for k in CONTACT_FIELDS}
+    branches = [
+        line.strip()[:300] for line in request.form.get("branches", "").splitlines() if line.strip()
+    ][:50]
+    error = check_profile(head, contact)
+    if error is not None:
+        return _render(org, form, error, 400)
+    before = {"head_office": org.head_office, "branches": org.branches, "contact": org.contact}
+    after = {"head_office": head, "branches": branches, "contact": contact}
+    if before != after:
+        org.head_office, org.branches, org.contact = head, branches, contact
+        record(
+            db_session(),
+            AuditTag.ORG_PROFILE_CHANGED,
+            actor=current_user.id,
+            subject=None,
+            org=org.id,
+            before=before,
+            after=after,
+        )
+        db_session().commit()
+    return _back(org, "saved")
+
+
+def upload_messages() -> dict[str, str]:
+    return {
+        "document_empty": _("Choose a file: the one sent was empty."),
+        "document_too_large": _("The file is larger than 10 MB."),
+        "document_too_large_image": _("The image is too large (over 10,000 pixels a side)."),
+        "document_type": _("Only PDF, PNG and JPEG files are accepted."),
+        "document_active_content": _(
+            "The PDF contains scripts, forms or attachments. Save it as a plain PDF "
+            "(for example with Print to PDF) and try again."
+        ),
+        "document_too_complex": _("The file could not be checked. Save it again and retry."),
+    }
+
+
+@bp.route("/profile/document", methods=["POST"])
+@csrf.exempt  # checked below, after the body limit is raised for this one route
+@org_admin
+def upload_document(org: Organization) -> Any:
+    """Upload (or replace) the power-of-attorney document; an operator then reviews it."""
+    request.max_content_length = UPLOAD_BODY_LIMIT
+    try:
+        form = PostForm()
+        valid = form.validate_on_submit()
+        file = request.files.get("document")
+    except RequestEntityTooLarge:
+        return _render(org, PostForm(), upload_messages()["document_too_large"], 413)
+    if not valid:
+        return _back(org)
+    data = file.read(documents.MAX_BYTES + 1) if file else b""
+    try:
+        documents.upload(db_session(), org.id, data, file.filename if file else "", current_user.id)
+    except documents.DocumentError as exc:
+        db_session().rollback()
+        return _render(org, form, upload_messages()[exc.code], exc.status)
+    db_session().commit()
+    return _back(org, "document_uploaded")
+
+
+@bp.route("/profile/document/<int:doc_id>")
+@org_admin
+def download_document(org: Organization, doc_id: int) -> Response:
+    doc = db_session().scalar(  # another organisation's document is a 404 (E-01)
+        select(OrgDocument).where(OrgDocument.id == doc_id, OrgDocument.org_id == org.id)
+    )
+    if doc is None:
+        abort(404)
+    return Response(doc.content, 200, documents.download_headers(doc, org.identifier))
