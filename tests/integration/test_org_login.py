@@ -88,6 +88,37 @@ def test_choosing_among_organisations_is_remembered(client, db, setup):
     assert "/orgs/select" in asked.location
 
 
+def test_organisation_choice_is_remembered_across_sessions_until_forgotten(app, db, setup):
+    """Issue 4: the choice is kept per client (not per browser session); the account
+    page's "ask me again" makes the next login ask."""
+    alice, rp = setup["alice"], setup["rp"]
+    other = services.create_org(db, kind="agency", identifier="MOC-01", name_th="กรม ข")
+    services.allow_client(db, other.id, rp.client_id)
+    services.add_member(db, other.id, db.get(User, alice.id))
+    services.grant_scope(db, other.id, alice.id, setup["submit"].id)
+    services.grant_scope(db, setup["org"].id, alice.id, setup["view"].id)
+    db.commit()
+    first = app.test_client()
+    login(first)
+    flow = Flow(first, rp, scope=SCOPES)
+    page = first.get(flow.location).get_data(as_text=True)
+    first.post(flow.location, data={"org_id": other.id, "csrf_token": csrf_token(page)})
+
+    browser = app.test_client()  # a new browser: a new session
+    login(browser)
+    again = Flow(browser, rp, scope=SCOPES)
+    assert "code=" in again.location
+    tokens = exchange(browser, rp, query(again.location)["code"], again.verifier).get_json()
+    assert claims(browser, tokens["id_token"])["org"]["identifier"] == "MOC-01"
+
+    home = browser.get("/account").get_data(as_text=True)
+    assert "กรม ข" in home
+    browser.post(
+        f"/account/org-choices/{rp.client_id}/forget", data={"csrf_token": csrf_token(home)}
+    )
+    assert "/orgs/select" in Flow(browser, rp, scope=SCOPES).location
+
+
 def test_revoked_scope_is_gone_at_next_refresh_E06(client, db, setup):
     org, alice, rp = setup["org"], setup["alice"], setup["rp"]
     services.grant_scope(db, org.id, alice.id, setup["view"].id)

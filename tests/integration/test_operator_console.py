@@ -1,0 +1,260 @@
+"""The operator console: who may enter, organisation status, limits, clients, scopes,
+the A7 email change and the audit search (issue 4; SECURITY.md E-04, S-04, S-05)."""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from idp.mfa import services as mfa
+from idp.models import AuditEvent, ClientScope, Entitlement, Grant, Organization, OrgClient, Token
+from idp.orgs import services
+from idp.orgs.login import candidate_orgs
+from tests.factories import csrf_token, exchange, get_code, login, make_client, make_user, query
+from tests.integration.test_mfa import T0
+from tests.otp import oathtool_code
+
+
+@pytest.fixture
+def app(app_factory, smtp_sink):
+    return app_factory(smtp_url=smtp_sink.url)
+
+
+@pytest.fixture
+def world(app, db):
+    settings = app.extensions["idp_settings"]
+    op, boss, ann = make_user(db, "op"), make_user(db, "boss"), make_user(db, "ann")
+    op.is_operator = True
+    factor, secret = mfa.start_totp(db, settings, op, "Phone")
+    factor.status = "active"
+    rp = make_client(db, name="e-Invoice")
+    other_rp = make_client(db, name="Search")
+    scope = services.add_scope(db, rp.client_id, "einvoice:submit", seat_limit=3)
+    active = services.create_org(db, kind="company", identifier="0105536092641", name_th="A")
+    pending = services.create_org(
+        db, kind="agency", identifier="MOC-01", name_th="B", status="pending"
+    )
+    services.allow_client(db, active.id, rp.client_id)
+    services.add_member(db, active.id, boss, role="admin")
+    services.add_member(db, active.id, ann)
+    services.grant_scope(db, active.id, ann.id, scope.id)
+    services.grant_scope(db, active.id, boss.id, scope.id)
+    db.commit()
+    return {
+        "op": op,
+        "secret": secret,
+        "rp": rp,
+        "other_rp": other_rp,
+        "scope": scope,
+        "active": active,
+        "pending": pending,
+        "boss": boss,
+        "ann": ann,
+    }
+
+
+def _operator(client, world, path="/operator/orgs"):
+    """Sign in as the operator and pass the console's TOTP step-up; returns the page."""
+    client.set_cookie("idp_lang", "en", domain="localhost")
+    login(client, "op")
+    resp = client.get(path)
+    assert "/mfa/challenge" in resp.headers["Location"]  # consoles always need mfa
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    done = client.post(
+        resp.headers["Location"],
+        data={
+            "method": "totp",
+            "code": oathtool_code(world["secret"]),
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert done.headers["Location"] == path
+    page = client.get(path)
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def _post(client, path, page, **data):
+    if 'name="csrf_token"' not in page:  # a page without forms: any page's token will do
+        page = client.get("/account").get_data(as_text=True)
+    return client.post(path, data={**data, "csrf_token": csrf_token(page)})
+
+
+def test_non_operator_gets_404_and_is_audited(client, db, world):
+    login(client, "boss")
+    assert client.get("/operator/orgs").status_code == 404
+    page = client.get("/account").get_data(as_text=True)
+    resp = _post(client, f"/operator/orgs/{world['pending'].id}/status", page, action="approve")
+    assert resp.status_code == 404
+    assert db.get(Organization, world["pending"].id).status == "pending"
+    denied = db.scalars(select(AuditEvent).where(AuditEvent.tag == "op:console:denied")).all()
+    assert len(denied) == 2 and denied[0].actor_user_id == world["boss"].id
+
+
+def test_operator_lists_pending_first_and_filters(client, world):
+    page = _operator(client, world)
+    assert page.index("MOC-01") < page.index("0105536092641")  # pending first
+    only = client.get("/operator/orgs?status=active").get_data(as_text=True)
+    assert "0105536092641" in only and "MOC-01" not in only
+    found = client.get("/operator/orgs?q=moc").get_data(as_text=True)
+    assert "MOC-01" in found and "0105536092641" not in found
+
+
+def test_approve_records_before_after_and_second_approve_conflicts(client, db, world):
+    page = _operator(client, world)
+    url = f"/operator/orgs/{world['pending'].id}/status"
+    ok = _post(client, url, page, action="approve")
+    assert query(ok.headers["Location"])["m"] == "saved"
+    db.expire_all()
+    assert db.get(Organization, world["pending"].id).status == "active"
+    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:org:status"))
+    assert event.details["before"] == "pending" and event.details["after"] == "active"
+    assert event.actor_user_id == world["op"].id and event.org_id == world["pending"].id
+    again = _post(client, url, page, action="approve")
+    assert query(again.headers["Location"])["m"] == "status_conflict"
+    shown = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "current status" in shown
+
+
+def test_suspending_ends_tokens_and_blocks_login_for_the_org(app, client, db, world):
+    """Tokens issued to a person acting for the organisation end at once (E-08 spirit)."""
+    rp, ann = world["rp"], world["ann"]
+    member = app.test_client()
+    code, verifier, _ = get_code(member, rp, scope="openid einvoice:submit", username="ann")
+    tokens = exchange(member, rp, code, verifier).get_json()
+    assert "einvoice:submit" in tokens["scope"]
+    page = _operator(client, world)
+    _post(client, f"/operator/orgs/{world['active'].id}/status", page, action="suspend")
+    db.expire_all()
+    grant = db.scalar(select(Grant).where(Grant.user_id == ann.id))
+    assert grant.revoked_at is not None
+    assert all(t.revoked_at for t in db.scalars(select(Token).where(Token.grant_id == grant.id)))
+    assert candidate_orgs(db, ann.id, rp.client_id) == []
+    info = member.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert info.status_code == 401
+
+
+def test_member_limit_cannot_drop_below_members(client, db, world):
+    page = _operator(client, world)
+    url = f"/operator/orgs/{world['active'].id}/limit"
+    low = _post(client, url, page, member_limit="1")
+    assert query(low.headers["Location"])["m"] == "limit_below_usage"
+    bad = _post(client, url, page, member_limit="ten")
+    assert query(bad.headers["Location"])["m"] == "limit_invalid"
+    ok = _post(client, url, page, member_limit="25")
+    assert query(ok.headers["Location"])["m"] == "saved"
+    db.expire_all()
+    assert db.get(Organization, world["active"].id).member_limit == 25
+    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:org:member_limit"))
+    assert (event.details["before"], event.details["after"]) == (10, 25)
+
+
+def test_taking_a_client_away_revokes_its_rights(client, db, world):
+    page = _operator(client, world)
+    org_id = world["active"].id
+    url = f"/operator/orgs/{org_id}/clients"
+    unknown = _post(client, url, page, client_id=["no-such-client"])
+    assert unknown.status_code == 400
+    ok = _post(client, url, page, client_id=[world["other_rp"].client_id])
+    assert ok.status_code == 303
+    db.expire_all()
+    allowed = set(db.scalars(select(OrgClient.client_id).where(OrgClient.org_id == org_id)))
+    assert allowed == {world["other_rp"].client_id}
+    assert db.scalars(select(Entitlement)).all() == []
+    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:org:clients"))
+    assert event.details["before"] == [world["rp"].client_id]
+
+
+def test_scope_settings_refuse_seat_limit_below_usage(client, db, world):
+    page = _operator(client, world, "/operator/clients")
+    assert "einvoice:submit" in page
+    url = f"/operator/scopes/{world['scope'].id}"
+    fields = {
+        "description_th": "ส่งใบกำกับ",
+        "description_en": "Submit",
+        "min_acr": "urn:idp:acr:mfa",
+    }
+    low = _post(client, url, page, seat_limit="1", **fields)
+    assert query(low.headers["Location"])["m"] == "limit_below_usage"
+    level = _post(client, url, page, seat_limit="5", **{**fields, "min_acr": "urn:x"})
+    assert query(level.headers["Location"])["m"] == "level_invalid"
+    ok = _post(client, url, page, seat_limit="5", **fields)
+    assert query(ok.headers["Location"])["m"] == "saved"
+    db.expire_all()
+    scope = db.get(ClientScope, world["scope"].id)
+    assert (scope.seat_limit, scope.min_acr, scope.description_en) == (
+        5,
+        "urn:idp:acr:mfa",
+        "Submit",
+    )
+    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:scope:changed"))
+    assert event.details["before"]["seat_limit"] == 3 and event.details["after"]["seat_limit"] == 5
+    unlimited = _post(client, url, page, seat_limit="", **fields)
+    assert query(unlimited.headers["Location"])["m"] == "saved"
+    db.expire_all()
+    assert db.get(ClientScope, world["scope"].id).seat_limit is None
+
+
+def test_operator_changes_the_only_admins_email_A7(client, db, world, smtp_sink):
+    page = _operator(client, world)
+    url = f"/operator/orgs/{world['active'].id}/members/{world['boss'].id}/email"
+    taken = _post(client, url, page, email="ann@example.org")
+    assert query(taken.headers["Location"])["m"] == "email_taken"
+    ok = _post(client, url, page, email="boss.new@example.org")
+    assert query(ok.headers["Location"])["m"] == "email_changed"
+    assert smtp_sink.to("boss@example.org") and smtp_sink.to("boss.new@example.org")
+    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:user:email_changed"))
+    assert event.details["after"] == "boss.new@example.org"
+    other = f"/operator/orgs/{world['pending'].id}/members/{world['boss'].id}/email"
+    assert _post(client, other, page, email="x@example.org").status_code == 404
+
+
+def test_audit_search_filters_and_exports(client, db, world):
+    page = _operator(client, world, "/operator/audit")
+    _post(client, f"/operator/orgs/{world['pending'].id}/status", page, action="approve")
+    by_org = client.get("/operator/audit?org=MOC-01").get_data(as_text=True)
+    assert "op:org:status</code>" in by_org and "org:scope:granted</code>" not in by_org
+    assert "pending → active" in by_org
+    by_tag = client.get("/operator/audit?tag=org:scope:granted").get_data(as_text=True)
+    assert by_tag.count("org:scope:granted</code>") == 2
+    by_actor = client.get("/operator/audit?actor=op").get_data(as_text=True)
+    assert "op:org:status" in by_actor and "org:scope:granted</code>" not in by_actor
+    future = client.get("/operator/audit?since=2999-01-01").get_data(as_text=True)
+    assert "Nothing matches" in future
+    unknown = client.get("/operator/audit?org=NOPE").get_data(as_text=True)
+    assert "Nothing matches" in unknown
+    csv_resp = client.get("/operator/audit.csv?org=MOC-01")
+    lines = csv_resp.data.decode("utf-8-sig").strip().splitlines()
+    assert lines[0].startswith("when_utc,action,organisation")
+    assert len(lines) == 2 and "MOC-01" in lines[1]
+
+
+def test_operator_posts_need_csrf_S05(client, db, world):
+    _operator(client, world)
+    resp = client.post(f"/operator/orgs/{world['pending'].id}/status", data={"action": "approve"})
+    assert resp.status_code in (303, 400)
+    assert db.get(Organization, world["pending"].id).status == "pending"
+
+
+def test_org_admin_cannot_make_anyone_operator_E04(client, db, world):
+    """No web form sets ``is_operator``: posting it to the org console changes nothing."""
+    login(client, "boss")
+    client.post(
+        f"/orgs/{world['active'].id}/admin/members/{world['ann'].id}/role",
+        data={"role": "admin", "is_operator": "true"},
+    )
+    db.expire_all()
+    assert not db.get(type(world["ann"]), world["ann"].id).is_operator
+
+
+def test_console_idle_15_minutes_needs_login_again_S04(client, world):
+    with time_machine.travel(T0, tick=False) as traveller:
+        _operator(client, world)
+        traveller.shift(14 * 60)
+        assert client.get("/operator/orgs").status_code == 200  # 14 min: still fine
+        traveller.shift(14 * 60)
+        assert client.get("/operator/clients").status_code == 200  # idle clock restarted
+        traveller.shift(16 * 60)
+        resp = client.get("/operator/orgs")
+        assert resp.status_code == 303 and "/login" in resp.headers["Location"]
