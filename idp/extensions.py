@@ -8,6 +8,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from idp.oidc.keys import KeyCache
 
@@ -35,7 +36,7 @@ def select_locale() -> str:
     chosen = request.args.get("lang")
     if chosen in LOCALES:
         return chosen
-    ui_locales = request.values.get("ui_locales") or _flow_ui_locales()
+    ui_locales = _param("ui_locales") or _flow_ui_locales()
     for tag in (ui_locales or "").split():
         base = tag.split("-")[0].lower()
         if base in LOCALES:
@@ -52,5 +53,14 @@ def select_locale() -> str:
 def _flow_ui_locales() -> str | None:
     from idp.oidc.flows import get_flow
 
-    flow = get_flow(request.values.get("flow"))
+    flow = get_flow(_param("flow"))
     return flow.get("ui_locales") if flow else None
+
+
+def _param(name: str) -> str | None:
+    """A query or form value; a body that cannot be read (e.g. too large) counts as
+    absent, so that its error page still renders."""
+    try:
+        return request.values.get(name)
+    except HTTPException:
+        return request.args.get(name)

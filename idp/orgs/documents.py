@@ -15,6 +15,7 @@ import hashlib
 import io
 import re
 import unicodedata
+import warnings
 import zlib
 
 from PIL import Image, UnidentifiedImageError
@@ -71,16 +72,21 @@ def _active_pdf_content(data: bytes) -> bool:
 
 
 def _check_image(data: bytes) -> None:
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size  # from the header: nothing is decoded
-            if width > MAX_SIDE or height > MAX_SIDE:
-                raise DocumentError("document_too_large_image")
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, DocumentError):
-            raise
-        raise DocumentError("document_type") from exc
+    with warnings.catch_warnings():
+        # Pillow warns, then refuses, above ~89 M pixels: both count as too large here.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size  # from the header: nothing is decoded
+                if width > MAX_SIDE or height > MAX_SIDE:
+                    raise DocumentError("document_too_large_image")
+                image.verify()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise DocumentError("document_too_large_image") from exc
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            if isinstance(exc, DocumentError):
+                raise
+            raise DocumentError("document_type") from exc
 
 
 def media_type_of(data: bytes) -> str:

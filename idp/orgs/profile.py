@@ -121,7 +121,7 @@ def upload_document(org: Organization) -> Any:
         valid = form.validate_on_submit()
         file = request.files.get("document")
     except RequestEntityTooLarge:
-        return _render(org, PostForm(), upload_messages()["document_too_large"], 413)
+        return _render(org, PostForm(formdata=None), upload_messages()["document_too_large"], 413)
     if not valid:
         return _back(org)
     data = file.read(documents.MAX_BYTES + 1) if file else b""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from idp.orgs import entitlements as rules
 from idp.orgs.entitlements import (
     InvalidIdentifier,
     LastAdmin,
@@ -78,3 +79,36 @@ def test_tokens_carry_only_held_client_scopes_E05():
         "email",
         "einvoice:view",
     ]
+
+
+@pytest.mark.parametrize(
+    ("current", "action", "expected"),
+    [
+        ("pending", "approve", "active"),
+        ("pending", "suspend", "suspended"),
+        ("active", "suspend", "suspended"),
+        ("suspended", "reactivate", "active"),
+    ],
+)
+def test_operator_status_transitions(current, action, expected):
+    assert rules.next_status(current, action) == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "action"),
+    [("active", "approve"), ("suspended", "approve"), ("active", "reactivate"), ("x", "delete")],
+)
+def test_status_change_that_does_not_apply_is_a_conflict(current, action):
+    with pytest.raises(rules.StatusConflict):
+        rules.next_status(current, action)
+
+
+@pytest.mark.parametrize(("used", "limit"), [(3, 2), (0, 0), (0, -1), (0, 10_001)])
+def test_new_limit_below_usage_or_out_of_range_is_refused(used, limit):
+    with pytest.raises(rules.LimitBelowUsage):
+        rules.check_new_limit(used, limit)
+
+
+@pytest.mark.parametrize(("used", "limit"), [(3, 3), (0, 1), (5, None)])
+def test_new_limit_at_or_above_usage_is_fine(used, limit):
+    rules.check_new_limit(used, limit)
