@@ -24,7 +24,9 @@ DEMO_USERS = [
     # username, email, name, password, has a soft token
     ("somchai", "somchai@example.co.th", "สมชาย ใจดี", "Mango-Sticky-Rice-42", True),
     ("alice", "alice@example.org", "Alice Example", "Green-Curry-Lime-17", False),
+    ("nok", "nok@example.go.th", "นกน้อย ผู้ดูแลระบบ", "Pad-Thai-Tamarind-88", True),
 ]
+DEMO_OPERATORS = {"nok"}  # platform operators: /operator
 
 # slug, title, port offset, skip consent, min acr, email OTP allowed, step-up button
 DEMO_RPS = [
@@ -75,7 +77,10 @@ DEMO_ORGS = [
         "Thai Trading Co., Ltd.",
         {"alice": ("admin", ["einvoice:submit", "search:query"])},
     ),
+    # Registered, waiting for an operator's approval (nok approves it at /operator).
+    ("0105561234560", "บริษัท รอตรวจ จำกัด", "Awaiting Review Co., Ltd.", {}),
 ]
+PENDING_ORGS = {"0105561234560"}
 
 
 def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
@@ -97,6 +102,7 @@ def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
                     name=name,
                     email_verified=True,
                 )
+            user.is_operator = username in DEMO_OPERATORS
             if with_totp:
                 factor = s.scalar(
                     select(MfaFactor).where(
@@ -149,7 +155,12 @@ def _seed_orgs(s) -> None:
         if s.scalar(select(Organization).where(Organization.identifier == identifier)):
             continue
         org = orgs.create_org(
-            s, kind="company", identifier=identifier, name_th=name_th, name_en=name_en
+            s,
+            kind="company",
+            identifier=identifier,
+            name_th=name_th,
+            name_en=name_en,
+            status="pending" if identifier in PENDING_ORGS else "active",
         )
         for slug in DEMO_SCOPES:
             orgs.allow_client(s, org.id, f"demo-{slug}")
@@ -219,6 +230,10 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
     print(
         "Organisations: Siam Import (somchai admin, alice member) and Thai Trading "
         "(alice admin); org admin console: sign in, then /account."
+    )
+    print(
+        "Operator console (nok): /operator - approve 'Awaiting Review Co.', set limits, "
+        "clients, seats, assurance levels; audit search."
     )
     print("Press Ctrl-C to stop.")
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
