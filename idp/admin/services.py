@@ -4,7 +4,7 @@ as the org admin's seat changes, so a limit is never lowered under a racing gran
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from idp.audit import AuditTag, record
@@ -74,37 +74,67 @@ def set_member_limit(db: Session, org_id: int, limit: int, actor: int) -> None:
     )
 
 
-def set_clients(db: Session, org_id: int, client_ids: set[str], actor: int) -> None:
-    """Which clients the organisation may use. Taking one away also takes away its
-    scopes from the members (so their next refresh carries none of them)."""
+def set_clients(
+    db: Session, org_id: int, allowance: dict[str, list[str] | None], actor: int
+) -> None:
+    """Which clients the organisation may use and, per client, which of its scopes
+    (None: all). Taking a client or scope away also takes it from the members, so their
+    next refresh carries none of it."""
     lock_org(db, org_id)
-    known = set(db.scalars(select(Client.client_id).where(Client.client_id.in_(client_ids))))
-    if known != client_ids:
-        raise LookupError(sorted(client_ids - known))
-    before = set(db.scalars(select(OrgClient.client_id).where(OrgClient.org_id == org_id)))
-    removed = before - client_ids
-    for client_id in sorted(client_ids - before):
-        db.add(OrgClient(org_id=org_id, client_id=client_id))
+    declared: dict[str, set[str]] = {}
+    for client_id, name in db.execute(
+        select(ClientScope.client_id, ClientScope.name).where(ClientScope.client_id.in_(allowance))
+    ):
+        declared.setdefault(client_id, set()).add(name)
+    known = set(db.scalars(select(Client.client_id).where(Client.client_id.in_(allowance))))
+    unknown = set(allowance) - known
+    bad_scopes = {
+        n for c, names in allowance.items() for n in names or () if n not in declared.get(c, ())
+    }
+    if unknown or bad_scopes:
+        raise LookupError(sorted(unknown | bad_scopes))
+    # Every declared scope chosen is the same as "all": stored as None so that a scope
+    # the client declares later is included too.
+    wanted = {
+        c: None if names is None or set(names) >= declared.get(c, set()) else sorted(set(names))
+        for c, names in allowance.items()
+    }
+    rows = {r.client_id: r for r in db.scalars(select(OrgClient).where(OrgClient.org_id == org_id))}
+    before = {c: r.scopes for c, r in sorted(rows.items())}
+    for client_id, scopes in wanted.items():
+        if client_id in rows:
+            rows[client_id].scopes = scopes
+        else:
+            db.add(OrgClient(org_id=org_id, client_id=client_id, scopes=scopes))
+    removed = set(rows) - set(wanted)
     if removed:
         db.execute(
             delete(OrgClient).where(OrgClient.org_id == org_id, OrgClient.client_id.in_(removed))
         )
-        scopes = select(ClientScope.id).where(ClientScope.client_id.in_(removed))
+    lost = [ClientScope.client_id.in_(removed)] if removed else []
+    lost += [
+        (ClientScope.client_id == c) & ClientScope.name.not_in(scopes)
+        for c, scopes in wanted.items()
+        if scopes is not None
+    ]
+    if lost:
         members = select(Membership.id).where(Membership.org_id == org_id)
         db.execute(
             delete(Entitlement).where(
-                Entitlement.scope_id.in_(scopes), Entitlement.membership_id.in_(members)
+                Entitlement.scope_id.in_(select(ClientScope.id).where(or_(*lost))),
+                Entitlement.membership_id.in_(members),
             )
         )
-    if before != client_ids:
+    after = dict(sorted(wanted.items()))
+    if before != after:
         record(
             db,
             AuditTag.OP_ORG_CLIENTS_CHANGED,
             actor=actor,
             subject=None,
             org=org_id,
-            before=sorted(before),
-            after=sorted(client_ids),
+            before=before,
+            after=after,
         )
 
 

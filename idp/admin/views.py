@@ -124,7 +124,13 @@ def org(org_id: int) -> Any:
     members = db.scalar(
         select(func.count()).select_from(Membership).where(Membership.org_id == org_id)
     )
-    allowed = set(db.scalars(select(OrgClient.client_id).where(OrgClient.org_id == org_id)))
+    allowed = {
+        r.client_id: r.scopes
+        for r in db.scalars(select(OrgClient).where(OrgClient.org_id == org_id))
+    }
+    scopes: dict[str, list[ClientScope]] = {}
+    for scope in db.scalars(select(ClientScope).order_by(ClientScope.name)):
+        scopes.setdefault(scope.client_id, []).append(scope)
     return render_template(
         "admin/org.html",
         org=organisation,
@@ -132,6 +138,7 @@ def org(org_id: int) -> Any:
         members=members,
         clients=list(db.scalars(select(Client).order_by(Client.name))),
         allowed=allowed,
+        scopes=scopes,
         documents=documents.history(db, org_id),
         form=PostForm(),
         message=operator_messages().get(request.args.get("m", "")),
@@ -179,7 +186,10 @@ def set_clients(org_id: int) -> Any:
         return _back_to_org(org_id, "")
     db = db_session()
     try:
-        services.set_clients(db, org_id, set(request.form.getlist("client_id")), current_user.id)
+        allowance = {
+            c: request.form.getlist(f"scope:{c}") for c in request.form.getlist("client_id")
+        }
+        services.set_clients(db, org_id, allowance, current_user.id)
     except LookupError:
         db.rollback()
         abort(400)

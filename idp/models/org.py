@@ -73,6 +73,8 @@ class OrgClient(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    # The client's scopes the organisation may grant; None means all of them.
+    scopes: Mapped[list | None] = mapped_column(nullable=True)
 
 
 class Entitlement(Base):

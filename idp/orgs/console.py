@@ -30,11 +30,9 @@ from idp.db import session as db_session
 from idp.mail import MailError
 from idp.mfa.guard import console_step_up
 from idp.models import (
-    ClientScope,
     Entitlement,
     Membership,
     Organization,
-    OrgClient,
     User,
 )
 from idp.orgs import invitations, services
@@ -97,14 +95,7 @@ def overview(org: Organization) -> Any:
         .where(Membership.org_id == org.id)
         .order_by(User.username)
     ).all()
-    scopes = list(
-        db.scalars(
-            select(ClientScope)
-            .join(OrgClient, OrgClient.client_id == ClientScope.client_id)
-            .where(OrgClient.org_id == org.id)
-            .order_by(ClientScope.name)
-        )
-    )
+    scopes = services.grantable_scopes(db, org.id)
     held = {
         (e.membership_id, e.scope_id)
         for e in db.scalars(

@@ -207,8 +207,9 @@ def grant_scope(
     allowed = db.scalar(
         select(OrgClient).where(OrgClient.org_id == org_id, OrgClient.client_id == scope.client_id)
     )
-    if allowed is None:
-        raise LookupError(scope.client_id)  # E-03: not a client this organisation may use
+    if allowed is None or (allowed.scopes is not None and scope.name not in allowed.scopes):
+        # E-03: not a client, or a scope of it, that this organisation may use
+        raise LookupError(scope.client_id)
     existing = db.scalar(
         select(Entitlement).where(
             Entitlement.membership_id == m.id, Entitlement.scope_id == scope_id
@@ -342,3 +343,14 @@ def notify_email_change(settings: Any, user: User, old: str, org: Organization) 
                 f"The email of the account {user.username} was changed from {old} to "
                 f"{user.email} by an administrator of {org.name_th}.",
             )
+
+
+def grantable_scopes(db: Session, org_id: int) -> list[ClientScope]:
+    """The scopes the organisation's admins may hand out (operators decide)."""
+    rows = db.execute(
+        select(ClientScope, OrgClient.scopes)
+        .join(OrgClient, OrgClient.client_id == ClientScope.client_id)
+        .where(OrgClient.org_id == org_id)
+        .order_by(ClientScope.name)
+    ).all()
+    return [scope for scope, allowed in rows if allowed is None or scope.name in allowed]

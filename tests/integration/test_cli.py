@@ -319,3 +319,35 @@ def test_orgs_cli_members_scopes_and_seats(run):
     )
     assert full.returncode == 1 and "seats" in full.stderr
     assert len(full.stderr.strip().splitlines()) == 1
+
+
+def test_operator_right_and_org_status_from_the_cli(run):
+    """Only the CLI makes an operator (SECURITY.md E-04); status changes follow the same
+    rules as the operator console (a second approve is refused)."""
+    run(
+        "users",
+        "add",
+        "--username",
+        "nok",
+        "--email",
+        "nok@example.org",
+        "--password-stdin",
+        stdin="a long enough passphrase\n",
+    )
+    made = run("users", "set-operator", "--username", "nok", "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout) == {"username": "nok", "is_operator": True}
+    off = run("users", "set-operator", "--username", "nok", "--off", "--json")
+    assert json.loads(off.stdout)["is_operator"] is False
+    missing = run("users", "set-operator", "--username", "nobody")
+    assert missing.returncode == 1 and missing.stderr.startswith("error:")
+
+    run("orgs", "add", "--kind", "agency", "--identifier", "MOC-01", "--name-th", "กรม")
+    suspended = run("orgs", "set-status", "--identifier", "MOC-01", "--action", "suspend")
+    assert json.loads(suspended.stdout)["status"] == "suspended"
+    again = run("orgs", "set-status", "--identifier", "MOC-01", "--action", "approve")
+    assert again.returncode == 1 and "cannot approve an organisation that is suspended" in (
+        again.stderr
+    )
+    back = run("orgs", "set-status", "--identifier", "MOC-01", "--action", "reactivate")
+    assert json.loads(back.stdout)["status"] == "active"

@@ -163,7 +163,7 @@ def test_taking_a_client_away_revokes_its_rights(client, db, world):
     assert allowed == {world["other_rp"].client_id}
     assert db.scalars(select(Entitlement)).all() == []
     event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:org:clients"))
-    assert event.details["before"] == [world["rp"].client_id]
+    assert event.details["before"] == {world["rp"].client_id: None}
 
 
 def test_scope_settings_refuse_seat_limit_below_usage(client, db, world):
@@ -258,3 +258,49 @@ def test_console_idle_15_minutes_needs_login_again_S04(client, world):
         traveller.shift(16 * 60)
         resp = client.get("/operator/orgs")
         assert resp.status_code == 303 and "/login" in resp.headers["Location"]
+
+
+def test_operator_limits_which_scopes_of_a_client_an_org_may_grant_E03(client, db, world):
+    """Operators decide the clients and the scopes: a scope taken away is revoked from
+    the members and can no longer be granted by the org admin."""
+    rp, org_id = world["rp"], world["active"].id
+    view = services.add_scope(db, rp.client_id, "einvoice:view")
+    db.commit()
+    page = _operator(client, world, f"/operator/orgs/{org_id}")
+    assert f'id="scope-{rp.client_id}-einvoice-view" checked' in page
+    resp = _post(
+        client,
+        f"/operator/orgs/{org_id}/clients",
+        page,
+        **{"client_id": [rp.client_id], f"scope:{rp.client_id}": ["einvoice:view"]},
+    )
+    assert resp.status_code == 303
+    db.expire_all()
+    row = db.scalar(select(OrgClient).where(OrgClient.org_id == org_id))
+    assert row.scopes == ["einvoice:view"]
+    assert db.scalars(select(Entitlement)).all() == []  # einvoice:submit taken from both
+    with pytest.raises(LookupError):
+        services.grant_scope(db, org_id, world["ann"].id, world["scope"].id)
+    db.rollback()
+    services.grant_scope(db, org_id, world["ann"].id, view.id)
+    db.commit()
+    assert [s.name for s in services.grantable_scopes(db, org_id)] == ["einvoice:view"]
+    bad = _post(
+        client,
+        f"/operator/orgs/{org_id}/clients",
+        page,
+        **{"client_id": [rp.client_id], f"scope:{rp.client_id}": ["einvoice:nope"]},
+    )
+    assert bad.status_code == 400
+    all_again = _post(
+        client,
+        f"/operator/orgs/{org_id}/clients",
+        page,
+        **{
+            "client_id": [rp.client_id],
+            f"scope:{rp.client_id}": ["einvoice:view", "einvoice:submit"],
+        },
+    )
+    assert all_again.status_code == 303
+    db.expire_all()
+    assert db.scalar(select(OrgClient).where(OrgClient.org_id == org_id)).scopes is None

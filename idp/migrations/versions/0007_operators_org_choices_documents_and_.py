@@ -70,6 +70,9 @@ def upgrade() -> None:
     with op.batch_alter_table("org_documents", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_org_documents_org_id"), ["org_id"], unique=False)
 
+    with op.batch_alter_table("org_clients", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("scopes", sa.JSON(), nullable=True))
+
     with op.batch_alter_table("organizations", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("contact", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
@@ -90,6 +93,9 @@ def downgrade() -> None:
 
     with op.batch_alter_table("organizations", schema=None) as batch_op:
         batch_op.drop_column("contact")
+
+    with op.batch_alter_table("org_clients", schema=None) as batch_op:
+        batch_op.drop_column("scopes")
 
     with op.batch_alter_table("org_documents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_org_documents_org_id"))
