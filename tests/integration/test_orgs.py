@@ -157,3 +157,58 @@ def test_removed_member_loses_tokens_and_consents_E08(client, db, org):
         auth=(rp.client_id, rp.secret),
     )
     assert refreshed.get_json()["error"] == "invalid_grant"
+
+
+def test_operator_lowering_seats_races_grants_without_overbooking_E07(app, db, org):
+    """The operator's new limit and the admins' grants serialise on the organisation row:
+    whatever the order, the seats in use never exceed the limit that is in force."""
+    from idp.admin.services import update_scope
+    from idp.orgs.entitlements import LimitBelowUsage
+
+    _, scope = _scope(db, org, seat_limit=12)
+    users = [make_user(db, f"q{i:02d}") for i in range(14)]
+    org.member_limit = 30
+    operator = make_user(db, "op")
+    db.commit()
+    for u in users:
+        services.add_member(db, org.id, u)
+    for u in users[:4]:
+        services.grant_scope(db, org.id, u.id, scope.id)
+    db.commit()
+    factory, outcome = get_db(app).factory, {}
+
+    def grant(user_id):
+        with factory() as s:
+            try:
+                services.grant_scope(s, org.id, user_id, scope.id)
+                s.commit()
+            except SeatLimitReached:
+                s.rollback()
+
+    def lower():
+        with factory() as s:
+            try:
+                update_scope(
+                    s,
+                    scope.id,
+                    seat_limit=6,
+                    min_acr=scope.min_acr,
+                    description_th="",
+                    description_en="",
+                    actor=operator.id,
+                )
+                s.commit()
+                outcome["limit"] = 6
+            except LimitBelowUsage:
+                s.rollback()
+                outcome["limit"] = 12
+
+    threads = [threading.Thread(target=grant, args=(u.id,)) for u in users[4:]]
+    threads.insert(3, threading.Thread(target=lower))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    db.expire_all()
+    used, limit = services.seat_usage(db, org.id, scope.id)
+    assert limit == outcome["limit"] and used <= limit
