@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -32,6 +33,7 @@ class AuditTag(StrEnum):
     OP_ORG_LIMIT_CHANGED = "op:org:member_limit"
     OP_ORG_CLIENTS_CHANGED = "op:org:clients"
     OP_SCOPE_CHANGED = "op:scope:changed"
+    OP_SCOPE_ADDED = "op:scope:added"
     OP_DOCUMENT_REVIEWED = "op:document:reviewed"
     OP_EMAIL_CHANGED = "op:user:email_changed"
     OP_ACCESS_DENIED = "op:console:denied"
@@ -75,6 +77,38 @@ class AuditQuery:
     since: int | None = None  # epoch seconds, inclusive
     until: int | None = None  # epoch seconds, exclusive
     limit: int = 1000
+
+
+FILTERS = ("tag", "actor", "subject", "ip", "since", "until")
+
+
+def query_from_args(args: Mapping[str, str], org_id: int | None) -> tuple[AuditQuery, dict]:
+    """An audit query from a search form's values (dates as YYYY-MM-DD, UTC); returns the
+    cleaned values too, to fill the form again."""
+    values = {k: (args.get(k) or "").strip()[:100] for k in FILTERS}
+    return (
+        AuditQuery(
+            org_id=org_id,
+            tag=values["tag"],
+            actor=values["actor"],
+            subject=values["subject"],
+            ip=values["ip"],
+            since=_day(values["since"]),
+            until=_day(values["until"], end=True),
+        ),
+        values,
+    )
+
+
+def _day(value: str, *, end: bool = False) -> int | None:
+    """Midnight UTC of a YYYY-MM-DD date; ``end`` gives the next midnight."""
+    from datetime import UTC, datetime
+
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return int(day.timestamp()) + (86400 if end else 0)
 
 
 def search(db: Session, q: AuditQuery) -> list:

@@ -534,9 +534,12 @@ def clients_add_scope(
 
     from idp.db import get_db
     from idp.orgs import services
+    from idp.orgs.entitlements import InvalidScopeName, check_scope_name
 
-    if not name or " " in name or len(name) > 64:
-        _fail(f"invalid scope name {name!r}")
+    try:
+        check_scope_name(name)
+    except InvalidScopeName:
+        _fail(f"invalid scope name {name!r}: use application:right, e.g. einvoice:submit")
     with get_db(_app()).factory() as s:
         try:
             scope = services.add_scope(

@@ -22,7 +22,7 @@ from idp.models import (
 )
 from idp.oidc.acr import ACR_LADDER
 from idp.orgs import entitlements as rules
-from idp.orgs.services import lock_org, seat_usage
+from idp.orgs.services import add_scope, lock_org, seat_usage
 
 
 def set_status(db: Session, org_id: int, action: str, actor: int | None) -> Organization:
@@ -182,6 +182,51 @@ def update_scope(
             before=before,
             after=after,
         )
+    return scope
+
+
+def declare_scope(
+    db: Session,
+    client_id: str,
+    name: str,
+    *,
+    seat_limit: int | None,
+    min_acr: str,
+    description_th: str,
+    description_en: str,
+    actor: int,
+) -> ClientScope:
+    """A new right of a client (e.g. ``gfmis:approve``); organisations that may use the
+    client with all its scopes can grant it at once."""
+    rules.check_scope_name(name)
+    rules.check_new_limit(0, seat_limit)
+    if min_acr not in ACR_LADDER:
+        raise ValueError(min_acr)
+    if db.scalar(select(Client.id).where(Client.client_id == client_id)) is None:
+        raise LookupError(client_id)
+    if db.scalar(
+        select(ClientScope.id).where(ClientScope.client_id == client_id, ClientScope.name == name)
+    ):
+        raise rules.ScopeExists(name=name)
+    scope = add_scope(
+        db,
+        client_id,
+        name,
+        description_th=description_th,
+        description_en=description_en,
+        min_acr=min_acr,
+        seat_limit=seat_limit,
+    )
+    record(
+        db,
+        AuditTag.OP_SCOPE_ADDED,
+        actor=actor,
+        subject=None,
+        client=client_id,
+        scope=name,
+        before=None,
+        after={"seat_limit": seat_limit, "min_acr": min_acr},
+    )
     return scope
 
 

@@ -6,7 +6,6 @@ anyone else gets a 404 and an audit record. Needs ``mfa`` like every console."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -26,7 +25,7 @@ from sqlalchemy import func, or_, select
 
 from idp.account.forms import PostForm
 from idp.admin import services
-from idp.audit import AuditQuery, AuditTag, record, to_csv
+from idp.audit import AuditQuery, AuditTag, query_from_args, record, to_csv
 from idp.audit import search as audit_search
 from idp.db import session as db_session
 from idp.mfa.guard import console_step_up
@@ -95,12 +94,13 @@ def orgs() -> Any:
     if status in STATUSES:
         stmt = stmt.where(Organization.status == status)
     if text:
-        like = f"%{text}%"
+        # The person's % and _ are letters here, not wildcards.
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(
             or_(
-                Organization.name_th.ilike(like),
-                Organization.name_en.ilike(like),
-                Organization.identifier.ilike(like),
+                Organization.name_th.ilike(like, escape="\\"),
+                Organization.name_en.ilike(like, escape="\\"),
+                Organization.identifier.ilike(like, escape="\\"),
             )
         )
     return render_template(
@@ -276,67 +276,74 @@ def clients() -> Any:
     )
 
 
+def _scope_fields() -> dict[str, Any] | None:
+    """The scope form's values, or None when the seat limit is not a whole number."""
+    form = request.form
+    raw_limit = form.get("seat_limit", "").strip()
+    if raw_limit and not raw_limit.isdigit():
+        return None
+    return {
+        "seat_limit": int(raw_limit) if raw_limit else None,
+        "min_acr": form.get("min_acr", ""),
+        "description_th": form.get("description_th", "").strip()[:500],
+        "description_en": form.get("description_en", "").strip()[:500],
+    }
+
+
+def _back_to_clients(message: str) -> Any:
+    return redirect(url_for("admin.clients", m=message), code=303)
+
+
 @bp.route("/scopes/<int:scope_id>", methods=["POST"])
 @operator_required
 def update_scope(scope_id: int) -> Any:
-    form = request.form
-    raw_limit = form.get("seat_limit", "").strip()
-    if not PostForm().validate_on_submit() or (raw_limit and not raw_limit.isdigit()):
-        return redirect(url_for("admin.clients", m="limit_invalid"), code=303)
+    fields = _scope_fields()
+    if not PostForm().validate_on_submit() or fields is None:
+        return _back_to_clients("limit_invalid")
     db = db_session()
     try:
-        services.update_scope(
-            db,
-            scope_id,
-            seat_limit=int(raw_limit) if raw_limit else None,
-            min_acr=form.get("min_acr", ""),
-            description_th=form.get("description_th", "").strip()[:500],
-            description_en=form.get("description_en", "").strip()[:500],
-            actor=current_user.id,
-        )
+        services.update_scope(db, scope_id, actor=current_user.id, **fields)
     except LookupError:
         db.rollback()
         abort(404)
     except ValueError as exc:  # OrgError is a ValueError too
         db.rollback()
-        code = exc.code if isinstance(exc, OrgError) else "level_invalid"
-        return redirect(url_for("admin.clients", m=code), code=303)
+        return _back_to_clients(exc.code if isinstance(exc, OrgError) else "level_invalid")
     db.commit()
-    return redirect(url_for("admin.clients", m="saved"), code=303)
+    return _back_to_clients("saved")
 
 
-def _day(value: str, *, end: bool = False) -> int | None:
-    """A YYYY-MM-DD filter as epoch seconds (UTC); ``end`` makes it the next midnight."""
+@bp.route("/clients/<client_id>/scopes", methods=["POST"])
+@operator_required
+def declare_scope(client_id: str) -> Any:
+    fields = _scope_fields()
+    if not PostForm().validate_on_submit() or fields is None:
+        return _back_to_clients("limit_invalid")
+    db = db_session()
     try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return int(day.timestamp()) + (86400 if end else 0)
+        services.declare_scope(
+            db, client_id, request.form.get("name", "").strip(), actor=current_user.id, **fields
+        )
+    except LookupError:
+        db.rollback()
+        abort(404)
+    except ValueError as exc:
+        db.rollback()
+        return _back_to_clients(exc.code if isinstance(exc, OrgError) else "level_invalid")
+    db.commit()
+    return _back_to_clients("scope_added")
 
 
 def _audit_query() -> tuple[AuditQuery, dict[str, str]]:
-    args = {
-        k: request.args.get(k, "").strip()[:100]
-        for k in ("org", "tag", "actor", "subject", "ip", "since", "until")
-    }
+    org_identifier = request.args.get("org", "").strip()[:32]
     org_id = None
-    if args["org"]:
+    if org_identifier:
         found = db_session().scalar(
-            select(Organization.id).where(Organization.identifier == args["org"])
+            select(Organization.id).where(Organization.identifier == org_identifier)
         )
         org_id = found if found is not None else -1  # unknown organisation: no rows
-    return (
-        AuditQuery(
-            org_id=org_id,
-            tag=args["tag"],
-            actor=args["actor"],
-            subject=args["subject"],
-            ip=args["ip"],
-            since=_day(args["since"]),
-            until=_day(args["until"], end=True),
-        ),
-        args,
-    )
+    query, values = query_from_args(request.args, org_id)
+    return query, {"org": org_identifier, **values}
 
 
 @bp.route("/audit")
@@ -375,6 +382,12 @@ def operator_messages() -> dict[str, str]:
             "people first, or choose a higher limit."
         ),
         "level_invalid": _("Choose one of the listed assurance levels."),
+        "scope_added": _("Right added."),
+        "scope_exists": _("The client already declares a right with that name."),
+        "scope_name_invalid": _(
+            "A right is named application:right in lower-case letters, digits and "
+            "dashes, for example einvoice:submit."
+        ),
         "email_changed": _("Email changed. Both addresses were notified."),
         "email_invalid": _("That email address is not valid."),
         "email_taken": _("Another account already uses that email address."),

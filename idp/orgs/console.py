@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select
 
 from idp.account.forms import PostForm
 from idp.account.identifiers import email_key, username_key
-from idp.audit import AuditQuery, AuditTag, record, to_csv
+from idp.audit import AuditTag, query_from_args, record, to_csv
 from idp.audit import search as audit_search
 from idp.db import session as db_session
 from idp.mail import MailError
@@ -228,20 +228,22 @@ def console_messages() -> dict[str, str]:
     }
 
 
-def _audit_rows(org: Organization) -> list:
-    """This organisation's audit trail, newest first, optionally filtered by ?tag=."""
-    return audit_search(db_session(), AuditQuery(org_id=org.id, tag=request.args.get("tag", "")))
+def _audit_rows(org: Organization) -> tuple[list, dict]:
+    """This organisation's audit trail, newest first, filtered like the operator's."""
+    query, values = query_from_args(request.args, org.id)
+    return audit_search(db_session(), query), values
 
 
 @bp.route("/audit")
 @org_admin
 def audit(org: Organization) -> Any:
+    rows, values = _audit_rows(org)
     return render_template(
         "orgs/audit.html",
         org=org,
-        rows=_audit_rows(org),
+        rows=rows,
         tags=[t.value for t in AuditTag if t.value.startswith(("org:", "op:org:"))],
-        tag=request.args.get("tag", ""),
+        args=values,
     )
 
 
@@ -249,7 +251,7 @@ def audit(org: Organization) -> Any:
 @org_admin
 def audit_csv(org: Organization) -> Response:
     return Response(
-        to_csv(_audit_rows(org)),
+        to_csv(_audit_rows(org)[0]),
         200,
         {
             "Content-Type": "text/csv; charset=utf-8",

@@ -115,3 +115,22 @@ def check_new_limit(used: int, limit: int | None, maximum: int = MAX_MEMBER_LIMI
         raise LimitBelowUsage(used=used, limit=limit)
     if limit < used:
         raise LimitBelowUsage(used=used, limit=limit)
+
+
+class InvalidScopeName(OrgError):
+    code = "scope_name_invalid"
+
+
+class ScopeExists(OrgError):
+    code = "scope_exists"
+
+
+SCOPE_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}:[a-z][a-z0-9_-]{0,31}")
+
+
+def check_scope_name(name: str) -> str:
+    """An organisation scope is ``application:right`` in lower case (e.g.
+    ``einvoice:submit``), so it can never shadow ``openid``, ``profile`` and the like."""
+    if not SCOPE_NAME.fullmatch(name or ""):
+        raise InvalidScopeName(name=name)
+    return name

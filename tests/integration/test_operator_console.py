@@ -8,7 +8,16 @@ import time_machine
 from sqlalchemy import select
 
 from idp.mfa import services as mfa
-from idp.models import AuditEvent, ClientScope, Entitlement, Grant, Organization, OrgClient, Token
+from idp.models import (
+    AuditEvent,
+    Client,
+    ClientScope,
+    Entitlement,
+    Grant,
+    Organization,
+    OrgClient,
+    Token,
+)
 from idp.orgs import services
 from idp.orgs.login import candidate_orgs
 from tests.factories import csrf_token, exchange, get_code, login, make_client, make_user, query
@@ -99,6 +108,8 @@ def test_operator_lists_pending_first_and_filters(client, world):
     assert "0105536092641" in only and "MOC-01" not in only
     found = client.get("/operator/orgs?q=moc").get_data(as_text=True)
     assert "MOC-01" in found and "0105536092641" not in found
+    wildcard = client.get("/operator/orgs?q=%25").get_data(as_text=True)  # a literal %
+    assert "No organisation matches" in wildcard
 
 
 def test_approve_records_before_after_and_second_approve_conflicts(client, db, world):
@@ -304,3 +315,25 @@ def test_operator_limits_which_scopes_of_a_client_an_org_may_grant_E03(client, d
     assert all_again.status_code == 303
     db.expire_all()
     assert db.scalar(select(OrgClient).where(OrgClient.org_id == org_id)).scopes is None
+
+
+def test_operator_declares_a_new_right_for_a_client(client, db, world):
+    page = _operator(client, world, "/operator/clients")
+    url = f"/operator/clients/{world['rp'].client_id}/scopes"
+    fields = {"description_th": "ดู", "description_en": "View", "min_acr": "urn:idp:acr:pwd"}
+    for name in ("openid", "Einvoice:View", "einvoice:submit"):
+        refused = _post(client, url, page, name=name, seat_limit="", **fields)
+        expected = "scope_exists" if name == "einvoice:submit" else "scope_name_invalid"
+        assert query(refused.headers["Location"])["m"] == expected
+    ok = _post(client, url, page, name="einvoice:view", seat_limit="2", **fields)
+    assert query(ok.headers["Location"])["m"] == "scope_added"
+    db.expire_all()
+    scope = db.scalar(select(ClientScope).where(ClientScope.name == "einvoice:view"))
+    assert scope.seat_limit == 2 and scope.description_en == "View"
+    rp_row = db.scalar(select(Client).where(Client.client_id == world["rp"].client_id))
+    assert "einvoice:view" in rp_row.scopes  # the client may now ask for it
+    assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:scope:added"))
+    assert (
+        _post(client, "/operator/clients/nope/scopes", page, name="a:b", **fields).status_code
+        == 404
+    )

@@ -191,6 +191,10 @@ def test_audit_trail_lists_and_exports_own_org_only(client, db, world):
     assert lines[0] == "when_utc,action,organisation,by,whom,ip,details"
     assert len(lines) == 2 and "ann" in lines[1] and "boss" in lines[1] and "ben" not in body
     assert client.get(f"/orgs/{world['b'].id}/admin/audit.csv").status_code == 404
+    by_whom = client.get(f"/orgs/{world['a'].id}/admin/audit?subject=ann").get_data(as_text=True)
+    assert "org:scope:granted</code>" in by_whom and "held" in by_whom  # before → after
+    later = client.get(f"/orgs/{world['a'].id}/admin/audit?since=2999-12-31")
+    assert "org:scope:granted</code>" not in later.get_data(as_text=True)
 
 
 def test_admin_changes_another_admins_email_only_with_two_admins_A7(client, db, world, smtp_sink):
