@@ -4,11 +4,14 @@ as the org admin's seat changes, so a limit is never lowered under a racing gran
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from idp.audit import AuditTag, record
 from idp.db import now
+from idp.mfa.services import notify
 from idp.models import (
     Client,
     ClientScope,
@@ -19,6 +22,7 @@ from idp.models import (
     OrgClient,
     OrgDocument,
     Token,
+    User,
 )
 from idp.oidc.acr import ACR_LADDER
 from idp.orgs import entitlements as rules
@@ -54,6 +58,32 @@ def set_status(db: Session, org_id: int, action: str, actor: int | None) -> Orga
         after=org.status,
     )
     return org
+
+
+STATUS_MAIL = {
+    "active": ("approved / อนุมัติแล้ว", "can now use", "ใช้งานระบบได้แล้ว"),
+    "suspended": ("suspended / ถูกระงับ", "can no longer use", "ถูกระงับการใช้งานระบบ"),
+}
+
+
+def notify_status(db: Session, settings: Any, org: Organization) -> None:
+    """Tell the organisation's admins it was approved, reactivated or suspended (best
+    effort, after the commit: a mail outage never undoes the decision). The mail is in
+    Thai and English, like every organisation mail."""
+    subject, en, th = STATUS_MAIL[org.status]
+    admins = db.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.org_id == org.id, Membership.role == "admin")
+    )
+    for admin in admins:
+        notify(
+            settings,
+            admin,
+            f"{org.name_th}: {subject}",
+            f"{org.name_th} ({org.identifier}) {th} (idp)\n"
+            f"{org.name_en or org.name_th} {en} the applications of idp.\n",
+        )
 
 
 def set_member_limit(db: Session, org_id: int, limit: int, actor: int) -> None:

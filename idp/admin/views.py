@@ -153,11 +153,14 @@ def set_status(org_id: int) -> Any:
         return _back_to_org(org_id, "")
     db = db_session()
     try:
-        services.set_status(db, org_id, request.form.get("action", ""), current_user.id)
+        organisation = services.set_status(
+            db, org_id, request.form.get("action", ""), current_user.id
+        )
     except OrgError as exc:
         db.rollback()
         return _back_to_org(org_id, exc.code)
     db.commit()
+    services.notify_status(db, current_app.extensions["idp_settings"], organisation)
     return _back_to_org(org_id, "saved")
 
 

@@ -112,11 +112,15 @@ def test_operator_lists_pending_first_and_filters(client, world):
     assert "No organisation matches" in wildcard
 
 
-def test_approve_records_before_after_and_second_approve_conflicts(client, db, world):
+def test_approve_records_before_after_and_second_approve_conflicts(client, db, world, smtp_sink):
+    services.add_member(db, world["pending"].id, world["ann"], role="admin")
+    db.commit()
     page = _operator(client, world)
     url = f"/operator/orgs/{world['pending'].id}/status"
     ok = _post(client, url, page, action="approve")
     assert query(ok.headers["Location"])["m"] == "saved"
+    (mail,) = smtp_sink.to("ann@example.org")  # the organisation's admin is told
+    assert "อนุมัติแล้ว" in mail["Subject"]
     db.expire_all()
     assert db.get(Organization, world["pending"].id).status == "active"
     event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:org:status"))
