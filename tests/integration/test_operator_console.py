@@ -341,3 +341,23 @@ def test_operator_declares_a_new_right_for_a_client(client, db, world):
         _post(client, "/operator/clients/nope/scopes", page, name="a:b", **fields).status_code
         == 404
     )
+
+
+def test_every_operator_route_is_404_for_an_org_admin_E04(app, client, db, world):
+    """Walks the URL map: no operator page or action answers anyone but an operator."""
+    login(client, "boss")
+    token = csrf_token(client.get("/account").get_data(as_text=True))
+    values = {"org_id": world["active"].id, "user_id": world["ann"].id, "scope_id": 1}
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/operator")]
+    assert len(rules) >= 14
+    for rule in rules:
+        path = rule.rule.replace("<client_id>", world["rp"].client_id).replace("<int:doc_id>", "1")
+        for name, value in values.items():
+            path = path.replace(f"<int:{name}>", str(value))
+        method = "POST" if "POST" in rule.methods else "GET"
+        data = {"csrf_token": token, "action": "suspend", "member_limit": "99"}
+        assert client.open(path, method=method, data=data).status_code == 404, path
+    denied = db.scalars(select(AuditEvent).where(AuditEvent.tag == "op:console:denied")).all()
+    assert len(denied) == len(rules)
+    org = db.get(Organization, world["active"].id)
+    assert (org.status, org.member_limit) == ("active", 10)

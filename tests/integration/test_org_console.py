@@ -312,3 +312,27 @@ def test_org_edits_its_addresses_A9(client, db, world):
     event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "org:profile:changed"))
     assert event.details["after"]["head_office"]["province"] == "กรุงเทพมหานคร"
     assert client.get(f"/orgs/{world['b'].id}/admin/profile").status_code == 404
+
+
+def test_every_console_route_with_another_organisations_id_is_404_and_audited_E01(
+    app, client, db, world
+):
+    """Walks the URL map, so a console route added later is covered too."""
+    page = _console(client, world)
+    token = csrf_token(page)
+    b, ben, scope = world["b"].id, world["ben"].id, world["scope"].id
+    values = {"org_id": b, "user_id": ben, "scope_id": scope, "doc_id": 1}
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/orgs/<int:org_id>/admin")]
+    assert len(rules) >= 12
+    before = len(db.scalars(select(AuditEvent)).all())
+    for rule in rules:
+        path = rule.rule
+        for name, value in values.items():
+            path = path.replace(f"<int:{name}>", str(value))
+        method = "POST" if "POST" in rule.methods else "GET"
+        resp = client.open(path, method=method, data={"csrf_token": token, "role": "admin"})
+        assert resp.status_code == 404, (method, path)
+    denied = db.scalars(select(AuditEvent).where(AuditEvent.tag == "org:console:denied")).all()
+    assert len(denied) == len(rules)
+    assert len(db.scalars(select(AuditEvent)).all()) == before + len(rules)  # nothing else
+    assert db.scalar(select(Membership).where(Membership.user_id == ben)).role == "admin"
