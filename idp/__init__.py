@@ -92,6 +92,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.orgs.console import bp as console_bp
 
     app.register_blueprint(console_bp)
+    from idp.admin import people  # noqa: F401 - routes on the operator blueprint
     from idp.admin.views import bp as admin_bp
 
     app.register_blueprint(admin_bp)

@@ -38,6 +38,8 @@ class AuditTag(StrEnum):
     OP_EMAIL_CHANGED = "op:user:email_changed"
     OP_ACCESS_DENIED = "op:console:denied"
     OP_OPERATOR_SET = "op:user:operator"
+    OP_USER_ACTIVE_CHANGED = "op:user:active"
+    OP_USER_UNLOCKED = "op:user:unlocked"
 
 
 def record(

@@ -42,7 +42,10 @@ def console_step_up() -> Any | None:
     if decision.satisfied:
         session[_SEEN] = t
         return None
-    flow_id = flows.start_step_up(request.path, decision.required, list(decision.factors))
+    # Back to the same page afterwards, with its query for a GET (a search, a filter);
+    # only paths of routes behind this guard get here, so it stays on this site.
+    back = request.full_path.rstrip("?") if request.method == "GET" else request.path
+    flow_id = flows.start_step_up(back, decision.required, list(decision.factors))
     endpoint = {"password": "account.login", "enrol": "mfa.enrol"}.get(
         decision.next_step or "", "mfa.challenge"
     )

@@ -361,3 +361,54 @@ def test_every_operator_route_is_404_for_an_org_admin_E04(app, client, db, world
     assert len(denied) == len(rules)
     org = db.get(Organization, world["active"].id)
     assert (org.status, org.member_limit) == ("active", 10)
+
+
+def test_disabling_an_account_ends_everything_and_enabling_restores_login_E08(
+    app, client, db, world, smtp_sink
+):
+    rp, ann = world["rp"], world["ann"]
+    member = app.test_client()
+    code, verifier, _ = get_code(member, rp, scope="openid offline_access", username="ann")
+    tokens = exchange(member, rp, code, verifier).get_json()
+    page = _operator(client, world, "/operator/people?q=ann@example.org")
+    assert "person-ann" in page
+    url = f"/operator/people/{ann.id}/active"
+    no_reason = _post(client, url, page, action="disable")
+    assert query(no_reason.headers["Location"])["m"] == "reason_missing"
+    done = _post(client, url, page, action="disable", reason="left")
+    assert query(done.headers["Location"])["m"] == "disabled"
+    assert smtp_sink.to("ann@example.org")
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert member.get("/userinfo", headers=bearer).status_code == 401
+    assert member.get("/account").status_code in (302, 303)  # the session is gone
+    refreshed = member.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(rp.client_id, rp.secret),
+    )
+    assert refreshed.get_json()["error"] == "invalid_grant"
+    assert login(app.test_client(), "ann").status_code == 200  # the form again: refused
+    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:user:active"))
+    assert (event.details["before"], event.details["after"]) == (True, False)
+    assert event.details["reason"] == "left"
+
+    _post(client, url, page, action="enable", reason="request")
+    code, _v, _l = get_code(app.test_client(), rp, username="ann")
+    assert code
+
+
+def test_operator_cannot_disable_themself_and_can_lift_a_lockout(client, db, world):
+    page = _operator(client, world, "/operator/people?q=op")
+    own = _post(
+        client, f"/operator/people/{world['op'].id}/active", page, action="disable", reason="other"
+    )
+    assert query(own.headers["Location"])["m"] == "self"
+    ann = db.get(type(world["ann"]), world["ann"].id)
+    ann.failed_logins, ann.locked_until = 5, 4_000_000_000
+    db.commit()
+    unlocked = _post(client, f"/operator/people/{ann.id}/unlock", page)
+    assert query(unlocked.headers["Location"])["m"] == "unlocked"
+    db.expire_all()
+    ann = db.get(type(world["ann"]), world["ann"].id)
+    assert (ann.failed_logins, ann.locked_until) == (0, None)
+    assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:user:unlocked"))

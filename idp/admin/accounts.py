@@ -1,0 +1,75 @@
+"""Operator decisions on people's accounts: disable, enable, unlock. Disabling ends
+everything at once (SECURITY.md E-08): browser sessions, grants with their access and
+refresh tokens, and consents; login, refresh and userinfo already refuse an inactive
+account."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from idp.audit import AuditTag, record
+from idp.db import now
+from idp.models import Consent, Grant, Token, User, WebSession
+
+
+class AccountChangeRefused(ValueError):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+REASONS = ("left", "compromised", "request", "other")
+
+
+def set_active(db: Session, user_id: int, active: bool, reason: str, actor: int) -> User:
+    user = db.get(User, user_id)
+    if user is None:
+        raise LookupError(user_id)
+    if user_id == actor:
+        raise AccountChangeRefused("self")  # an operator never locks themself out
+    if reason not in REASONS:
+        raise AccountChangeRefused("reason_missing")
+    before, user.is_active, user.updated_at = user.is_active, active, now()
+    if not active:
+        t = now()
+        grants = select(Grant.id).where(Grant.user_id == user_id)
+        db.execute(
+            update(Token)
+            .where(Token.grant_id.in_(grants), Token.revoked_at.is_(None))
+            .values(revoked_at=t)
+        )
+        db.execute(
+            update(Grant)
+            .where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
+            .values(revoked_at=t)
+        )
+        db.execute(delete(Consent).where(Consent.user_id == user_id))
+        db.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    record(
+        db,
+        AuditTag.OP_USER_ACTIVE_CHANGED,
+        actor=actor,
+        subject=user_id,
+        before=before,
+        after=active,
+        reason=reason,
+    )
+    return user
+
+
+def unlock(db: Session, user_id: int, actor: int) -> None:
+    """Lift a lockout after failed logins (the person proved who they are elsewhere)."""
+    user = db.get(User, user_id)
+    if user is None:
+        raise LookupError(user_id)
+    before = {"failed_logins": user.failed_logins, "locked_until": user.locked_until}
+    user.failed_logins, user.locked_until = 0, None
+    record(
+        db,
+        AuditTag.OP_USER_UNLOCKED,
+        actor=actor,
+        subject=user_id,
+        before=before,
+        after={"failed_logins": 0, "locked_until": None},
+    )
