@@ -125,6 +125,9 @@ def authenticate_verify() -> Any:
             _require_uv(flow),
         )
     except webauthn.WebAuthnFailed:
+        # Not counted toward the account lockout, by decision: an assertion is a
+        # signature over a one-time server challenge and cannot be guessed, while a
+        # cancelled browser dialog or the wrong key must not lock the person out.
         return _fail()
     auth_state.add_factor(policy.WEBAUTHN_UV if verified else policy.WEBAUTHN)
     return jsonify(ok=True, redirect=continue_url(flow_id, flow))
