@@ -133,3 +133,9 @@ def test_empty_and_over_limit_files_R03():
 )
 def test_uploaded_name_is_for_display_only_R04(raw, shown):
     assert display_name(raw) == shown
+
+
+def test_unterminated_streams_are_scanned_in_one_pass():
+    """Many ``stream`` keywords without ``endstream`` (a pathological upload) are read
+    once, and a plain PDF around them is still a PDF."""
+    assert media_type_of(pdf(b"stream\n" * 200_000)) == "application/pdf"
