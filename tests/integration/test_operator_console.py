@@ -130,6 +130,7 @@ def test_approve_records_before_after_and_second_approve_conflicts(client, db, w
     assert query(again.headers["Location"])["m"] == "status_conflict"
     shown = client.get(again.headers["Location"]).get_data(as_text=True)
     assert "current status" in shown
+    assert "has not entered any yet" in shown  # no contact data or address yet
 
 
 def test_suspending_ends_tokens_and_blocks_login_for_the_org(app, client, db, world):
