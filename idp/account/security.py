@@ -18,7 +18,7 @@ from idp.mfa import policy, services
 from idp.mfa.forms import RenameForm, RevokeForm
 from idp.mfa.services import MfaError
 from idp.mfa.views import totp_enrolment
-from idp.models import Client, Grant
+from idp.models import Client, Grant, Membership, User
 from idp.oidc.acr import ACR_MFA
 
 bp = Blueprint("security", __name__)
@@ -35,9 +35,18 @@ def _reauth() -> Any:
 
 
 def strong_factor_required(user_id: int) -> bool:
-    """Does a client this person uses demand mfa or more? (Org admin and operator
-    roles will add to this in the organisations issue.)"""
-    levels = db_session().scalars(
+    """Does a client this person uses demand mfa or more, or a console they may use
+    (org admin, platform operator: both need mfa)?"""
+    db = db_session()
+    user = db.get(User, user_id)
+    if user is not None and user.is_operator:
+        return True
+    admin = db.scalar(
+        select(Membership.id).where(Membership.user_id == user_id, Membership.role == "admin")
+    )
+    if admin is not None:
+        return True
+    levels = db.scalars(
         select(Client.min_acr)
         .join(Grant, Grant.client_id == Client.client_id)
         .where(Grant.user_id == user_id)

@@ -530,3 +530,29 @@ def test_no_renewal_prompt_early_in_validity(client, db, settings, alice):
     flow = Flow(client, rp, acr_values=ACR_MFA).login()
     flow.submit_code("totp", oathtool_code(secret))
     assert flow.resp.status_code == 302 and "code=" in flow.location
+
+
+@pytest.mark.parametrize("role", ["org_admin", "operator"])
+def test_console_users_cannot_revoke_their_last_strong_factor_M11(
+    client, db, settings, alice, role
+):
+    """Consoles need mfa: an org admin or operator keeps at least one strong factor."""
+    from idp.orgs import services as orgs
+
+    enrol_totp(db, settings)
+    if role == "operator":
+        db.get(User, alice.id).is_operator = True
+    else:
+        org = orgs.create_org(db, kind="agency", identifier="MOC-01", name_th="กรม")
+        orgs.add_member(db, org.id, db.get(User, alice.id), role="admin")
+    db.commit()
+    login(client)
+    factor = db.scalar(select(MfaFactor))
+    page = client.get("/account/security").get_data(as_text=True)
+    resp = client.post(
+        f"/account/security/factors/{factor.id}/revoke",
+        data={"reason": "lost_device", "csrf_token": csrf_token(page)},
+    )
+    assert "m=last_factor" in resp.headers["Location"]
+    db.refresh(factor)
+    assert factor.status == "active"
