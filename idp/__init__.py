@@ -63,6 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     login_manager.init_app(app)
     app.extensions["idp_oauth_server"] = create_server(app)
 
+    from idp.account import email_page  # noqa: F401 - routes on the account blueprint
     from idp.account.security import bp as security_bp
     from idp.account.security import security_messages
     from idp.account.views import bp as account_bp

@@ -13,6 +13,7 @@ from idp.models import AuditEvent
 
 
 class AuditTag(StrEnum):
+    ACCOUNT_EMAIL_CHANGED = "account:email:changed"
     MFA_TOTP_ENROLLED = "mfa:totp:enrolled"
     MFA_WEBAUTHN_ENROLLED = "mfa:webauthn:enrolled"
     MFA_FACTOR_RENAMED = "mfa:factor:renamed"

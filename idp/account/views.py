@@ -21,7 +21,7 @@ from idp.oidc.authorization import continue_url
 from idp.orgs.login import forget_org
 
 bp = Blueprint("account", __name__)
-NEXT_PAGES = {"security": "security.overview"}
+NEXT_PAGES = {"security": "security.overview", "email": "account.change_email"}
 
 
 @login_manager.user_loader

@@ -1,0 +1,66 @@
+"""The account page for changing one's own email (routes on the account blueprint)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from idp.account import email_change
+from idp.account.forms import PostForm
+from idp.account.security import recently_authenticated
+from idp.account.views import bp
+from idp.db import session as db_session
+from idp.mail import MailError, send_mail
+
+
+def email_messages() -> dict[str, str]:
+    return {
+        "email_invalid": _("That email address is not valid."),
+        "email_same": _("That is already your email address."),
+        "email_taken": _("Another account already uses that email address."),
+        "mail_failed": _("We could not send the email. Try again in a few minutes."),
+        "code_wrong": _("That code is not right. Check the latest mail and try again."),
+        "code_expired": _("The code has expired or was tried too often. Ask for a new one."),
+        "code_recently_sent": _("A code was sent less than a minute ago: wait a moment."),
+    }
+
+
+@bp.route("/account/email", methods=["GET", "POST"])
+@login_required
+def change_email() -> Any:
+    if not recently_authenticated():  # M-11: a password within the last 10 minutes
+        return redirect(url_for("account.login", next="email"), code=303)
+    form = PostForm()
+    error = None
+    if request.method == "POST" and form.validate_on_submit():
+        db = db_session()
+        settings = current_app.extensions["idp_settings"]
+        try:
+            if request.form.get("step") == "confirm":
+                old = email_change.confirm(db, current_user, request.form.get("code", ""))
+                db.commit()
+                with contextlib.suppress(MailError):  # best effort: the change stands
+                    send_mail(
+                        settings.smtp_url,
+                        settings.mail_from,
+                        old,
+                        "อีเมลของบัญชีถูกเปลี่ยน / Your email was changed",
+                        f"อีเมลของบัญชี {current_user.username} เปลี่ยนจาก {old} เป็น "
+                        f"{current_user.email}\nThe email of the account "
+                        f"{current_user.username} was changed from {old} to "
+                        f"{current_user.email}. If this was not you, contact support at once.\n",
+                    )
+                return redirect(url_for("account.home", m="email_changed"), code=303)
+            email_change.start(db, settings, current_user, request.form.get("email", ""))
+        except email_change.EmailChangeError as exc:
+            db.rollback()
+            error = email_messages()[exc.code]
+        except MailError:
+            error = email_messages()["mail_failed"]
+    return render_template(
+        "account/email.html", form=form, error=error, pending=email_change.pending()
+    ), (200 if error is None else 400)
