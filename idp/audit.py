@@ -79,13 +79,16 @@ class AuditQuery:
     ip: str = ""
     since: int | None = None  # epoch seconds, inclusive
     until: int | None = None  # epoch seconds, exclusive
-    limit: int = 1000
+    limit: int = 1000  # a page on screen; CSV exports use EXPORT_LIMIT
 
 
+EXPORT_LIMIT = 100_000
 FILTERS = ("tag", "actor", "subject", "ip", "since", "until")
 
 
-def query_from_args(args: Mapping[str, str], org_id: int | None) -> tuple[AuditQuery, dict]:
+def query_from_args(
+    args: Mapping[str, str], org_id: int | None, limit: int = 1000
+) -> tuple[AuditQuery, dict]:
     """An audit query from a search form's values (dates as YYYY-MM-DD, UTC); returns the
     cleaned values too, to fill the form again."""
     values = {k: (args.get(k) or "").strip()[:100] for k in FILTERS}
@@ -98,6 +101,7 @@ def query_from_args(args: Mapping[str, str], org_id: int | None) -> tuple[AuditQ
             ip=values["ip"],
             since=_day(values["since"]),
             until=_day(values["until"], end=True),
+            limit=limit,
         ),
         values,
     )

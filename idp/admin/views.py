@@ -25,7 +25,7 @@ from sqlalchemy import func, or_, select
 
 from idp.account.forms import PostForm
 from idp.admin import services
-from idp.audit import AuditQuery, AuditTag, query_from_args, record, to_csv
+from idp.audit import EXPORT_LIMIT, AuditQuery, AuditTag, query_from_args, record, to_csv
 from idp.audit import search as audit_search
 from idp.db import session as db_session
 from idp.mfa.guard import console_step_up
@@ -337,7 +337,7 @@ def declare_scope(client_id: str) -> Any:
     return _back_to_clients("scope_added")
 
 
-def _audit_query() -> tuple[AuditQuery, dict[str, str]]:
+def _audit_query(limit: int = 1000) -> tuple[AuditQuery, dict[str, str]]:
     org_identifier = request.args.get("org", "").strip()[:32]
     org_id = None
     if org_identifier:
@@ -345,7 +345,7 @@ def _audit_query() -> tuple[AuditQuery, dict[str, str]]:
             select(Organization.id).where(Organization.identifier == org_identifier)
         )
         org_id = found if found is not None else -1  # unknown organisation: no rows
-    query, values = query_from_args(request.args, org_id)
+    query, values = query_from_args(request.args, org_id, limit)
     return query, {"org": org_identifier, **values}
 
 
@@ -364,7 +364,7 @@ def audit() -> Any:
 @bp.route("/audit.csv")
 @operator_required
 def audit_csv() -> Response:
-    query, _args = _audit_query()
+    query, _args = _audit_query(EXPORT_LIMIT)
     return Response(
         to_csv(audit_search(db_session(), query)),
         200,

@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select
 
 from idp.account.forms import PostForm
 from idp.account.identifiers import email_key, username_key
-from idp.audit import AuditTag, query_from_args, record, to_csv
+from idp.audit import EXPORT_LIMIT, AuditTag, query_from_args, record, to_csv
 from idp.audit import search as audit_search
 from idp.db import session as db_session
 from idp.mail import MailError
@@ -228,9 +228,9 @@ def console_messages() -> dict[str, str]:
     }
 
 
-def _audit_rows(org: Organization) -> tuple[list, dict]:
+def _audit_rows(org: Organization, limit: int = 1000) -> tuple[list, dict]:
     """This organisation's audit trail, newest first, filtered like the operator's."""
-    query, values = query_from_args(request.args, org.id)
+    query, values = query_from_args(request.args, org.id, limit)
     return audit_search(db_session(), query), values
 
 
@@ -251,7 +251,7 @@ def audit(org: Organization) -> Any:
 @org_admin
 def audit_csv(org: Organization) -> Response:
     return Response(
-        to_csv(_audit_rows(org)[0]),
+        to_csv(_audit_rows(org, EXPORT_LIMIT)[0]),
         200,
         {
             "Content-Type": "text/csv; charset=utf-8",

@@ -336,3 +336,16 @@ def test_every_console_route_with_another_organisations_id_is_404_and_audited_E0
     assert len(denied) == len(rules)
     assert len(db.scalars(select(AuditEvent)).all()) == before + len(rules)  # nothing else
     assert db.scalar(select(Membership).where(Membership.user_id == ben)).role == "admin"
+
+
+def test_audit_page_shows_the_latest_1000_and_csv_exports_all(client, db, world):
+    from idp.audit import AuditTag, record
+
+    for i in range(1001):
+        record(db, AuditTag.ORG_PROFILE_CHANGED, actor=None, subject=None, org=world["a"].id, n=i)
+    db.commit()
+    _console(client, world)
+    page = client.get(f"/orgs/{world['a'].id}/admin/audit").get_data(as_text=True)
+    assert 'id="audit-truncated"' in page and page.count("org:profile:changed</code>") == 1000
+    body = client.get(f"/orgs/{world['a'].id}/admin/audit.csv").data.decode("utf-8-sig")
+    assert sum("org:profile:changed" in line for line in body.splitlines()) == 1001
