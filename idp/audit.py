@@ -28,6 +28,7 @@ class AuditTag(StrEnum):
     ORG_ACCESS_DENIED = "org:console:denied"
     ORG_ADMIN_EMAIL_CHANGED = "org:admin:email_changed"
     ORG_MEMBER_INVITED = "org:member:invited"
+    ORG_INVITATION_WITHDRAWN = "org:invitation:withdrawn"
     ORG_PROFILE_CHANGED = "org:profile:changed"
     ORG_DOCUMENT_UPLOADED = "org:document:uploaded"
     OP_ORG_STATUS_CHANGED = "op:org:status"

@@ -108,6 +108,7 @@ def overview(org: Organization) -> Any:
     admin_count = sum(1 for m, _u in members if m.role == "admin")
     return render_template(
         "orgs/console.html",
+        invitations=invitations.open_invitations(db, org.id),
         org=org,
         members=members,
         scopes=scopes,
@@ -215,6 +216,7 @@ def console_messages() -> dict[str, str]:
             "Document uploaded. A platform operator will review it; the previous one is kept."
         ),
         "invited": _("Invitation sent. The link works once, within 72 hours."),
+        "invitation_withdrawn": _("Invitation withdrawn: its link no longer works."),
         "email_has_account": _("That address already has an account: add it as a member instead."),
         "mail_failed": _("We could not send the email. Try again in a few minutes."),
         "email_changed": _("Email changed. Both addresses were notified."),
@@ -307,3 +309,17 @@ def invite(org: Organization) -> Any:
     except MailError:
         return _back(org, "mail_failed")
     return _back(org, "invited")
+
+
+@bp.route("/invitations/<int:invitation_id>/withdraw", methods=["POST"])
+@org_admin
+def withdraw_invitation(org: Organization, invitation_id: int) -> Any:
+    if not PostForm().validate_on_submit():
+        return _back(org)
+    try:
+        invitations.withdraw(db_session(), org.id, invitation_id, current_user.id)
+    except LookupError:
+        db_session().rollback()
+        abort(404)
+    db_session().commit()
+    return _back(org, "invitation_withdrawn")

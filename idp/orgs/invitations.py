@@ -65,6 +65,41 @@ def invite(db: Session, settings: Settings, org: Organization, email: str, actor
     )
 
 
+def open_invitations(db: Session, org_id: int) -> list[Invitation]:
+    """Sent, not yet accepted and not expired (withdrawn ones are expired)."""
+    return list(
+        db.scalars(
+            select(Invitation)
+            .where(
+                Invitation.org_id == org_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.expires_at > now(),
+            )
+            .order_by(Invitation.created_at.desc())
+        )
+    )
+
+
+def withdraw(db: Session, org_id: int, invitation_id: int, actor: int) -> None:
+    """The link stops working at once (e.g. sent to a wrong address)."""
+    inv = db.scalar(
+        select(Invitation).where(Invitation.id == invitation_id, Invitation.org_id == org_id)
+    )
+    if inv is None or inv.accepted_at is not None or inv.expires_at <= now():
+        raise LookupError(invitation_id)
+    inv.expires_at = now()
+    record(
+        db,
+        AuditTag.ORG_INVITATION_WITHDRAWN,
+        actor=actor,
+        subject=None,
+        org=org_id,
+        email=inv.email,
+        before="open",
+        after="withdrawn",
+    )
+
+
 def find(db: Session, token: str) -> Invitation | None:
     inv = db.scalar(select(Invitation).where(Invitation.token_hash == token_digest(token)))
     if inv is None or inv.accepted_at is not None or inv.expires_at <= now():

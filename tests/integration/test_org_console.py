@@ -321,7 +321,7 @@ def test_every_console_route_with_another_organisations_id_is_404_and_audited_E0
     page = _console(client, world)
     token = csrf_token(page)
     b, ben, scope = world["b"].id, world["ben"].id, world["scope"].id
-    values = {"org_id": b, "user_id": ben, "scope_id": scope, "doc_id": 1}
+    values = {"org_id": b, "user_id": ben, "scope_id": scope, "doc_id": 1, "invitation_id": 1}
     rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/orgs/<int:org_id>/admin")]
     assert len(rules) >= 12
     before = len(db.scalars(select(AuditEvent)).all())
@@ -349,3 +349,23 @@ def test_audit_page_shows_the_latest_1000_and_csv_exports_all(client, db, world)
     assert 'id="audit-truncated"' in page and page.count("org:profile:changed</code>") == 1000
     body = client.get(f"/orgs/{world['a'].id}/admin/audit.csv").data.decode("utf-8-sig")
     assert sum("org:profile:changed" in line for line in body.splitlines()) == 1001
+
+
+def test_open_invitation_is_listed_and_can_be_withdrawn(app, client, db, world, smtp_sink):
+    assert _invite(client, world) == "invited"
+    link = _link(smtp_sink, "newbie@example.org")
+    page = client.get(f"/orgs/{world['a'].id}/admin").get_data(as_text=True)
+    assert "newbie@example.org" in page and 'id="open-invitations"' in page
+    from idp.models import Invitation
+
+    inv = db.scalar(select(Invitation))
+    url = f"/orgs/{world['a'].id}/admin/invitations/{inv.id}/withdraw"
+    resp = client.post(url, data={"csrf_token": csrf_token(page)})
+    assert query(resp.headers["Location"])["m"] == "invitation_withdrawn"
+    assert app.test_client().get(link).status_code == 404  # the link is dead
+    assert client.post(url, data={"csrf_token": csrf_token(page)}).status_code == 404  # once
+    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "org:invitation:withdrawn"))
+    assert event.details["email"] == "newbie@example.org"
+    assert "newbie@example.org" not in client.get(f"/orgs/{world['a'].id}/admin").get_data(
+        as_text=True
+    )
