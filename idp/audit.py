@@ -31,6 +31,7 @@ class AuditTag(StrEnum):
     ORG_INVITATION_WITHDRAWN = "org:invitation:withdrawn"
     ORG_PROFILE_CHANGED = "org:profile:changed"
     ORG_DOCUMENT_UPLOADED = "org:document:uploaded"
+    OP_ORG_CREATED = "op:org:created"
     OP_ORG_STATUS_CHANGED = "op:org:status"
     OP_ORG_LIMIT_CHANGED = "op:org:member_limit"
     OP_ORG_CLIENTS_CHANGED = "op:org:clients"

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from idp.account.identifiers import email_key, is_valid_email, username_key
 from idp.audit import AuditTag, record
 from idp.db import now
 from idp.mfa.services import notify
@@ -26,7 +27,69 @@ from idp.models import (
 )
 from idp.oidc.acr import ACR_LADDER
 from idp.orgs import entitlements as rules
-from idp.orgs.services import add_scope, lock_org, seat_usage
+from idp.orgs import invitations
+from idp.orgs.services import add_member, add_scope, create_org, lock_org, seat_usage
+
+
+class CreateRefused(rules.OrgError):
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self.code = code
+
+
+def create_organisation(
+    db: Session,
+    settings: Any,
+    *,
+    kind: str,
+    identifier: str,
+    name_th: str,
+    name_en: str,
+    member_limit: int,
+    first_admin: str,
+    actor: int,
+) -> tuple[Organization, str]:
+    """An organisation created by an operator is active at once. Its first admin (A1) is
+    an existing account (username or email), or is invited by email to create one.
+    Returns the organisation and "added" or "invited"; on MailError the caller rolls
+    back and nothing was created."""
+    if not name_th.strip():
+        raise CreateRefused("name_missing")
+    rules.check_new_limit(1, member_limit)
+    identifier = rules.check_identifier(kind, identifier)
+    if db.scalar(select(Organization.id).where(Organization.identifier == identifier)):
+        raise rules.IdentifierTaken(identifier=identifier)
+    who = first_admin.strip()
+    admin = db.scalar(
+        select(User).where(
+            or_(User.username_key == username_key(who), User.email_key == email_key(who))
+        )
+    )
+    if admin is None and not is_valid_email(who):
+        raise CreateRefused("admin_invalid")
+    org = create_org(
+        db,
+        kind=kind,
+        identifier=identifier,
+        name_th=name_th,
+        name_en=name_en,
+        member_limit=member_limit,
+        status="active",
+    )
+    record(
+        db,
+        AuditTag.OP_ORG_CREATED,
+        actor=actor,
+        subject=admin.id if admin else None,
+        org=org.id,
+        before=None,
+        after={"identifier": identifier, "name_th": org.name_th, "member_limit": member_limit},
+    )
+    if admin is not None:
+        add_member(db, org.id, admin, role="admin", actor=actor)
+        return org, "added"
+    invitations.invite(db, settings, org, who, actor, role="admin")
+    return org, "invited"
 
 
 def set_status(db: Session, org_id: int, action: str, actor: int | None) -> Organization:

@@ -28,6 +28,7 @@ from idp.admin import services
 from idp.audit import EXPORT_LIMIT, AuditQuery, AuditTag, query_from_args, record, to_csv
 from idp.audit import search as audit_search
 from idp.db import session as db_session
+from idp.mail import MailError
 from idp.mfa.guard import console_step_up
 from idp.models import Client, ClientScope, Membership, Organization, OrgClient, OrgDocument, User
 from idp.oidc.acr import ACR_LADDER
@@ -104,8 +105,45 @@ def orgs() -> Any:
             )
         )
     return render_template(
-        "admin/orgs.html", rows=db.execute(stmt).all(), status=status, q=text, statuses=STATUSES
+        "admin/orgs.html",
+        rows=db.execute(stmt).all(),
+        status=status,
+        q=text,
+        statuses=STATUSES,
+        form=PostForm(),
+        message=operator_messages().get(request.args.get("m", "")),
     )
+
+
+@bp.route("/orgs", methods=["POST"])
+@operator_required
+def create_org() -> Any:
+    form = request.form
+    limit = form.get("member_limit", type=int)
+    if not PostForm().validate_on_submit():
+        return redirect(url_for("admin.orgs"), code=303)
+    db = db_session()
+    try:
+        organisation, how = services.create_organisation(
+            db,
+            current_app.extensions["idp_settings"],
+            kind=form.get("kind", ""),
+            identifier=form.get("identifier", ""),
+            name_th=form.get("name_th", "")[:300],
+            name_en=form.get("name_en", "")[:300],
+            member_limit=limit if limit is not None else 0,
+            first_admin=form.get("first_admin", "")[:254],
+            actor=current_user.id,
+        )
+    except OrgError as exc:
+        db.rollback()
+        code = "limit_invalid" if exc.code == "limit_below_usage" else exc.code
+        return redirect(url_for("admin.orgs", m=code), code=303)
+    except MailError:
+        db.rollback()
+        return redirect(url_for("admin.orgs", m="mail_failed"), code=303)
+    db.commit()
+    return _back_to_org(organisation.id, f"created_{how}")
 
 
 @bp.route("/orgs/<int:org_id>")
@@ -385,6 +423,21 @@ def operator_messages() -> dict[str, str]:
             "people first, or choose a higher limit."
         ),
         "level_invalid": _("Choose one of the listed assurance levels."),
+        "created_added": _("Organisation created; its first admin can use the console now."),
+        "created_invited": _(
+            "Organisation created; its first admin was invited by email (link valid 72 hours)."
+        ),
+        "mail_failed": _(
+            "We could not send the invitation email, so nothing was created. Try again in a "
+            "few minutes."
+        ),
+        "name_missing": _("Enter the organisation's Thai name."),
+        "admin_invalid": _("Enter the first admin's username or a valid email address."),
+        "invalid_identifier": _(
+            "The identifier is not valid: a company has a 13-digit juristic ID with its check "
+            "digit, an agency a code of 2 to 32 letters, digits or dashes."
+        ),
+        "identifier_taken": _("An organisation with that identifier already exists."),
         "scope_added": _("Right added."),
         "scope_exists": _("The client already declares a right with that name."),
         "scope_name_invalid": _(

@@ -100,6 +100,8 @@ class Invitation(Base):
     email: Mapped[str] = mapped_column(String(254))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     invited_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # "admin" when an operator invites a new organisation's first admin.
+    role: Mapped[str] = mapped_column(String(16), default="member")
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     accepted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -305,9 +305,12 @@ def invite(org: Organization) -> Any:
             current_user.id,
         )
     except invitations.InvitationError as exc:
+        db_session().rollback()
         return _back(org, exc.code)
     except MailError:
+        db_session().rollback()
         return _back(org, "mail_failed")
+    db_session().commit()
     return _back(org, "invited")
 
 

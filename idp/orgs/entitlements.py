@@ -134,3 +134,7 @@ def check_scope_name(name: str) -> str:
     if not SCOPE_NAME.fullmatch(name or ""):
         raise InvalidScopeName(name=name)
     return name
+
+
+class IdentifierTaken(OrgError):
+    code = "identifier_taken"

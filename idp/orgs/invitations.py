@@ -30,7 +30,14 @@ class InvitationError(ValueError):
         self.code = code
 
 
-def invite(db: Session, settings: Settings, org: Organization, email: str, actor: int) -> None:
+def invite(
+    db: Session,
+    settings: Settings,
+    org: Organization,
+    email: str,
+    actor: int,
+    role: str = "member",
+) -> None:
     """Create the invitation and mail its link; an address that already has an account
     is refused (add that account instead)."""
     if not is_valid_email(email):
@@ -45,14 +52,23 @@ def invite(db: Session, settings: Settings, org: Organization, email: str, actor
             email=email.strip(),
             token_hash=token_digest(token),
             invited_by=actor,
+            role=role,
             created_at=t,
             expires_at=t + INVITE_TTL,
         )
     )
     record(
-        db, AuditTag.ORG_MEMBER_INVITED, actor=actor, subject=None, org=org.id, email=email.strip()
+        db,
+        AuditTag.ORG_MEMBER_INVITED,
+        actor=actor,
+        subject=None,
+        org=org.id,
+        email=email.strip(),
+        role=role,
     )
-    db.commit()
+    db.flush()
+    # The mail goes out before the caller commits: if it fails (MailError), the caller
+    # rolls back and nothing was created, so the form can simply be sent again.
     link = f"{settings.issuer}/invite/{token}"
     send_mail(
         settings.smtp_url,
@@ -153,7 +169,7 @@ def accept(
         db.rollback()
         raise InvitationError(str(exc)) from exc
     try:
-        services.add_member(db, inv.org_id, user, actor=inv.invited_by)
+        services.add_member(db, inv.org_id, user, role=inv.role, actor=inv.invited_by)
     except MemberLimitReached:
         db.rollback()
         raise InvitationError("member_limit_reached") from None

@@ -14,6 +14,7 @@ from idp.models import (
     ClientScope,
     Entitlement,
     Grant,
+    Membership,
     Organization,
     OrgClient,
     Token,
@@ -22,6 +23,7 @@ from idp.orgs import services
 from idp.orgs.login import candidate_orgs
 from tests.factories import csrf_token, exchange, get_code, login, make_client, make_user, query
 from tests.integration.test_mfa import T0
+from tests.integration.test_org_console import _join, _link
 from tests.otp import oathtool_code
 
 
@@ -413,3 +415,72 @@ def test_operator_cannot_disable_themself_and_can_lift_a_lockout(client, db, wor
     ann = db.get(type(world["ann"]), world["ann"].id)
     assert (ann.failed_logins, ann.locked_until) == (0, None)
     assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:user:unlocked"))
+
+
+def test_operator_creates_an_organisation_with_its_first_admin_A1(
+    app, client, db, world, smtp_sink
+):
+    page = _operator(client, world)
+    fields = {"kind": "company", "name_th": "บริษัท ใหม่ จำกัด", "name_en": "New", "member_limit": "5"}
+    for identifier, admin, expected in [
+        ("0105536092642", "boss", "invalid_identifier"),  # check digit wrong
+        ("0105536092641", "boss", "identifier_taken"),
+        ("0105548001239", "not an email", "admin_invalid"),
+    ]:
+        resp = _post(
+            client, "/operator/orgs", page, identifier=identifier, first_admin=admin, **fields
+        )
+        assert query(resp.headers["Location"])["m"] == expected
+    existing = _post(
+        client, "/operator/orgs", page, identifier="0105548001239", first_admin="boss", **fields
+    )
+    assert query(existing.headers["Location"])["m"] == "created_added"
+    org = db.scalar(select(Organization).where(Organization.identifier == "0105548001239"))
+    assert (org.status, org.member_limit) == ("active", 5)
+    boss_role = db.scalar(
+        select(Membership.role).where(
+            Membership.org_id == org.id, Membership.user_id == world["boss"].id
+        )
+    )
+    assert boss_role == "admin"
+    assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:org:created"))
+
+    invited = _post(
+        client,
+        "/operator/orgs",
+        page,
+        identifier="MOC-02",
+        first_admin="director@example.go.th",
+        **{**fields, "kind": "agency"},
+    )
+    assert query(invited.headers["Location"])["m"] == "created_invited"
+    link = _link(smtp_sink, "director@example.go.th")
+    assert _join(app.test_client(), link, username="director").status_code == 303
+    agency = db.scalar(select(Organization).where(Organization.identifier == "MOC-02"))
+    role = db.scalar(select(Membership.role).where(Membership.org_id == agency.id))
+    assert role == "admin"  # the invitation made the first admin
+
+
+def test_mail_outage_while_inviting_a_first_admin_leaves_nothing_behind(app_factory, db, world):
+    """A failure inside the request leaves the database as it was: no organisation, no
+    invitation, no audit record, and a clear message to try again."""
+    from idp.models import Invitation
+
+    dead_mail = app_factory(smtp_url="smtp://127.0.0.1:9").test_client()
+    page = _operator(dead_mail, world)
+    resp = _post(
+        dead_mail,
+        "/operator/orgs",
+        page,
+        kind="agency",
+        identifier="MOC-09",
+        name_th="กรม",
+        member_limit="10",
+        first_admin="head@example.go.th",
+    )
+    assert query(resp.headers["Location"])["m"] == "mail_failed"
+    assert db.scalar(select(Organization).where(Organization.identifier == "MOC-09")) is None
+    assert db.scalars(select(Invitation)).all() == []
+    assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:org:created")) is None
+    shown = dead_mail.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "nothing was created" in shown

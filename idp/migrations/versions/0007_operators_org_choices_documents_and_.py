@@ -73,6 +73,11 @@ def upgrade() -> None:
     with op.batch_alter_table("org_clients", schema=None) as batch_op:
         batch_op.add_column(sa.Column("scopes", sa.JSON(), nullable=True))
 
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("role", sa.String(length=16), nullable=False, server_default="member")
+        )
+
     with op.batch_alter_table("organizations", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("contact", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
@@ -96,6 +101,9 @@ def downgrade() -> None:
 
     with op.batch_alter_table("org_clients", schema=None) as batch_op:
         batch_op.drop_column("scopes")
+
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.drop_column("role")
 
     with op.batch_alter_table("org_documents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_org_documents_org_id"))
