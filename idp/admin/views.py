@@ -22,6 +22,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from idp.account.forms import PostForm
 from idp.admin import services
@@ -142,6 +143,9 @@ def create_org() -> Any:
     except MailError:
         db.rollback()
         return redirect(url_for("admin.orgs", m="mail_failed"), code=303)
+    except IntegrityError:  # another operator created the same identifier just now
+        db.rollback()
+        return redirect(url_for("admin.orgs", m="identifier_taken"), code=303)
     db.commit()
     return _back_to_org(organisation.id, f"created_{how}")
 
