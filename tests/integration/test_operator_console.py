@@ -3,6 +3,8 @@ the A7 email change and the audit search (issue 4; SECURITY.md E-04, S-04, S-05)
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import time_machine
 from sqlalchemy import select
@@ -106,6 +108,8 @@ def test_non_operator_gets_404_and_is_audited(client, db, world):
 def test_operator_lists_pending_first_and_filters(client, world):
     page = _operator(client, world)
     assert page.index("MOC-01") < page.index("0105536092641")  # pending first
+    assert re.search(r"<title>[^<]*</title>", page)  # nothing but text in the title
+    assert page.count('id="add-org"') == 1
     only = client.get("/operator/orgs?status=active").get_data(as_text=True)
     assert "0105536092641" in only and "MOC-01" not in only
     found = client.get("/operator/orgs?q=moc").get_data(as_text=True)
