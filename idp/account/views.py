@@ -7,17 +7,17 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from idp.account.auth_state import start_login
 from idp.account.forms import LoginForm, PostForm
 from idp.account.services import authenticate
-from idp.db import now
 from idp.db import session as db_session
 from idp.extensions import limiter, login_manager
-from idp.models import Client, Consent, Grant, Membership, Organization, OrgChoice, Token, User
+from idp.models import Client, Consent, Grant, Membership, Organization, OrgChoice, User
 from idp.oidc import flows
 from idp.oidc.authorization import continue_url
+from idp.oidc.revocation import end_grants
 from idp.orgs.login import forget_org
 
 bp = Blueprint("account", __name__)
@@ -129,16 +129,7 @@ def revoke_consent(client_id: str) -> Any:
                 Consent.user_id == current_user.id, Consent.client_id == client_id
             )
         )
-        t = now()
-        grant_ids = select(Grant.id).where(
-            Grant.user_id == current_user.id, Grant.client_id == client_id
-        )
-        db.execute(update(Grant).where(Grant.id.in_(grant_ids)).values(revoked_at=t))
-        db.execute(
-            update(Token)
-            .where(Token.grant_id.in_(grant_ids), Token.revoked_at.is_(None))
-            .values(revoked_at=t)
-        )
+        end_grants(db, Grant.user_id == current_user.id, Grant.client_id == client_id)
         db.commit()
     return redirect(url_for("account.home"), code=303)
 

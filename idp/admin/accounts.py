@@ -5,12 +5,13 @@ account."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from idp.audit import AuditTag, record
 from idp.db import now
-from idp.models import Consent, Grant, Token, User, WebSession
+from idp.models import Consent, Grant, User, WebSession
+from idp.oidc.revocation import end_grants
 
 
 class AccountChangeRefused(ValueError):
@@ -32,18 +33,7 @@ def set_active(db: Session, user_id: int, active: bool, reason: str, actor: int)
         raise AccountChangeRefused("reason_missing")
     before, user.is_active, user.updated_at = user.is_active, active, now()
     if not active:
-        t = now()
-        grants = select(Grant.id).where(Grant.user_id == user_id)
-        db.execute(
-            update(Token)
-            .where(Token.grant_id.in_(grants), Token.revoked_at.is_(None))
-            .values(revoked_at=t)
-        )
-        db.execute(
-            update(Grant)
-            .where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
-            .values(revoked_at=t)
-        )
+        end_grants(db, Grant.user_id == user_id)
         db.execute(delete(Consent).where(Consent.user_id == user_id))
         db.execute(delete(WebSession).where(WebSession.user_id == user_id))
     record(

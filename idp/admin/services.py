@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from idp.account.identifiers import email_key, is_valid_email, username_key
@@ -22,10 +22,10 @@ from idp.models import (
     Organization,
     OrgClient,
     OrgDocument,
-    Token,
     User,
 )
 from idp.oidc.acr import ACR_LADDER
+from idp.oidc.revocation import end_grants
 from idp.orgs import entitlements as rules
 from idp.orgs import invitations
 from idp.orgs.services import add_member, add_scope, create_org, lock_org, seat_usage
@@ -99,18 +99,7 @@ def set_status(db: Session, org_id: int, action: str, actor: int | None) -> Orga
     before = org.status
     org.status = rules.next_status(org.status, action)
     if org.status == "suspended":
-        t = now()
-        grants = select(Grant.id).where(Grant.org_id == org_id, Grant.revoked_at.is_(None))
-        db.execute(
-            update(Token)
-            .where(Token.grant_id.in_(grants), Token.revoked_at.is_(None))
-            .values(revoked_at=t)
-        )
-        db.execute(
-            update(Grant)
-            .where(Grant.org_id == org_id, Grant.revoked_at.is_(None))
-            .values(revoked_at=t)
-        )
+        end_grants(db, Grant.org_id == org_id)
     record(
         db,
         AuditTag.OP_ORG_STATUS_CHANGED,

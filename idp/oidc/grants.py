@@ -26,6 +26,7 @@ from idp.db import now, session
 from idp.mfa.policy import rank
 from idp.models import AuthorizationCode, Consent, Grant, Organization, Token, User
 from idp.oidc.acr import ACR_PASSWORD
+from idp.oidc.revocation import end_grants
 from idp.oidc.scopes import OIDC_SCOPES, split_scope
 from idp.oidc.tokens import build_id_token, token_digest
 from idp.orgs.login import client_scope_names, org_claim
@@ -55,13 +56,7 @@ def revoke_grant(grant_id: int | None) -> None:
     if grant_id is None:
         return
     db = session()
-    t = now()
-    db.execute(update(Grant).where(Grant.id == grant_id).values(revoked_at=t))
-    db.execute(
-        update(Token)
-        .where(Token.grant_id == grant_id, Token.revoked_at.is_(None))
-        .values(revoked_at=t)
-    )
+    end_grants(db, Grant.id == grant_id)
     db.commit()
 
 

@@ -23,9 +23,9 @@ from idp.models import (
     Membership,
     Organization,
     OrgClient,
-    Token,
     User,
 )
+from idp.oidc.revocation import end_grants
 from idp.orgs import entitlements as rules
 
 
@@ -112,14 +112,7 @@ def remove_member(db: Session, org_id: int, user_id: int, actor: int | None = No
     admins = _admin_count(db, org_id)
     rules.check_admin_change(admins, m.role == "admin", demoting=True)
     clients = select(OrgClient.client_id).where(OrgClient.org_id == org_id)
-    t = now()
-    grants = select(Grant.id).where(Grant.user_id == user_id, Grant.client_id.in_(clients))
-    db.execute(
-        update(Token)
-        .where(Token.grant_id.in_(grants), Token.revoked_at.is_(None))
-        .values(revoked_at=t)
-    )
-    db.execute(update(Grant).where(Grant.id.in_(grants)).values(revoked_at=t))
+    end_grants(db, Grant.user_id == user_id, Grant.client_id.in_(clients))
     for consent in db.scalars(
         select(Consent).where(Consent.user_id == user_id, Consent.client_id.in_(clients))
     ):
