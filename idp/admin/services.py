@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from idp.account.identifiers import email_key, is_valid_email, username_key
+from idp.account.identifiers import is_valid_email
+from idp.account.services import find_login_user
 from idp.audit import AuditTag, record
 from idp.db import now
 from idp.mfa.services import notify
@@ -60,11 +61,7 @@ def create_organisation(
     if db.scalar(select(Organization.id).where(Organization.identifier == identifier)):
         raise rules.IdentifierTaken(identifier=identifier)
     who = first_admin.strip()
-    admin = db.scalar(
-        select(User).where(
-            or_(User.username_key == username_key(who), User.email_key == email_key(who))
-        )
-    )
+    admin = find_login_user(db, who)
     if admin is None and not is_valid_email(who):
         raise CreateRefused("admin_invalid")
     org = create_org(

@@ -20,10 +20,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from idp.account.forms import PostForm
-from idp.account.identifiers import email_key, username_key
+from idp.account.services import find_login_user
 from idp.audit import EXPORT_LIMIT, AuditTag, query_from_args, record, to_csv
 from idp.audit import search as audit_search
 from idp.db import session as db_session
@@ -126,11 +126,7 @@ def add_member(org: Organization) -> Any:
     if not PostForm().validate_on_submit():
         return _back(org)
     who = request.form.get("who", "").strip()
-    user = db_session().scalar(
-        select(User).where(
-            or_(User.username_key == username_key(who), User.email_key == email_key(who))
-        )
-    )
+    user = find_login_user(db_session(), who)
     if user is None:
         return _back(org, "no_such_account")
     try:
