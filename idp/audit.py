@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
+from flask import has_request_context, request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.account.identifiers import username_key
 from idp.db import now
-from idp.models import AuditEvent
+from idp.models import AuditEvent, Organization, User
 
 
 class AuditTag(StrEnum):
@@ -65,8 +72,6 @@ def record(
 
 
 def _client_ip() -> str | None:
-    from flask import has_request_context, request
-
     return request.remote_addr if has_request_context() else None
 
 
@@ -111,8 +116,6 @@ def query_from_args(
 
 def _day(value: str, *, end: bool = False) -> int | None:
     """Midnight UTC of a YYYY-MM-DD date; ``end`` gives the next midnight."""
-    from datetime import UTC, datetime
-
     try:
         day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
@@ -122,11 +125,6 @@ def _day(value: str, *, end: bool = False) -> int | None:
 
 def search(db: Session, q: AuditQuery) -> list:
     """(event, actor username, subject username, organisation identifier), newest first."""
-    from sqlalchemy import select
-
-    from idp.account.identifiers import username_key
-    from idp.models import Organization, User
-
     actor, subject = User.__table__.alias("actor"), User.__table__.alias("subject")
     stmt = (
         select(AuditEvent, actor.c.username, subject.c.username, Organization.identifier)
@@ -166,8 +164,6 @@ def summary(details: dict | None) -> str:
 
 
 def _short(value: object) -> str:
-    import json
-
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 200 else text[:199] + "…"
 
@@ -175,11 +171,6 @@ def _short(value: object) -> str:
 def to_csv(rows: list) -> bytes:
     """Rows of :func:`search` as CSV, with a BOM so that spreadsheet programs read the
     Thai text as UTF-8."""
-    import csv
-    import io
-    import json
-    from datetime import UTC, datetime
-
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["when_utc", "action", "organisation", "by", "whom", "ip", "details"])
