@@ -138,8 +138,7 @@ def create_org() -> Any:
         )
     except OrgError as exc:
         db.rollback()
-        code = "limit_invalid" if exc.code == "limit_below_usage" else exc.code
-        return redirect(url_for("admin.orgs", m=code), code=303)
+        return redirect(url_for("admin.orgs", m=exc.code), code=303)
     except MailError:
         db.rollback()
         return redirect(url_for("admin.orgs", m="mail_failed"), code=303)
@@ -216,9 +215,9 @@ def set_limit(org_id: int) -> Any:
     db = db_session()
     try:
         services.set_member_limit(db, org_id, limit, current_user.id)
-    except OrgError:
+    except OrgError as exc:
         db.rollback()
-        return _back_to_org(org_id, "limit_below_usage")
+        return _back_to_org(org_id, exc.code)
     db.commit()
     return _back_to_org(org_id, "saved")
 

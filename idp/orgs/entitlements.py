@@ -88,6 +88,13 @@ class LimitBelowUsage(OrgError):
     code = "limit_below_usage"
 
 
+class LimitOutOfRange(LimitBelowUsage):
+    """Not a whole number from 1 to the maximum (a subclass: callers that only care
+    whether the limit was refused need catch one class)."""
+
+    code = "limit_invalid"
+
+
 # Operator decisions on an organisation's status: action -> (allowed from, to).
 STATUS_ACTIONS = {
     "approve": ({"pending"}, "active"),
@@ -112,7 +119,7 @@ def check_new_limit(used: int, limit: int | None, maximum: int = MAX_MEMBER_LIMI
     if limit is None:
         return
     if not 1 <= limit <= maximum:
-        raise LimitBelowUsage(used=used, limit=limit)
+        raise LimitOutOfRange(used=used, limit=limit)
     if limit < used:
         raise LimitBelowUsage(used=used, limit=limit)
 

@@ -164,6 +164,8 @@ def test_member_limit_cannot_drop_below_members(client, db, world):
     assert query(low.headers["Location"])["m"] == "limit_below_usage"
     bad = _post(client, url, page, member_limit="ten")
     assert query(bad.headers["Location"])["m"] == "limit_invalid"
+    zero = _post(client, url, page, member_limit="0")
+    assert query(zero.headers["Location"])["m"] == "limit_invalid"
     ok = _post(client, url, page, member_limit="25")
     assert query(ok.headers["Location"])["m"] == "saved"
     db.expire_all()
