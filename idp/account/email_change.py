@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.account.identifiers import email_key, is_valid_email
+from idp.account.services import set_email
 from idp.audit import AuditTag, record
 from idp.db import now
 from idp.mail import send_mail
@@ -92,8 +93,7 @@ def confirm(db: Session, user: User, code: str) -> str:
     ):
         raise EmailChangeError("email_taken")  # taken meanwhile
     old = user.email
-    user.email, user.email_key = change["email"], email_key(change["email"])
-    user.email_verified, user.updated_at = True, now()
+    set_email(user, change["email"], verified=True)  # the code proved it
     record(
         db,
         AuditTag.ACCOUNT_EMAIL_CHANGED,

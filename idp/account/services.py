@@ -87,6 +87,12 @@ def find_login_user(db: Session, identifier: str) -> User | None:
     return db.scalar(select(User).where(or_(User.username_key == key, User.email_key == key)))
 
 
+def set_email(user: User, address: str, *, verified: bool) -> None:
+    """Give the account a new address (the caller checked it is valid and free)."""
+    user.email, user.email_key = address.strip(), email_key(address)
+    user.email_verified, user.updated_at = verified, now()
+
+
 def has_strong_factor(db: Session, user_id: int) -> bool:
     from idp.models import MfaFactor
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from idp.account.identifiers import email_key, is_valid_email
+from idp.account.services import set_email
 from idp.audit import AuditTag, record
 from idp.db import now
 from idp.mail import MailError, send_mail
@@ -315,12 +316,7 @@ def change_email(
     if clash is not None:
         raise EmailChangeRefused("email_taken")
     old = user.email
-    user.email, user.email_key, user.email_verified, user.updated_at = (
-        new.strip(),
-        email_key(new),
-        False,
-        now(),
-    )
+    set_email(user, new, verified=False)  # the new address is unproven
     record(db, tag, actor=actor, subject=user_id, org=org_id, before=old, after=user.email)
     return old
 
