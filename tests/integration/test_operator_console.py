@@ -261,17 +261,6 @@ def test_operator_posts_need_csrf_S05(client, db, world):
     assert db.get(Organization, world["pending"].id).status == "pending"
 
 
-def test_org_admin_cannot_make_anyone_operator_E04(client, db, world):
-    """No web form sets ``is_operator``: posting it to the org console changes nothing."""
-    login(client, "boss")
-    client.post(
-        f"/orgs/{world['active'].id}/admin/members/{world['ann'].id}/role",
-        data={"role": "admin", "is_operator": "true"},
-    )
-    db.expire_all()
-    assert not db.get(type(world["ann"]), world["ann"].id).is_operator
-
-
 def test_console_idle_15_minutes_needs_login_again_S04(client, world):
     with time_machine.travel(T0, tick=False) as traveller:
         _operator(client, world)

@@ -369,3 +369,17 @@ def test_open_invitation_is_listed_and_can_be_withdrawn(app, client, db, world, 
     assert "newbie@example.org" not in client.get(f"/orgs/{world['a'].id}/admin").get_data(
         as_text=True
     )
+
+
+def test_org_admin_cannot_make_anyone_operator_E04(client, db, world):
+    """No web form sets ``is_operator``: a valid, stepped-up console POST that carries it
+    changes the role it names and nothing else."""
+    page = _console(client, world)
+    resp = client.post(
+        f"/orgs/{world['a'].id}/admin/members/{world['ann'].id}/role",
+        data={"role": "admin", "is_operator": "true", "csrf_token": csrf_token(page)},
+    )
+    assert query(resp.headers["Location"])["m"] == "role_changed"  # the request got through
+    db.expire_all()
+    assert not db.get(User, world["ann"].id).is_operator
+    assert not db.get(User, world["boss"].id).is_operator
