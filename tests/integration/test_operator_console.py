@@ -479,3 +479,17 @@ def test_mail_outage_while_inviting_a_first_admin_leaves_nothing_behind(app_fact
     assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "op:org:created")) is None
     shown = dead_mail.get(resp.headers["Location"]).get_data(as_text=True)
     assert "nothing was created" in shown
+
+
+def test_console_absolute_limit_12_hours_even_when_busy_S04(client, world):
+    """Active every 10 minutes, the console still asks for a new second factor after 12
+    hours (SECURITY.md section 7: consoles 15 min idle / 12 h absolute)."""
+    with time_machine.travel(T0, tick=False) as traveller:
+        _operator(client, world)
+        for _ in range(71):  # 71 × 10 min = 11 h 50 min
+            traveller.shift(600)
+            assert client.get("/operator/orgs").status_code == 200
+        traveller.shift(600 + 1)
+        resp = client.get("/operator/orgs")
+        assert resp.status_code == 303
+        assert "/mfa/challenge" in resp.headers["Location"] or "/login" in resp.headers["Location"]
