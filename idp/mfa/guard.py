@@ -16,7 +16,8 @@ from idp.mfa.requirements import Audience, build_requirement
 from idp.mfa.services import enrolled_kinds
 from idp.oidc import flows
 from idp.oidc.acr import ACR_MFA
-from idp.oidc.interaction import STEP_UP_NEXT, Next, url_for_next
+from idp.oidc.interaction import url_for_next
+from idp.oidc.pipeline import STEP_UP_NEXT, Next, StepUp
 
 CONSOLE = Audience(min_acr=ACR_MFA, email_allowed=False)
 CONSOLE_MAX_AGE = 12 * 3600
@@ -46,7 +47,7 @@ def console_step_up() -> Any | None:
     # Back to the same page afterwards, with its query for a GET (a search, a filter);
     # only paths of routes behind this guard get here, so it stays on this site.
     back = request.full_path.rstrip("?") if request.method == "GET" else request.path
-    flow = flows.start_step_up(back, flows.StepUp(decision.required, decision.factors))
+    flow = flows.start_step_up(back, StepUp(decision.required, decision.factors))
     return redirect(
         url_for_next(STEP_UP_NEXT.get(decision.next_step or "", Next.SECOND_FACTOR), flow.id),
         code=303,

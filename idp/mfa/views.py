@@ -25,7 +25,8 @@ from idp.models import EmailOtp, MfaFactor
 from idp.oidc import flows
 from idp.oidc.errors import error_page
 from idp.oidc.flows import Flow
-from idp.oidc.interaction import Next, url_for_next
+from idp.oidc.interaction import url_for_next
+from idp.oidc.pipeline import Next
 
 bp = Blueprint("mfa", __name__)
 

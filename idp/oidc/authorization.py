@@ -1,8 +1,9 @@
-"""/authorize and the consent step (OIDC Core 3.1.2, RFC 6749 4.1, RFC 9207).
+"""/authorize (OIDC Core 3.1.2, RFC 6749 4.1, RFC 9207): parse, ask the pipeline, redirect.
 
 Authlib validates client, redirect URI, response type, scope, PKCE and nonce; this view
 adds what Authlib leaves to us (SECURITY.md 6): prompt handling, server-side max_age,
-id_token_hint, the stored auth_time, consent, and iss on error redirects.
+id_token_hint, the stored auth_time, and iss on error redirects; the sign-in steps
+themselves are ``oidc.pipeline``.
 """
 
 from __future__ import annotations
@@ -10,26 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from flask import abort, redirect, render_template, request, session
-from flask_babel import gettext as _
+from flask import redirect, render_template, request, session
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy import select
 
 from idp.account import auth_state
 from idp.account.services import login_completed
 from idp.db import now
 from idp.db import session as db_session
 from idp.extensions import keys
-from idp.models import Consent, Organization
+from idp.models import Organization
 from idp.oidc import flows, pipeline, signin
 from idp.oidc.blueprint import bp, server
 from idp.oidc.claims_request import ClaimsParameterError, essential_acr
-from idp.oidc.clients import load_client
 from idp.oidc.errors import error_page, redirect_error
-from idp.oidc.interaction import Next, url_for_next
+from idp.oidc.interaction import url_for_next
 from idp.oidc.keys import ALGORITHMS
 from idp.oidc.pipeline import SignInRequest
 from idp.oidc.scopes import split_scope
@@ -50,10 +47,6 @@ SINGLE_VALUED = (
     "claims",
 )
 MAX_PARAM_LENGTH = 4096
-
-
-class ConsentForm(FlaskForm):
-    pass
 
 
 def request_params() -> tuple[tuple[str, str], ...]:
@@ -180,64 +173,3 @@ def _no_access(client: Any, choice: OrgChoice) -> Any:
     org = db.get(Organization, choice.org_id) if choice.org_id is not None else None
     admins = admins_of(db, org.id) if org is not None else []
     return render_template("orgs/no_access.html", client=client, org=org, admins=admins), 403
-
-
-@bp.route("/consent", methods=["GET", "POST"])
-def consent() -> Any:
-    flow = flows.load(request.values.get("flow"))
-    if flow is None or not flow.client_id:
-        return error_page("flow_expired", None, 400)
-    if not current_user.is_authenticated:
-        return redirect(url_for_next(Next.LOGIN, flow.id))
-    client = load_client(db_session(), flow.client_id)
-    if client is None:
-        abort(400)
-    scopes = split_scope(client.get_allowed_scope(flow.param("scope")))
-    form = ConsentForm()
-    if form.validate_on_submit():
-        if request.form.get("decision") != "allow":
-            flows.finish(flow.id)
-            redirect_uri = flow.param("redirect_uri") or client.get_default_redirect_uri()
-            return redirect_error(
-                redirect_uri,
-                "access_denied",
-                "The end-user denied the request.",
-                flow.param("state"),
-            )
-        _remember_consent(current_user.id, client.client_id, scopes)
-        flow = flows.save(flow.evolve(consented=True))
-        return redirect(flow.continue_url, code=303)
-    return render_template(
-        "oidc/consent.html",
-        form=form,
-        client=client,
-        scopes=scopes,
-        flow_id=flow.id,
-        scope_labels=scope_labels(),
-    )
-
-
-def scope_labels() -> dict[str, str]:
-    return {
-        "openid": _("Know who you are (your account identifier)"),
-        "profile": _("Your name and username"),
-        "email": _("Your email address"),
-        "phone": _("Your phone number"),
-        "address": _("Your address"),
-        "offline_access": _("Keep access while you are away"),
-    }
-
-
-def _remember_consent(user_id: int, client_id: str, scopes: list[str]) -> None:
-    db = db_session()
-    row = db.scalar(
-        select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id)
-    )
-    if row is None:
-        db.add(
-            Consent(user_id=user_id, client_id=client_id, scope=" ".join(scopes), granted_at=now())
-        )
-    else:
-        merged = split_scope(row.scope) + [s for s in scopes if s not in split_scope(row.scope)]
-        row.scope, row.granted_at = " ".join(merged), now()
-    db.commit()

@@ -19,20 +19,12 @@ from urllib.parse import urlencode
 from flask import session, url_for
 
 from idp.db import now
+from idp.oidc.pipeline import StepUp
 
 MAX_FLOWS = 5
 FLOW_TTL = 1800
 FLOW_PARAM = "idp_flow"  # the query parameter that ties /authorize back to its flow
 _KEY = "flows"
-
-
-@dataclass(frozen=True)
-class StepUp:
-    """What the second-factor pages must obtain: a level and the factor kinds that
-    reach it (from ``mfa.policy.Decision``)."""
-
-    required: str
-    factors: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,36 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from idp.mfa import policy
-from idp.oidc.flows import StepUp
-from idp.oidc.interaction import STEP_UP_NEXT, Next
 from idp.orgs.entitlements import OrgChoice, OrgFacts, choose_org
+
+
+class Next(Enum):
+    LOGIN = "login"
+    SECOND_FACTOR = "second_factor"
+    ENROL = "enrol"
+    SELECT_ORG = "select_org"
+    CONSENT = "consent"
+
+
+# ``mfa.policy.Decision.next_step`` -> the page that obtains it ("deny" has none).
+STEP_UP_NEXT = {
+    "password": Next.LOGIN,
+    "second_factor": Next.SECOND_FACTOR,
+    "enrol": Next.ENROL,
+}
+
+
+@dataclass(frozen=True)
+class StepUp:
+    """What the second-factor pages must obtain: a level and the factor kinds that
+    reach it (from ``mfa.policy.Decision``)."""
+
+    required: str
+    factors: tuple[str, ...]
 
 
 @dataclass(frozen=True)

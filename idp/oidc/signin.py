@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.db import now
 from idp.mfa import policy
 from idp.mfa.requirements import Audience, build_requirement
 from idp.mfa.services import enrolled_kinds
@@ -68,3 +69,17 @@ def gather(
         consented_scopes=consented_scopes(db, user.id, client_row.client_id),
         **flow_facts,
     )
+
+
+def remember_consent(db: Session, user_id: int, client_id: str, scopes: list[str]) -> None:
+    """Add ``scopes`` to the person's consent for the client (the caller commits)."""
+    row = db.scalar(
+        select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id)
+    )
+    if row is None:
+        db.add(
+            Consent(user_id=user_id, client_id=client_id, scope=" ".join(scopes), granted_at=now())
+        )
+    else:
+        merged = split_scope(row.scope) + [s for s in scopes if s not in split_scope(row.scope)]
+        row.scope, row.granted_at = " ".join(merged), now()

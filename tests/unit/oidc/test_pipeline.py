@@ -10,8 +10,8 @@ import pytest
 from idp.mfa import policy
 from idp.oidc import pipeline
 from idp.oidc.acr import ACR_MFA, ACR_PASSWORD
-from idp.oidc.interaction import ENDPOINTS, Next
-from idp.oidc.pipeline import Context, SignInRequest, run
+from idp.oidc.interaction import ENDPOINTS
+from idp.oidc.pipeline import Context, Next, SignInRequest, run
 from idp.orgs.entitlements import OrgFacts
 
 T = 1_900_000_000
