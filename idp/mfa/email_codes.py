@@ -94,7 +94,7 @@ def issue(
     ``Issued(None, seconds)`` within the purpose's resend pause (SECURITY.md A-10).
 
     The new code supersedes the binding's earlier ones and does not reset the failure
-    counter (NIST 800-63B 5.2.2: a new secret SHALL NOT reset the count). Flushes; the
+    counter (NIST 800-63B: a new secret SHALL NOT reset the count). Flushes; the
     caller commits."""
     policy, key, t = email_otp.POLICIES[purpose], email_otp.code_key(settings.secret_key), now()
     last = _latest(db, key, user_id, purpose, binding)
@@ -102,6 +102,9 @@ def issue(
     if wait:
         return Issued(None, wait)
     bound = email_otp.hash_binding(key, binding)
+    # Only the newest code of a binding is ever looked at; the mark also closes the
+    # race of a verify that read the old code just before this resend (its
+    # conditional UPDATE requires superseded_at IS NULL).
     db.execute(
         update(EmailCode)
         .where(
