@@ -16,11 +16,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
-def _fernet(secret_key: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"idp totp seeds").derive(
+def derive_key(secret_key: str, info: bytes) -> bytes:
+    """A 32-byte key for one use (``info`` names it), HKDF-derived from IDP_SECRET_KEY,
+    so no two uses share a key and the secret key itself is never used directly."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
         secret_key.encode()
     )
-    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _fernet(secret_key: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(derive_key(secret_key, b"idp totp seeds")))
 
 
 def encrypt(secret_key: str, plaintext: str) -> str:

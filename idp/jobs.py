@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from idp.config import Settings
 from idp.db import now
 from idp.mfa.services import notify
-from idp.models import AuthorizationCode, EmailOtp, MfaFactor, User, WebAuthnChallenge
+from idp.models import AuthorizationCode, EmailCode, MfaFactor, User, WebAuthnChallenge
 
 REMINDER_DAYS = (30, 7, 1)
 
@@ -54,7 +54,7 @@ def purge(db: Session, t: int) -> int:
     for stmt in (
         delete(AuthorizationCode).where(AuthorizationCode.expires_at < day_ago),
         delete(WebAuthnChallenge).where(WebAuthnChallenge.expires_at < day_ago),
-        delete(EmailOtp).where(EmailOtp.expires_at < day_ago),
+        delete(EmailCode).where(EmailCode.expires_at < day_ago),
     ):
         n += db.execute(stmt).rowcount
     db.commit()

@@ -1,14 +1,20 @@
 """Self-service email change (SECURITY.md M-11): after a password within the last 10
 minutes, a 6-digit code goes to the new address; entering it within 10 minutes (at most
-5 tries) makes the change, marks the address verified and tells the old address.
+5 tries, each counted in the account's shared failure counter) makes the change, marks
+the address verified and tells the old address.
 
-The pending change lives in the server-side session (hashed code), so it is bound to
-this browser and ends with it."""
+The code is an emailed code of :mod:`idp.mfa.email_codes` (purpose ``email_change``),
+bound to the pending change of this browser session: the session holds only a random
+id for it, so the change is bound to this browser and ends with it. The address
+changed to is the one the accepted code was mailed to, never one read elsewhere.
+
+    (none) --start: code to the new address--> pending
+    pending --start again (after the pause): new code, old one superseded--> pending
+    pending --right code--> changed          pending --5 wrong / 10 min--> (none)
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from typing import Any
 
@@ -19,13 +25,12 @@ from sqlalchemy.orm import Session
 from idp.account.identifiers import email_key, is_valid_email
 from idp.account.services import set_email
 from idp.audit import AuditTag, record
-from idp.db import now
-from idp.mail import send_mail
+from idp.mail import MailError, send_mail
+from idp.mfa import email_codes
+from idp.mfa.email_codes import Pending
+from idp.mfa.email_otp import Outcome, Purpose
 from idp.models import User
 
-CODE_TTL = 600
-MAX_TRIES = 5
-RESEND_AFTER = 60
 _KEY = "email_change"
 
 
@@ -35,16 +40,30 @@ class EmailChangeError(ValueError):
         self.code = code
 
 
-def _digest(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
-
-
-def pending() -> dict | None:
+def _binding(create: bool = False) -> str | None:
+    """The id of this session's pending change (what its code is bound to)."""
     change = session.get(_KEY)
-    return change if change and change["expires"] > now() else None
+    binding = change.get("binding") if isinstance(change, dict) else None
+    if isinstance(binding, str):
+        return binding
+    if not create:
+        return None
+    binding = secrets.token_urlsafe(16)
+    session[_KEY] = {"binding": binding}
+    return binding
+
+
+def pending(db: Session, settings: Any, user: User) -> Pending | None:
+    """The pending change of this session while its code can still be entered."""
+    binding = _binding()
+    if binding is None:
+        return None
+    return email_codes.pending(db, settings, user.id, Purpose.EMAIL_CHANGE, binding)
 
 
 def start(db: Session, settings: Any, user: User, new_email: str) -> None:
+    """Mail a code to ``new_email``; raises EmailChangeError, or MailError (then nothing
+    is pending). Commits."""
     new_email = new_email.strip()
     if not is_valid_email(new_email):
         raise EmailChangeError("email_invalid")
@@ -53,47 +72,45 @@ def start(db: Session, settings: Any, user: User, new_email: str) -> None:
     taken = db.scalar(select(User.id).where(User.email_key == email_key(new_email)))
     if taken is not None:
         raise EmailChangeError("email_taken")
-    previous = session.get(_KEY)
-    if previous and now() - previous.get("sent", 0) < RESEND_AFTER:
+    binding = _binding(create=True)
+    issued = email_codes.issue(db, settings, user.id, Purpose.EMAIL_CHANGE, binding, new_email)
+    if issued.code is None:
         raise EmailChangeError("code_recently_sent")  # no mail bombing through us
-    code = f"{secrets.randbelow(10**6):06d}"
-    send_mail(  # MailError reaches the view: nothing is pending then
-        settings.smtp_url,
-        settings.mail_from,
-        new_email,
-        "รหัสยืนยันอีเมล / Email confirmation code",
-        f"รหัสยืนยันอีเมลใหม่ของบัญชี {user.username}: {code}\n"
-        f"The code to confirm the new email of the account {user.username} is: {code}\n"
-        "It works for 10 minutes. If you did not ask for it, ignore this mail.\n",
-    )
-    session[_KEY] = {
-        "email": new_email,
-        "code": _digest(code),
-        "expires": now() + CODE_TTL,
-        "tries": 0,
-        "sent": now(),
-    }
+    code = issued.code
+    try:
+        send_mail(
+            settings.smtp_url,
+            settings.mail_from,
+            new_email,
+            "รหัสยืนยันอีเมล / Email confirmation code",
+            f"รหัสยืนยันอีเมลใหม่ของบัญชี {user.username}: {code}\n"
+            f"The code to confirm the new email of the account {user.username} is: {code}\n"
+            "It works for 10 minutes. If you did not ask for it, ignore this mail.\n",
+        )
+    except MailError:
+        db.rollback()  # no code, no pause: the person may simply try again
+        raise
+    db.commit()
 
 
-def confirm(db: Session, user: User, code: str) -> str:
+def confirm(db: Session, settings: Any, user: User, code: str) -> str:
     """Apply the pending change; returns the old address."""
-    change = pending()
-    if change is None:
+    binding = _binding()
+    if binding is None:
         raise EmailChangeError("code_expired")
-    change["tries"] += 1
-    session[_KEY] = change
-    if not hmac.compare_digest(change["code"], _digest(code.strip())):
-        if change["tries"] >= MAX_TRIES:
-            session[_KEY] = {**change, "expires": 0}  # spent, but the resend pause holds
-            raise EmailChangeError("code_expired")
+    verdict = email_codes.verify(db, settings, user.id, Purpose.EMAIL_CHANGE, binding, code)
+    if verdict.outcome is Outcome.LOCKED:
+        raise EmailChangeError("code_locked")
+    if verdict.outcome is Outcome.WRONG:
         raise EmailChangeError("code_wrong")
+    if not verdict.accepted or verdict.sent_to is None:
+        raise EmailChangeError("code_expired")
     session.pop(_KEY, None)
-    if db.scalar(
-        select(User.id).where(User.email_key == email_key(change["email"]), User.id != user.id)
-    ):
+    new_email = verdict.sent_to
+    if db.scalar(select(User.id).where(User.email_key == email_key(new_email), User.id != user.id)):
         raise EmailChangeError("email_taken")  # taken meanwhile
     old = user.email
-    set_email(user, change["email"], verified=True)  # the code proved it
+    set_email(user, new_email, verified=True)  # the code proved it
     record(
         db,
         AuditTag.ACCOUNT_EMAIL_CHANGED,

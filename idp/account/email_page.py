@@ -26,6 +26,10 @@ def email_messages() -> dict[str, str]:
         "code_wrong": _("That code is not right. Check the latest mail and try again."),
         "code_expired": _("The code has expired or was tried too often. Ask for a new one."),
         "code_recently_sent": _("A code was sent less than a minute ago: wait a moment."),
+        "code_locked": _(
+            "Too many wrong codes or passwords: the account is locked for a few minutes. "
+            "Try again later."
+        ),
     }
 
 
@@ -41,7 +45,7 @@ def change_email() -> Any:
         settings = current_app.extensions["idp_settings"]
         try:
             if request.form.get("step") == "confirm":
-                old = email_change.confirm(db, current_user, request.form.get("code", ""))
+                old = email_change.confirm(db, settings, current_user, request.form.get("code", ""))
                 db.commit()
                 with contextlib.suppress(MailError):  # best effort: the change stands
                     send_mail(
@@ -61,6 +65,9 @@ def change_email() -> Any:
             error = email_messages()[exc.code]
         except MailError:
             error = email_messages()["mail_failed"]
-    return render_template(
-        "account/email.html", form=form, error=error, pending=email_change.pending()
-    ), (200 if error is None else 400)
+    pending = email_change.pending(
+        db_session(), current_app.extensions["idp_settings"], current_user
+    )
+    return render_template("account/email.html", form=form, error=error, pending=pending), (
+        200 if error is None else 400
+    )

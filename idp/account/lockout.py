@@ -10,6 +10,8 @@ while locked are refused without touching the counter, so they do not extend the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import and_, case, or_, update
 from sqlalchemy.orm import Session
 
@@ -54,3 +56,26 @@ def record_success(db: Session, user_id: int) -> None:
         .execution_options(synchronize_session=False)
     )
     db.commit()
+
+
+def guarded(
+    db: Session,
+    user_id: int,
+    t: int,
+    threshold: int,
+    lock_seconds: int,
+    check: Callable[[int], bool],
+) -> bool | None:
+    """Run ``check(t)`` as one counted attempt: the front door for every second factor
+    and emailed code (SECURITY.md 0.4 b: one counter with the password).
+
+    Returns None when the account is locked (``check`` is not run), else the result
+    of ``check``: True clears the counter, False counts a failure and may lock.
+    """
+    if not reserve_attempt(db, user_id, t, threshold):
+        return None
+    if check(t):
+        record_success(db, user_id)
+        return True
+    record_failure(db, user_id, t, threshold, lock_seconds)
+    return False

@@ -16,13 +16,12 @@ from idp.audit import AuditTag, record
 from idp.config import Settings
 from idp.db import now
 from idp.mail import MailError, send_mail
-from idp.mfa import totp
-from idp.models import EmailOtp, MfaFactor, RecoveryCode, User
+from idp.mfa import email_codes, totp
+from idp.mfa.email_otp import Purpose
+from idp.models import MfaFactor, RecoveryCode, User
 
 log = logging.getLogger("idp.mfa")
 
-EMAIL_OTP_TTL = 600  # ASVS 6.5.5: emailed codes <= 10 min
-EMAIL_RESEND_SECONDS = 90
 RECOVERY_CODES = 10
 REVOKE_REASONS = ("name_change", "new_phone", "lost_device", "other")
 RENEW_DAYS = 30
@@ -153,14 +152,12 @@ def confirm_totp(
 
 def _guarded(db: Session, settings: Settings, user: User, check) -> bool:
     """Run ``check`` under the shared account lockout (one counter, SECURITY.md 0.4)."""
-    t = now()
-    if not lockout.reserve_attempt(db, user.id, t, settings.lockout_threshold):
-        return False
-    if check(t):
-        lockout.record_success(db, user.id)
-        return True
-    lockout.record_failure(db, user.id, t, settings.lockout_threshold, settings.lockout_seconds)
-    return False
+    return (
+        lockout.guarded(
+            db, user.id, now(), settings.lockout_threshold, settings.lockout_seconds, check
+        )
+        is True
+    )
 
 
 def verify_totp(db: Session, settings: Settings, user: User, code: str) -> bool:
@@ -203,34 +200,11 @@ class EmailSendResult:
 def send_email_otp(db: Session, settings: Settings, user: User, flow_key: str) -> EmailSendResult:
     """Send a 6-digit code for this flow; at most one per 90 s. A new code supersedes
     the previous one and does not reset the failure counter (NIST 800-63B)."""
-    t = now()
-    last = db.scalar(
-        select(EmailOtp)
-        .where(EmailOtp.user_id == user.id, EmailOtp.flow_key == flow_key)
-        .order_by(EmailOtp.id.desc())
-    )
-    if last is not None and t - last.created_at < EMAIL_RESEND_SECONDS:
-        return EmailSendResult(False, EMAIL_RESEND_SECONDS - (t - last.created_at))
-    code = f"{secrets.randbelow(10**6):06d}"
-    db.execute(
-        update(EmailOtp)
-        .where(
-            EmailOtp.user_id == user.id,
-            EmailOtp.flow_key == flow_key,
-            EmailOtp.superseded_at.is_(None),
-        )
-        .values(superseded_at=t)
-    )
-    db.add(
-        EmailOtp(
-            user_id=user.id,
-            flow_key=flow_key,
-            code_hash=crypto.keyed_digest(settings.secret_key, code),
-            created_at=t,
-            expires_at=t + EMAIL_OTP_TTL,
-        )
-    )
-    db.commit()
+    issued = email_codes.issue(db, settings, user.id, Purpose.MFA, flow_key, user.email)
+    if issued.code is None:
+        return EmailSendResult(False, issued.retry_after)
+    code = issued.code
+    db.commit()  # before the mail: a failed delivery does not lift the resend pause
     try:
         send_mail(
             settings.smtp_url,
@@ -246,30 +220,14 @@ def send_email_otp(db: Session, settings: Settings, user: User, flow_key: str) -
     return EmailSendResult(True)
 
 
+def email_otp_wait(db: Session, settings: Settings, user: User, flow_key: str) -> int | None:
+    """Seconds before another sign-in code may be sent for this flow; None: none sent."""
+    return email_codes.resend_wait(db, settings, user.id, Purpose.MFA, flow_key)
+
+
 def verify_email_otp(db: Session, settings: Settings, user: User, flow_key: str, code: str) -> bool:
-    digest = crypto.keyed_digest(settings.secret_key, code.strip())
-
-    def check(t: int) -> bool:
-        won = (
-            db.execute(
-                update(EmailOtp)
-                .where(
-                    EmailOtp.user_id == user.id,
-                    EmailOtp.flow_key == flow_key,
-                    EmailOtp.code_hash == digest,
-                    EmailOtp.used_at.is_(None),
-                    EmailOtp.superseded_at.is_(None),
-                    EmailOtp.expires_at > t,
-                )
-                .values(used_at=t)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            == 1
-        )
-        db.commit()
-        return won
-
-    return _guarded(db, settings, user, check)
+    """The code mailed for this very flow (not another flow, not another purpose)."""
+    return email_codes.verify(db, settings, user.id, Purpose.MFA, flow_key, code).accepted
 
 
 # --- Recovery codes ---------------------------------------------------------------

@@ -21,7 +21,7 @@ from idp.db import session as db_session
 from idp.mfa import policy, services, totp
 from idp.mfa.forms import CodeForm, EnrolForm
 from idp.mfa.services import MfaError
-from idp.models import EmailOtp, MfaFactor
+from idp.models import MfaFactor
 from idp.oidc import flows
 from idp.oidc.errors import error_page
 from idp.oidc.flows import Flow
@@ -56,16 +56,8 @@ def _message(code: str) -> str:
 
 
 def _email_wait(flow_id: str) -> int:
-    from sqlalchemy import select
-
-    last = db_session().scalar(
-        select(EmailOtp)
-        .where(EmailOtp.user_id == current_user.id, EmailOtp.flow_key == flow_id)
-        .order_by(EmailOtp.id.desc())
-    )
-    if last is None:
-        return -1  # never sent
-    return max(0, services.EMAIL_RESEND_SECONDS - (now() - last.created_at))
+    wait = services.email_otp_wait(db_session(), settings(), current_user, flow_id)
+    return -1 if wait is None else wait  # -1: never sent
 
 
 @bp.route("/mfa/challenge", methods=["GET", "POST"])

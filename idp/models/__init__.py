@@ -2,7 +2,7 @@
 
 from idp.models.base import Base
 from idp.models.client import Client
-from idp.models.mfa import AuditEvent, EmailOtp, MfaFactor, RecoveryCode, WebAuthnChallenge
+from idp.models.mfa import AuditEvent, EmailCode, MfaFactor, RecoveryCode, WebAuthnChallenge
 from idp.models.oauth import AuthorizationCode, Consent, Grant, Token
 from idp.models.org import (
     ClientScope,
@@ -28,7 +28,7 @@ __all__ = [
     "OrgDocument",
     "Organization",
     "AuditEvent",
-    "EmailOtp",
+    "EmailCode",
     "MfaFactor",
     "RecoveryCode",
     "WebAuthnChallenge",

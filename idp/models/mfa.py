@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.models.base import Base
@@ -44,15 +44,20 @@ class RecoveryCode(Base):
     used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
-class EmailOtp(Base):
-    """An emailed one-time code bound to one login flow (``flow_key``) and account."""
+class EmailCode(Base):
+    """An emailed one-time code (rules: :mod:`idp.mfa.email_otp`) for one account, one
+    purpose and one binding; the code and the binding are stored as keyed hashes."""
 
-    __tablename__ = "email_otps"
+    __tablename__ = "email_codes"
+    __table_args__ = (Index("ix_email_codes_slot", "user_id", "purpose", "binding"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    flow_key: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(32))  # email_otp.Purpose
+    binding: Mapped[str] = mapped_column(String(64))  # HMAC of the flow id / pending change
+    sent_to: Mapped[str] = mapped_column(String(254))  # the address the code was mailed to
     code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
