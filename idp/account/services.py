@@ -131,11 +131,15 @@ def authenticate(db: Session, settings: Settings, identifier: str, password: str
     return LoginResult(None)
 
 
-def login_completed(db: Session, user: User) -> None:
+def login_completed(db: Session, user: User, *, read_this_request: bool = False) -> None:
     """The one rule for when the failure counter resets (SECURITY.md 0.4 b: it spans
     every factor): when a login is complete, i.e. a password with no second factor
-    enrolled, a second factor after the password, or an authorization that issues a
-    code on what the session has proven. A password alone, with a second factor still
-    to come, does not reset it."""
-    if user.failed_logins or user.locked_until is not None:
-        lockout.record_success(db, user.id)
+    enrolled (``authenticate``), a second factor after the password (``lockout.guarded``)
+    or an authorization that issues a code on what the session has proven (/authorize).
+    A password alone, with a second factor still to come, does not reset it.
+
+    ``read_this_request``: ``user`` was loaded in this request after its last attempt,
+    so a clean counter needs no UPDATE (the /authorize hot path)."""
+    if read_this_request and not user.failed_logins and user.locked_until is None:
+        return
+    lockout.record_success(db, user.id)

@@ -154,7 +154,7 @@ def authorize() -> Any:
         return redirect(url_for_next(outcome.goto, flow.id), code=303)
 
     issue = result.issue
-    login_completed(db, user)
+    login_completed(db, user, read_this_request=True)
     grant.request.idp_auth = {
         "auth_time": issue.auth_time,
         "acr": issue.acr,
