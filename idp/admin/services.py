@@ -273,10 +273,14 @@ def declare_scope(
     min_acr: str,
     description_th: str,
     description_en: str,
-    actor: int,
+    actor: int | None,
 ) -> ClientScope:
     """A new right of a client (e.g. ``gfmis:approve``); organisations that may use the
-    client with all its scopes can grant it at once."""
+    client with all its scopes can grant it at once. The one front door for declaring a
+    scope (operator console, ``idp clients add-scope`` with ``actor=None``, the demo).
+
+    Raises InvalidScopeName, LimitOutOfRange (seat limit outside 1..MAX_MEMBER_LIMIT),
+    ValueError (unknown level), LookupError (unknown client) or ScopeExists."""
     rules.check_scope_name(name)
     rules.check_new_limit(0, seat_limit)
     if min_acr not in ACR_LADDER:

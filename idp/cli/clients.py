@@ -8,6 +8,7 @@ import click
 
 from idp.cli import _app, _fail, cli
 from idp.oidc.acr import ACR_LADDER
+from idp.orgs.entitlements import MAX_MEMBER_LIMIT
 
 
 @cli.group()
@@ -163,38 +164,41 @@ def clients_list() -> None:
 @click.option("--min-acr", type=click.Choice(ACR_LADDER), default=ACR_LADDER[0])
 @click.option(
     "--seat-limit",
-    type=click.IntRange(1, 100000),
+    type=int,
     default=None,
-    help="at most this many holders per organisation",
+    help=f"at most this many holders per organisation (1 to {MAX_MEMBER_LIMIT})",
 )
 @click.option("--json", "as_json", is_flag=True)
 def clients_add_scope(
     client_id, name, description_th, description_en, min_acr, seat_limit, as_json
 ) -> None:
     """Declare a scope a client grants to organisation members."""
+    # The operator console's service: the same name rule, seat maximum and audit
+    # record (op:scope:added, no actor: the system) whoever declares the scope.
     from sqlalchemy.exc import IntegrityError
 
+    from idp.admin.services import declare_scope
     from idp.db import get_db
-    from idp.orgs import services
-    from idp.orgs.entitlements import InvalidScopeName, check_scope_name
+    from idp.orgs.entitlements import InvalidScopeName, LimitOutOfRange, ScopeExists
 
-    try:
-        check_scope_name(name)
-    except InvalidScopeName:
-        _fail(f"invalid scope name {name!r}: use application:right, e.g. einvoice:submit")
     with get_db(_app()).factory() as s:
         try:
-            scope = services.add_scope(
+            scope = declare_scope(
                 s,
                 client_id,
                 name,
+                seat_limit=seat_limit,
+                min_acr=min_acr,
                 description_th=description_th,
                 description_en=description_en,
-                min_acr=min_acr,
-                seat_limit=seat_limit,
+                actor=None,
             )
             s.commit()
-        except IntegrityError:
+        except InvalidScopeName:
+            _fail(f"invalid scope name {name!r}: use application:right, e.g. einvoice:submit")
+        except LimitOutOfRange:
+            _fail(f"--seat-limit must be a number from 1 to {MAX_MEMBER_LIMIT}: {seat_limit}")
+        except (LookupError, ScopeExists, IntegrityError):
             _fail(f"unknown client {client_id!r} or scope {name!r} already declared")
         click.echo(
             json.dumps(

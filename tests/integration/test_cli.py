@@ -6,10 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import select
 
-from tests.conftest import USE_PG
+from idp import create_app
+from idp.db import get_db
+from idp.models import AuditEvent
+from idp.orgs.entitlements import MAX_MEMBER_LIMIT
+from tests.conftest import BASE_OVERRIDES, USE_PG
 
 
 @pytest.fixture
@@ -22,18 +28,55 @@ def run(tmp_path, template_db):
         url = f"sqlite:///{tmp_path / 'cli.db'}"
     env = {**os.environ, "IDP_DATABASE_URL": url, "IDP_ENV": "development"}
 
-    def _run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    def _run(*args: str, stdin: str = "", smtp_url: str = "") -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "idp.cli", *args],
             input=stdin,
-            env=env,
+            env={**env, "IDP_SMTP_URL": smtp_url} if smtp_url else env,
             capture_output=True,
             text=True,
             timeout=120,
         )
 
     assert _run("init").returncode == 0
+    _run.url = url
     return _run
+
+
+@contextmanager
+def database(run):
+    """A session on the database the commands of ``run`` use, to check what they left."""
+    app = create_app({**BASE_OVERRIDES, "database_url": run.url})
+    try:
+        with get_db(app).factory() as s:
+            yield s
+    finally:
+        get_db(app).dispose()
+
+
+def audit_events(run, tag: str) -> list[AuditEvent]:
+    with database(run) as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.tag == tag)))
+
+
+def add_user(run, username: str) -> None:
+    made = run(
+        "users",
+        "add",
+        "--username",
+        username,
+        "--email",
+        f"{username}@example.org",
+        "--password-stdin",
+        stdin="a long enough passphrase\n",
+    )
+    assert made.returncode == 0, made.stderr
+
+
+def add_client(run, name: str = "e-Invoice") -> str:
+    made = run("clients", "add", "--name", name, "--redirect-uri", "https://rp.example/cb")
+    assert made.returncode == 0, made.stderr
+    return json.loads(made.stdout)["client_id"]
 
 
 def test_init_is_idempotent(run):
@@ -351,3 +394,47 @@ def test_operator_right_and_org_status_from_the_cli(run):
     )
     back = run("orgs", "set-status", "--identifier", "MOC-01", "--action", "reactivate")
     assert json.loads(back.stdout)["status"] == "active"
+
+
+def test_add_scope_is_audited_like_the_console(run):
+    """`clients add-scope` goes through the operator console's service: one
+    op:scope:added record, with no actor (the system) as for every CLI action."""
+    cid = add_client(run)
+    made = run("clients", "add-scope", "--client-id", cid, "--scope", "einvoice:view", "--json")
+    assert made.returncode == 0, made.stderr
+    (event,) = audit_events(run, "op:scope:added")
+    assert event.actor_user_id is None
+    assert event.details["client"] == cid and event.details["scope"] == "einvoice:view"
+
+
+def test_add_scope_refuses_what_the_console_refuses(run):
+    """The names test_operator_console refuses (scope_name_invalid: none may shadow a
+    standard scope) and one seat maximum, MAX_MEMBER_LIMIT, for console and CLI (the
+    CLI used to accept up to 100000 seats). Nothing is stored or audited."""
+    cid = add_client(run)
+    for name in ("openid", "Einvoice:View"):
+        refused = run("clients", "add-scope", "--client-id", cid, "--scope", name)
+        assert refused.returncode == 1
+        assert refused.stderr.strip() == (
+            f"error: invalid scope name {name!r}: use application:right, e.g. einvoice:submit"
+        )
+    too_many = str(MAX_MEMBER_LIMIT + 1)
+    refused = run(
+        "clients", "add-scope", "--client-id", cid, "--scope", "a:b", "--seat-limit", too_many
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"error: --seat-limit must be a number from 1 to {MAX_MEMBER_LIMIT}: {too_many}"
+    )
+    assert audit_events(run, "op:scope:added") == []
+    most = run(
+        "clients",
+        "add-scope",
+        "--client-id",
+        cid,
+        "--scope",
+        "a:b",
+        "--seat-limit",
+        str(MAX_MEMBER_LIMIT),
+    )
+    assert json.loads(most.stdout)["seat_limit"] == MAX_MEMBER_LIMIT
