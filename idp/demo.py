@@ -112,8 +112,9 @@ def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
                     )
                 )
                 if factor is None:
-                    factor, _ = mfa.start_totp(s, settings, user, "Demo authenticator")
-                    factor.status = "active"
+                    factor, _ = mfa.provision_totp(
+                        s, settings, user, "Demo authenticator", actor=None, via="demo"
+                    )
                 totp_secrets[username] = mfa.totp_secret(settings, factor)
         for slug, title, offset, skip, min_acr, email_ok, _label in DEMO_RPS:
             base = f"http://{host}:{port + offset}"

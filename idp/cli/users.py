@@ -57,11 +57,17 @@ def users_add(username, email, name, password_stdin, as_json) -> None:
 @click.option("--name", default="Authenticator")
 @click.option("--json", "as_json", is_flag=True)
 def users_enrol_totp(username, name, as_json) -> None:
-    """Give a person an active soft token; prints its otpauth:// URI and secret once."""
+    """Give a person an active soft token; prints its otpauth:// URI and secret once.
+
+    Through mfa.services.provision_totp: audited (mfa:totp:enrolled, no actor,
+    via=cli) and the person is mailed as after self-service enrolment. The mail is best
+    effort: if IDP_SMTP_URL cannot be reached the factor is still active, the command
+    still succeeds (exit 0, JSON on stdout) and the undelivered notice is logged as a
+    warning on stderr, as the service logs it in the web application."""
     from idp.account.services import find_login_user
     from idp.db import get_db
     from idp.mfa import totp
-    from idp.mfa.services import start_totp
+    from idp.mfa.services import provision_totp
 
     app = _app()
     settings = app.extensions["idp_settings"]
@@ -69,9 +75,7 @@ def users_enrol_totp(username, name, as_json) -> None:
         user = find_login_user(s, username)
         if user is None:
             _fail(f"no user {username!r}")
-        factor, secret = start_totp(s, settings, user, name)
-        factor.status = "active"
-        s.commit()
+        factor, secret = provision_totp(s, settings, user, name, actor=None, via="cli")
         click.echo(
             json.dumps(
                 {

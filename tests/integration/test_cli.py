@@ -15,7 +15,7 @@ from idp import create_app
 from idp.db import get_db
 from idp.models import AuditEvent
 from idp.orgs.entitlements import MAX_MEMBER_LIMIT
-from tests.conftest import BASE_OVERRIDES, USE_PG
+from tests.conftest import USE_PG
 
 
 @pytest.fixture
@@ -45,17 +45,18 @@ def run(tmp_path, template_db):
 
 @contextmanager
 def database(run):
-    """A session on the database the commands of ``run`` use, to check what they left."""
-    app = create_app({**BASE_OVERRIDES, "database_url": run.url})
+    """The app the commands of ``run`` see (same settings, so the same secret key) and
+    a session on their database, to check what they left."""
+    app = create_app({"database_url": run.url, "env": "development"})
     try:
         with get_db(app).factory() as s:
-            yield s
+            yield app, s
     finally:
         get_db(app).dispose()
 
 
 def audit_events(run, tag: str) -> list[AuditEvent]:
-    with database(run) as s:
+    with database(run) as (_app, s):
         return list(s.scalars(select(AuditEvent).where(AuditEvent.tag == tag)))
 
 
@@ -217,25 +218,47 @@ def test_production_refuses_dev_secret(run, tmp_path):
     assert result.returncode == 1 and "IDP_SECRET_KEY" in result.stderr
 
 
-def test_enrol_totp_prints_secret_usable_by_independent_generator(run):
+def test_enrol_totp_is_audited_mailed_and_works_with_oathtool(run, smtp_sink):
+    """`users enrol-totp` goes through the mfa service like self-service enrolment: the
+    mfa:totp:enrolled record (no actor, via the CLI) and the "new authenticator" mail,
+    so a factor the person did not ask for is noticed; a code from an independent
+    generator (RFC 6238, oathtool) then passes the service's check."""
+    from idp.mfa.services import verify_totp
+    from idp.models import User
     from tests.otp import oathtool_code
 
-    run(
-        "users",
-        "add",
-        "--username",
-        "somchai",
-        "--email",
-        "s@example.org",
-        "--password-stdin",
-        stdin="a long enough passphrase\n",
-    )
-    result = run("users", "enrol-totp", "--username", "somchai", "--json")
+    add_user(run, "somchai")
+    result = run("users", "enrol-totp", "--username", "somchai", "--json", smtp_url=smtp_sink.url)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["otpauth_uri"].startswith("otpauth://totp/idp:")
-    assert len(oathtool_code(data["secret"])) == 6
+    (mail,) = smtp_sink.to("somchai@example.org")
+    assert mail["Subject"] == "New authenticator app added"
+    (event,) = audit_events(run, "mfa:totp:enrolled")
+    with database(run) as (app, s):
+        user = s.scalar(select(User).where(User.username == "somchai"))
+        assert (event.actor_user_id, event.subject_user_id) == (None, user.id)
+        assert event.details == {"factor": data["factor_id"], "via": "cli"}
+        settings = app.extensions["idp_settings"]
+        assert verify_totp(s, settings, user, oathtool_code(data["secret"])) is True
     assert run("users", "enrol-totp", "--username", "nobody").returncode == 1
+
+
+def test_enrol_totp_without_a_mail_server_still_succeeds(run):
+    """The notification is best effort (mfa.services.notify): with IDP_SMTP_URL
+    unreachable the factor is still set up and audited, the command exits 0 with its
+    JSON, and the undelivered notice is a warning on stderr, not silence."""
+    import socket
+
+    add_user(run, "somchai")
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"smtp://127.0.0.1:{closed.getsockname()[1]}"
+        result = run("users", "enrol-totp", "--username", "somchai", smtp_url=url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["secret"]
+    assert "notification to user" in result.stderr and "not delivered" in result.stderr
+    assert len(audit_events(run, "mfa:totp:enrolled")) == 1
 
 
 def test_clients_min_acr_and_set(run):
