@@ -8,6 +8,7 @@ import json
 import click
 
 from idp.cli import _app, _fail, cli
+from idp.orgs.entitlements import MAX_MEMBER_LIMIT
 
 
 @cli.group()
@@ -46,34 +47,54 @@ def _org(s, identifier: str):
 @click.option("--identifier", required=True, help="13-digit juristic ID, or the agency code")
 @click.option("--name-th", required=True)
 @click.option("--name-en", default="")
-@click.option("--member-limit", type=click.IntRange(1, 100000), default=10, show_default=True)
+@click.option(
+    "--member-limit",
+    type=int,
+    default=10,
+    show_default=True,
+    help=f"1 to {MAX_MEMBER_LIMIT}",
+)
 @click.option("--client-id", "client_ids", multiple=True, help="a client it may use")
 @click.option("--json", "as_json", is_flag=True)
 def orgs_add(kind, identifier, name_th, name_en, member_limit, client_ids, as_json) -> None:
     """Register an organisation (active); prints it as JSON."""
+    # The operator console's checks and audit records (op:org:created, op:org:clients;
+    # no actor: the system), without its first admin: add one with add-member --admin.
     from sqlalchemy.exc import IntegrityError
 
+    from idp.admin.services import CreateRefused, register_organisation
     from idp.db import get_db
-    from idp.orgs import services
-    from idp.orgs.entitlements import OrgError
+    from idp.orgs.entitlements import (
+        IdentifierTaken,
+        InvalidIdentifier,
+        LimitOutOfRange,
+        OrgError,
+    )
 
+    taken = f"identifier {identifier!r} is already registered, or an unknown --client-id"
     with get_db(_app()).factory() as s:
         try:
-            org = services.create_org(
+            org = register_organisation(
                 s,
                 kind=kind,
                 identifier=identifier,
                 name_th=name_th,
                 name_en=name_en,
                 member_limit=member_limit,
+                client_ids=client_ids,
+                actor=None,
             )
-            for cid in client_ids:
-                services.allow_client(s, org.id, cid)
             s.commit()
-        except OrgError:
+        except InvalidIdentifier:
             _fail(f"invalid identifier for a {kind}: {identifier!r}")
-        except IntegrityError:
-            _fail(f"identifier {identifier!r} is already registered, or an unknown --client-id")
+        except LimitOutOfRange:
+            _fail(f"--member-limit must be a number from 1 to {MAX_MEMBER_LIMIT}: {member_limit}")
+        except CreateRefused:  # name_missing: the only code without a first admin
+            _fail("--name-th must not be empty")
+        except (IdentifierTaken, LookupError, IntegrityError):
+            _fail(taken)
+        except OrgError as exc:
+            _fail(f"cannot register {identifier!r}: {exc.code}")
         click.echo(_org_json(org))
 
 
@@ -153,7 +174,9 @@ def orgs_grant(identifier, username, client_id, scope_name, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def orgs_set_status(identifier, action, as_json) -> None:
     """Approve, suspend or reactivate an organisation (suspending ends its tokens)."""
-    from idp.admin.services import set_status
+    # As in the operator console: audited (no actor: the system), then, after the
+    # commit, the organisation's admins are mailed (best effort, as there).
+    from idp.admin.services import notify_status, set_status
     from idp.db import get_db
     from idp.orgs.entitlements import StatusConflict
 
@@ -165,4 +188,5 @@ def orgs_set_status(identifier, action, as_json) -> None:
         except StatusConflict:
             _fail(f"cannot {action} an organisation that is {org.status}")
         s.commit()
+        notify_status(s, app.extensions["idp_settings"], org)
         click.echo(_org_json(org))

@@ -59,11 +59,12 @@ def users_add(username, email, name, password_stdin, as_json) -> None:
 def users_enrol_totp(username, name, as_json) -> None:
     """Give a person an active soft token; prints its otpauth:// URI and secret once.
 
-    Through mfa.services.provision_totp: audited (mfa:totp:enrolled, no actor,
-    via=cli) and the person is mailed as after self-service enrolment. The mail is best
-    effort: if IDP_SMTP_URL cannot be reached the factor is still active, the command
-    still succeeds (exit 0, JSON on stdout) and the undelivered notice is logged as a
-    warning on stderr, as the service logs it in the web application."""
+    The person is mailed, as after adding one themself, and it is audited. If the
+    mail server (IDP_SMTP_URL) cannot be reached, the token is still set up and the
+    command succeeds; the undelivered mail is a warning on stderr.
+    \f
+    Through mfa.services.provision_totp (mfa:totp:enrolled, no actor, via=cli): the
+    mail is best effort there, logged as a warning as in the web application."""
     from idp.account.services import find_login_user
     from idp.db import get_db
     from idp.mfa import totp
@@ -97,7 +98,7 @@ def users_set_operator(username, off, as_json) -> None:
     """Make a person a platform operator (or no longer one). Only this command can:
     no web form sets the right (SECURITY.md E-04)."""
     from idp.account.services import find_login_user
-    from idp.audit import AuditTag, record
+    from idp.admin.accounts import set_operator
     from idp.db import get_db
 
     app = _app()
@@ -105,15 +106,6 @@ def users_set_operator(username, off, as_json) -> None:
         user = find_login_user(s, username)
         if user is None:
             _fail(f"no user {username!r}")
-        before, user.is_operator = user.is_operator, not off
-        record(
-            s,
-            AuditTag.OP_OPERATOR_SET,
-            actor=None,
-            subject=user.id,
-            before=before,
-            after=user.is_operator,
-            via="cli",
-        )
+        set_operator(s, user.id, not off, via="cli")
         s.commit()
         click.echo(json.dumps({"username": user.username, "is_operator": user.is_operator}))

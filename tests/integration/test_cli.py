@@ -417,6 +417,70 @@ def test_operator_right_and_org_status_from_the_cli(run):
     )
     back = run("orgs", "set-status", "--identifier", "MOC-01", "--action", "reactivate")
     assert json.loads(back.stdout)["status"] == "active"
+    events = audit_events(run, "op:user:operator")
+    assert [(e.actor_user_id, e.details["after"], e.details["via"]) for e in events] == [
+        (None, True, "cli"),
+        (None, False, "cli"),
+    ]
+
+
+def test_orgs_add_is_audited_and_has_the_consoles_limits(run):
+    """`orgs add` passes the operator console's checks (a Thai name, a member limit
+    of 1 to MAX_MEMBER_LIMIT: the CLI used to allow 100000) and leaves its records:
+    op:org:created and op:org:clients, with no actor (the system)."""
+    cid = add_client(run)
+    base = ("orgs", "add", "--kind", "agency", "--identifier", "MOC-01")
+    too_many = str(MAX_MEMBER_LIMIT + 1)
+    refused = run(*base, "--name-th", "กรม", "--member-limit", too_many)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"error: --member-limit must be a number from 1 to {MAX_MEMBER_LIMIT}: {too_many}"
+    )
+    blank = run(*base, "--name-th", " ")
+    assert blank.returncode == 1
+    assert blank.stderr.strip() == "error: --name-th must not be empty"
+    unknown = run(*base, "--name-th", "กรม", "--client-id", "no-such-client")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == (
+        "error: identifier 'MOC-01' is already registered, or an unknown --client-id"
+    )
+    assert audit_events(run, "op:org:created") == []  # a refusal leaves nothing
+    made = run(*base, "--name-th", "กรม", "--client-id", cid, "--json")
+    assert made.returncode == 0, made.stderr
+    org_id = json.loads(made.stdout)["id"]
+    (created,) = audit_events(run, "op:org:created")
+    assert (created.actor_user_id, created.org_id) == (None, org_id)
+    assert created.details["after"] == {
+        "identifier": "MOC-01",
+        "name_th": "กรม",
+        "member_limit": 10,
+    }
+    (clients,) = audit_events(run, "op:org:clients")
+    assert clients.details["after"] == {cid: None}  # all of the client's scopes
+    again = run(*base, "--name-th", "กรม")
+    assert again.returncode == 1 and "already registered" in again.stderr
+
+
+def test_set_status_mails_the_admins_like_the_console(run, smtp_sink):
+    """Approval, suspension and reactivation are mailed to the organisation's admins
+    (README, operator console) whether an operator or the CLI decides."""
+    run("orgs", "add", "--kind", "agency", "--identifier", "MOC-01", "--name-th", "กรม")
+    add_user(run, "ann")
+    run("orgs", "add-member", "--org", "MOC-01", "--username", "ann", "--admin")
+    suspended = run(
+        "orgs",
+        "set-status",
+        "--identifier",
+        "MOC-01",
+        "--action",
+        "suspend",
+        smtp_url=smtp_sink.url,
+    )
+    assert suspended.returncode == 0, suspended.stderr
+    (mail,) = smtp_sink.to("ann@example.org")
+    assert mail["Subject"] == "กรม: suspended / ถูกระงับ"
+    (event,) = audit_events(run, "op:org:status")
+    assert (event.actor_user_id, event.details["after"]) == (None, "suspended")
 
 
 def test_add_scope_is_audited_like_the_console(run):
