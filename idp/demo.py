@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 
 from idp import create_app
 from idp.account.services import create_user
+from idp.admin.accounts import set_operator
 from idp.cli import init_instance
 from idp.db import get_db
 from idp.mfa import services as mfa
@@ -102,7 +103,8 @@ def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
                     name=name,
                     email_verified=True,
                 )
-            user.is_operator = username in DEMO_OPERATORS
+            if user.is_operator != (username in DEMO_OPERATORS):
+                set_operator(s, user.id, username in DEMO_OPERATORS, via="demo")
             if with_totp:
                 factor = s.scalar(
                     select(MfaFactor).where(
@@ -112,8 +114,9 @@ def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
                     )
                 )
                 if factor is None:
-                    factor, _ = mfa.start_totp(s, settings, user, "Demo authenticator")
-                    factor.status = "active"
+                    factor, _ = mfa.provision_totp(
+                        s, settings, user, "Demo authenticator", actor=None, via="demo"
+                    )
                 totp_secrets[username] = mfa.totp_secret(settings, factor)
         for slug, title, offset, skip, min_acr, email_ok, _label in DEMO_RPS:
             base = f"http://{host}:{port + offset}"

@@ -1,7 +1,7 @@
-"""Operator decisions on people's accounts: disable, enable, unlock. Disabling ends
-everything at once (SECURITY.md E-08): browser sessions, grants with their access and
-refresh tokens, and consents; login, refresh and userinfo already refuse an inactive
-account."""
+"""Operator decisions on people's accounts: disable, enable, unlock, and the operator
+right itself. Disabling ends everything at once (SECURITY.md E-08): browser sessions,
+grants with their access and refresh tokens, and consents; login, refresh and userinfo
+already refuse an inactive account."""
 
 from __future__ import annotations
 
@@ -63,3 +63,24 @@ def unlock(db: Session, user_id: int, actor: int) -> None:
         before=before,
         after={"failed_logins": 0, "locked_until": None},
     )
+
+
+def set_operator(db: Session, user_id: int, is_operator: bool, *, via: str) -> User:
+    """Give or take the platform operator right. Only the command line (``idp users
+    set-operator``, ``via="cli"``) and the demo seed call this: no web form sets the
+    right (SECURITY.md E-04), so no person is acting (actor None, the system). Audited
+    even when nothing changes: someone asked for it."""
+    user = db.get(User, user_id)
+    if user is None:
+        raise LookupError(user_id)
+    before, user.is_operator = user.is_operator, is_operator
+    record(
+        db,
+        AuditTag.OP_OPERATOR_SET,
+        actor=None,
+        subject=user_id,
+        before=before,
+        after=is_operator,
+        via=via,
+    )
+    return user

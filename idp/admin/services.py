@@ -4,6 +4,7 @@ as the org admin's seat changes, so a limit is never lowered under a racing gran
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -54,16 +55,90 @@ def create_organisation(
     an existing account (username or email), or is invited by email to create one.
     Returns the organisation and "added" or "invited"; on MailError the caller rolls
     back and nothing was created."""
+    identifier = _new_identifier(
+        db, kind=kind, identifier=identifier, name_th=name_th, member_limit=member_limit
+    )
+    who = first_admin.strip()
+    admin = find_login_user(db, who)
+    if admin is None and not is_valid_email(who):
+        raise CreateRefused("admin_invalid")
+    org = _create_active(
+        db,
+        kind=kind,
+        identifier=identifier,
+        name_th=name_th,
+        name_en=name_en,
+        member_limit=member_limit,
+        actor=actor,
+        subject=admin.id if admin else None,
+    )
+    if admin is not None:
+        add_member(db, org.id, admin, role="admin", actor=actor)
+        return org, "added"
+    invitations.invite(db, settings, org, who, actor, role="admin")
+    return org, "invited"
+
+
+def register_organisation(
+    db: Session,
+    *,
+    kind: str,
+    identifier: str,
+    name_th: str,
+    name_en: str,
+    member_limit: int,
+    client_ids: Sequence[str] = (),
+    actor: int | None,
+) -> Organization:
+    """An active organisation without an admin yet (``idp orgs add``; the first one
+    comes with ``idp orgs add-member --admin``): the checks and the op:org:created
+    record of :func:`create_organisation`, and the clients it may use (with all their
+    scopes) through :func:`set_clients`, audited too. Raises CreateRefused,
+    LimitOutOfRange, InvalidIdentifier, IdentifierTaken or LookupError (an unknown
+    client); the caller rolls back."""
+    identifier = _new_identifier(
+        db, kind=kind, identifier=identifier, name_th=name_th, member_limit=member_limit
+    )
+    org = _create_active(
+        db,
+        kind=kind,
+        identifier=identifier,
+        name_th=name_th,
+        name_en=name_en,
+        member_limit=member_limit,
+        actor=actor,
+        subject=None,
+    )
+    if client_ids:
+        set_clients(db, org.id, dict.fromkeys(client_ids), actor)
+    return org
+
+
+def _new_identifier(
+    db: Session, *, kind: str, identifier: str, name_th: str, member_limit: int
+) -> str:
+    """What every new organisation must pass, whoever registers it; returns the
+    normalised identifier."""
     if not name_th.strip():
         raise CreateRefused("name_missing")
     rules.check_new_limit(1, member_limit)
     identifier = rules.check_identifier(kind, identifier)
     if db.scalar(select(Organization.id).where(Organization.identifier == identifier)):
         raise rules.IdentifierTaken(identifier=identifier)
-    who = first_admin.strip()
-    admin = find_login_user(db, who)
-    if admin is None and not is_valid_email(who):
-        raise CreateRefused("admin_invalid")
+    return identifier
+
+
+def _create_active(
+    db: Session,
+    *,
+    kind: str,
+    identifier: str,
+    name_th: str,
+    name_en: str,
+    member_limit: int,
+    actor: int | None,
+    subject: int | None,
+) -> Organization:
     org = create_org(
         db,
         kind=kind,
@@ -77,16 +152,12 @@ def create_organisation(
         db,
         AuditTag.OP_ORG_CREATED,
         actor=actor,
-        subject=admin.id if admin else None,
+        subject=subject,
         org=org.id,
         before=None,
         after={"identifier": identifier, "name_th": org.name_th, "member_limit": member_limit},
     )
-    if admin is not None:
-        add_member(db, org.id, admin, role="admin", actor=actor)
-        return org, "added"
-    invitations.invite(db, settings, org, who, actor, role="admin")
-    return org, "invited"
+    return org
 
 
 def set_status(db: Session, org_id: int, action: str, actor: int | None) -> Organization:
@@ -154,7 +225,7 @@ def set_member_limit(db: Session, org_id: int, limit: int, actor: int) -> None:
 
 
 def set_clients(
-    db: Session, org_id: int, allowance: dict[str, list[str] | None], actor: int
+    db: Session, org_id: int, allowance: dict[str, list[str] | None], actor: int | None
 ) -> None:
     """Which clients the organisation may use and, per client, which of its scopes
     (None: all). Taking a client or scope away also takes it from the members, so their
@@ -273,10 +344,14 @@ def declare_scope(
     min_acr: str,
     description_th: str,
     description_en: str,
-    actor: int,
+    actor: int | None,
 ) -> ClientScope:
     """A new right of a client (e.g. ``gfmis:approve``); organisations that may use the
-    client with all its scopes can grant it at once."""
+    client with all its scopes can grant it at once. The one front door for declaring a
+    scope (operator console, ``idp clients add-scope`` with ``actor=None``, the demo).
+
+    Raises InvalidScopeName, LimitOutOfRange (seat limit outside 1..MAX_MEMBER_LIMIT),
+    ValueError (unknown level), LookupError (unknown client) or ScopeExists."""
     rules.check_scope_name(name)
     rules.check_new_limit(0, seat_limit)
     if min_acr not in ACR_LADDER:

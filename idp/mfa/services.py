@@ -140,6 +140,33 @@ def confirm_totp(
         )
     codes = regenerate_recovery_codes(db, settings, user) if first else []
     db.commit()
+    _notify_totp_added(settings, user, factor)
+    return codes
+
+
+def provision_totp(
+    db: Session, settings: Settings, user: User, name: str, *, actor: int | None, via: str
+) -> tuple[MfaFactor, str]:
+    """An active soft token set up for the person from outside their session (``idp
+    users enrol-totp``, ``via="cli"``; the demo seed), without a first code: whoever
+    runs it hands the secret over. Returns the factor and its secret (shown once).
+
+    The same audit record as self-service enrolment (:func:`confirm_totp`), with
+    ``actor`` None for the system and ``via`` saying where it came from, committed
+    before the same notification mail, so a factor the person did not ask for is
+    noticed. Best effort like every notification (:func:`notify`): without a reachable
+    mail server the factor stays active and the failure is logged as a warning (the
+    command line shows it on stderr and still succeeds). No recovery codes: they would
+    be seen by the operator, not the person, who makes their own at /account."""
+    factor, secret = start_totp(db, settings, user, name)
+    factor.status = "active"
+    record(db, AuditTag.MFA_TOTP_ENROLLED, actor=actor, subject=user.id, factor=factor.id, via=via)
+    db.commit()
+    _notify_totp_added(settings, user, factor)
+    return factor, secret
+
+
+def _notify_totp_added(settings: Settings, user: User, factor: MfaFactor) -> None:
     notify(
         settings,
         user,
@@ -147,7 +174,6 @@ def confirm_totp(
         f"An authenticator app ({factor.name}) was added to your account {user.username}. "
         "If this was not you, contact support and revoke it at once.",
     )
-    return codes
 
 
 def _guarded(db: Session, settings: Settings, user: User, check) -> bool:

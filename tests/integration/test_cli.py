@@ -6,9 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import select
 
+from idp import create_app
+from idp.db import get_db
+from idp.models import AuditEvent
+from idp.orgs.entitlements import MAX_MEMBER_LIMIT
 from tests.conftest import USE_PG
 
 
@@ -22,18 +28,56 @@ def run(tmp_path, template_db):
         url = f"sqlite:///{tmp_path / 'cli.db'}"
     env = {**os.environ, "IDP_DATABASE_URL": url, "IDP_ENV": "development"}
 
-    def _run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    def _run(*args: str, stdin: str = "", smtp_url: str = "") -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "idp.cli", *args],
             input=stdin,
-            env=env,
+            env={**env, "IDP_SMTP_URL": smtp_url} if smtp_url else env,
             capture_output=True,
             text=True,
             timeout=120,
         )
 
     assert _run("init").returncode == 0
+    _run.url = url
     return _run
+
+
+@contextmanager
+def database(run):
+    """The app the commands of ``run`` see (same settings, so the same secret key) and
+    a session on their database, to check what they left."""
+    app = create_app({"database_url": run.url, "env": "development"})
+    try:
+        with get_db(app).factory() as s:
+            yield app, s
+    finally:
+        get_db(app).dispose()
+
+
+def audit_events(run, tag: str) -> list[AuditEvent]:
+    with database(run) as (_app, s):
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.tag == tag)))
+
+
+def add_user(run, username: str) -> None:
+    made = run(
+        "users",
+        "add",
+        "--username",
+        username,
+        "--email",
+        f"{username}@example.org",
+        "--password-stdin",
+        stdin="a long enough passphrase\n",
+    )
+    assert made.returncode == 0, made.stderr
+
+
+def add_client(run, name: str = "e-Invoice") -> str:
+    made = run("clients", "add", "--name", name, "--redirect-uri", "https://rp.example/cb")
+    assert made.returncode == 0, made.stderr
+    return json.loads(made.stdout)["client_id"]
 
 
 def test_init_is_idempotent(run):
@@ -174,25 +218,47 @@ def test_production_refuses_dev_secret(run, tmp_path):
     assert result.returncode == 1 and "IDP_SECRET_KEY" in result.stderr
 
 
-def test_enrol_totp_prints_secret_usable_by_independent_generator(run):
+def test_enrol_totp_is_audited_mailed_and_works_with_oathtool(run, smtp_sink):
+    """`users enrol-totp` goes through the mfa service like self-service enrolment: the
+    mfa:totp:enrolled record (no actor, via the CLI) and the "new authenticator" mail,
+    so a factor the person did not ask for is noticed; a code from an independent
+    generator (RFC 6238, oathtool) then passes the service's check."""
+    from idp.mfa.services import verify_totp
+    from idp.models import User
     from tests.otp import oathtool_code
 
-    run(
-        "users",
-        "add",
-        "--username",
-        "somchai",
-        "--email",
-        "s@example.org",
-        "--password-stdin",
-        stdin="a long enough passphrase\n",
-    )
-    result = run("users", "enrol-totp", "--username", "somchai", "--json")
+    add_user(run, "somchai")
+    result = run("users", "enrol-totp", "--username", "somchai", "--json", smtp_url=smtp_sink.url)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["otpauth_uri"].startswith("otpauth://totp/idp:")
-    assert len(oathtool_code(data["secret"])) == 6
+    (mail,) = smtp_sink.to("somchai@example.org")
+    assert mail["Subject"] == "New authenticator app added"
+    (event,) = audit_events(run, "mfa:totp:enrolled")
+    with database(run) as (app, s):
+        user = s.scalar(select(User).where(User.username == "somchai"))
+        assert (event.actor_user_id, event.subject_user_id) == (None, user.id)
+        assert event.details == {"factor": data["factor_id"], "via": "cli"}
+        settings = app.extensions["idp_settings"]
+        assert verify_totp(s, settings, user, oathtool_code(data["secret"])) is True
     assert run("users", "enrol-totp", "--username", "nobody").returncode == 1
+
+
+def test_enrol_totp_without_a_mail_server_still_succeeds(run):
+    """The notification is best effort (mfa.services.notify): with IDP_SMTP_URL
+    unreachable the factor is still set up and audited, the command exits 0 with its
+    JSON, and the undelivered notice is a warning on stderr, not silence."""
+    import socket
+
+    add_user(run, "somchai")
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"smtp://127.0.0.1:{closed.getsockname()[1]}"
+        result = run("users", "enrol-totp", "--username", "somchai", smtp_url=url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["secret"]
+    assert "notification to user" in result.stderr and "not delivered" in result.stderr
+    assert len(audit_events(run, "mfa:totp:enrolled")) == 1
 
 
 def test_clients_min_acr_and_set(run):
@@ -351,3 +417,111 @@ def test_operator_right_and_org_status_from_the_cli(run):
     )
     back = run("orgs", "set-status", "--identifier", "MOC-01", "--action", "reactivate")
     assert json.loads(back.stdout)["status"] == "active"
+    events = audit_events(run, "op:user:operator")
+    assert [(e.actor_user_id, e.details["after"], e.details["via"]) for e in events] == [
+        (None, True, "cli"),
+        (None, False, "cli"),
+    ]
+
+
+def test_orgs_add_is_audited_and_has_the_consoles_limits(run):
+    """`orgs add` passes the operator console's checks (a Thai name, a member limit
+    of 1 to MAX_MEMBER_LIMIT: the CLI used to allow 100000) and leaves its records:
+    op:org:created and op:org:clients, with no actor (the system)."""
+    cid = add_client(run)
+    base = ("orgs", "add", "--kind", "agency", "--identifier", "MOC-01")
+    too_many = str(MAX_MEMBER_LIMIT + 1)
+    refused = run(*base, "--name-th", "กรม", "--member-limit", too_many)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"error: --member-limit must be a number from 1 to {MAX_MEMBER_LIMIT}: {too_many}"
+    )
+    blank = run(*base, "--name-th", " ")
+    assert blank.returncode == 1
+    assert blank.stderr.strip() == "error: --name-th must not be empty"
+    unknown = run(*base, "--name-th", "กรม", "--client-id", "no-such-client")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == (
+        "error: identifier 'MOC-01' is already registered, or an unknown --client-id"
+    )
+    assert audit_events(run, "op:org:created") == []  # a refusal leaves nothing
+    made = run(*base, "--name-th", "กรม", "--client-id", cid, "--json")
+    assert made.returncode == 0, made.stderr
+    org_id = json.loads(made.stdout)["id"]
+    (created,) = audit_events(run, "op:org:created")
+    assert (created.actor_user_id, created.org_id) == (None, org_id)
+    assert created.details["after"] == {
+        "identifier": "MOC-01",
+        "name_th": "กรม",
+        "member_limit": 10,
+    }
+    (clients,) = audit_events(run, "op:org:clients")
+    assert clients.details["after"] == {cid: None}  # all of the client's scopes
+    again = run(*base, "--name-th", "กรม")
+    assert again.returncode == 1 and "already registered" in again.stderr
+
+
+def test_set_status_mails_the_admins_like_the_console(run, smtp_sink):
+    """Approval, suspension and reactivation are mailed to the organisation's admins
+    (README, operator console) whether an operator or the CLI decides."""
+    run("orgs", "add", "--kind", "agency", "--identifier", "MOC-01", "--name-th", "กรม")
+    add_user(run, "ann")
+    run("orgs", "add-member", "--org", "MOC-01", "--username", "ann", "--admin")
+    suspended = run(
+        "orgs",
+        "set-status",
+        "--identifier",
+        "MOC-01",
+        "--action",
+        "suspend",
+        smtp_url=smtp_sink.url,
+    )
+    assert suspended.returncode == 0, suspended.stderr
+    (mail,) = smtp_sink.to("ann@example.org")
+    assert mail["Subject"] == "กรม: suspended / ถูกระงับ"
+    (event,) = audit_events(run, "op:org:status")
+    assert (event.actor_user_id, event.details["after"]) == (None, "suspended")
+
+
+def test_add_scope_is_audited_like_the_console(run):
+    """`clients add-scope` goes through the operator console's service: one
+    op:scope:added record, with no actor (the system) as for every CLI action."""
+    cid = add_client(run)
+    made = run("clients", "add-scope", "--client-id", cid, "--scope", "einvoice:view", "--json")
+    assert made.returncode == 0, made.stderr
+    (event,) = audit_events(run, "op:scope:added")
+    assert event.actor_user_id is None
+    assert event.details["client"] == cid and event.details["scope"] == "einvoice:view"
+
+
+def test_add_scope_refuses_what_the_console_refuses(run):
+    """The names test_operator_console refuses (scope_name_invalid: none may shadow a
+    standard scope) and one seat maximum, MAX_MEMBER_LIMIT, for console and CLI (the
+    CLI used to accept up to 100000 seats). Nothing is stored or audited."""
+    cid = add_client(run)
+    for name in ("openid", "Einvoice:View"):
+        refused = run("clients", "add-scope", "--client-id", cid, "--scope", name)
+        assert refused.returncode == 1
+        assert refused.stderr.strip() == (
+            f"error: invalid scope name {name!r}: use application:right, e.g. einvoice:submit"
+        )
+    too_many = str(MAX_MEMBER_LIMIT + 1)
+    refused = run(
+        "clients", "add-scope", "--client-id", cid, "--scope", "a:b", "--seat-limit", too_many
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"error: --seat-limit must be a number from 1 to {MAX_MEMBER_LIMIT}: {too_many}"
+    )
+    assert audit_events(run, "op:scope:added") == []
+    most = run(
+        "clients",
+        "add-scope",
+        "--client-id",
+        cid,
+        "--scope",
+        "a:b",
+        "--seat-limit",
+        str(MAX_MEMBER_LIMIT),
+    )
+    assert json.loads(most.stdout)["seat_limit"] == MAX_MEMBER_LIMIT

@@ -1,0 +1,5 @@
+"""``python -m idp.cli``: the same as the ``idp`` command."""
+
+from idp.cli import main
+
+main()

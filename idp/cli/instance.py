@@ -1,0 +1,102 @@
+"""The instance itself: ``init``, ``serve``, ``demo``, ``jobs run`` and ``keys rotate``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from idp.cli import _app, _fail, cli, init_instance
+from idp.config import ConfigError, load_settings
+
+
+@cli.command()
+def init() -> None:
+    """Create or upgrade the schema and create signing keys (idempotent)."""
+    app = _app()
+    created = init_instance(app)
+    click.echo(f"schema up to date; {len(created)} signing key(s) created")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=click.IntRange(1, 65535), show_default=True)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="gunicorn workers (default: 2 x CPUs + 1, at most 9)",
+)
+@click.option("--access-log", is_flag=True, help="log every request to stdout")
+def serve(host: str, port: int, workers: int | None, access_log: bool) -> None:
+    """Serve with gunicorn."""
+    import os
+
+    try:
+        load_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+    if workers is None:
+        workers = min(2 * (os.cpu_count() or 1) + 1, 9)
+    args = [
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+        "idp.wsgi:app",
+    ]
+    os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606
+
+
+@cli.command()
+@click.option("--host", default="localhost", show_default=True)
+@click.option("--port", default=5000, type=click.IntRange(1, 65535), show_default=True)
+def demo(host: str, port: int) -> None:
+    """Run the IdP with demo data and the demo relying parties (Ctrl-C stops)."""
+    from idp.demo import run_demo
+
+    run_demo(host, port)
+
+
+@cli.group()
+def jobs() -> None:
+    """Scheduled work (run from cron, e.g. hourly)."""
+
+
+@jobs.command("run")
+def jobs_run() -> None:
+    """Soft-token expiry reminders (30, 7, 1 days before) and purges of spent codes."""
+    from idp.db import get_db
+    from idp.jobs import run_jobs
+
+    app = _app()
+    with get_db(app).factory() as s:
+        click.echo(json.dumps(run_jobs(s, app.extensions["idp_settings"])))
+
+
+@cli.group()
+def keys() -> None:
+    """Signing keys."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """New signing keys; old public keys stay in JWKS until their tokens expired."""
+    from idp.db import get_db
+    from idp.oidc.keys import rotate_keys
+
+    app = _app()
+    settings = app.extensions["idp_settings"]
+    retention = settings.key_retention_seconds or settings.longest_token_lifetime
+    with get_db(app).factory() as s:
+        new = rotate_keys(s, retention)
+        s.commit()
+        click.echo(
+            json.dumps({"new_kids": [k.kid for k in new], "old_keys_published_for": retention})
+        )
