@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from idp.db import now
 from idp.models import ClientScope, Membership, Organization, OrgChoice, OrgClient, User
-from idp.orgs.services import held_scopes
+from idp.orgs.services import held_scopes, org_admins
 
 
 @dataclass(frozen=True)
@@ -49,17 +49,6 @@ def candidate_orgs(db: Session, user_id: int, client_id: str) -> list[Organizati
     )
 
 
-def admins_of(db: Session, org_id: int) -> list[str]:
-    return [
-        u.name or u.username
-        for u in db.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.org_id == org_id, Membership.role == "admin")
-        )
-    ]
-
-
 def decide_org(
     db: Session,
     client_id: str,
@@ -83,7 +72,8 @@ def decide_org(
         return OrgDecision("select", candidates=tuple(candidates))
     held = held_scopes(db, org.id, user.id, client_id)
     if not held:
-        return OrgDecision("deny", org=org, admins={org.id: admins_of(db, org.id)})
+        names = [u.name or u.username for u in org_admins(db, org.id)]
+        return OrgDecision("deny", org=org, admins={org.id: names})
     scope = [s for s in requested if s not in declared or s in held]
     return OrgDecision("ok", org=org, scope=" ".join(scope))
 
