@@ -112,3 +112,34 @@ def test_new_limit_below_usage_or_out_of_range_is_refused(used, limit):
 @pytest.mark.parametrize(("used", "limit"), [(3, 3), (0, 1), (5, None)])
 def test_new_limit_at_or_above_usage_is_fine(used, limit):
     rules.check_new_limit(used, limit)
+
+
+@pytest.mark.parametrize(
+    ("by_operator", "actor_is_admin", "target_is_admin", "is_self", "admins", "allowed"),
+    [
+        (False, True, True, False, 2, True),  # another admin, two admins
+        (False, True, True, False, 5, True),
+        (False, True, False, False, 2, False),  # a member's email: not through A7
+        (False, False, True, False, 2, False),  # a plain member may not
+        (False, True, True, False, 1, False),  # a single admin asks the operator
+        (False, True, True, True, 2, False),  # one's own: the self-service change (M-11)
+        (True, False, True, False, 1, True),  # the operator, for an only admin
+        (True, False, True, False, 3, True),
+        (True, False, False, False, 1, False),  # the operator, a non-admin member
+        (True, True, True, True, 2, False),  # the operator, their own email
+    ],
+)
+def test_who_may_change_an_admins_email_A7(
+    by_operator, actor_is_admin, target_is_admin, is_self, admins, allowed
+):
+    """MISSION A7; SECURITY.md M-11: nobody skips the code to a new address of their own."""
+    assert (
+        rules.may_change_admin_email(
+            by_operator=by_operator,
+            actor_is_admin=actor_is_admin,
+            target_is_admin=target_is_admin,
+            is_self=is_self,
+            admins=admins,
+        )
+        is allowed
+    )
