@@ -69,7 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.account.views import bp as account_bp
     from idp.mfa.views import bp as mfa_bp
     from idp.mfa.webauthn_views import bp as webauthn_bp
-    from idp.oidc import authorization, discovery, endpoints, logout  # noqa: F401 - routes
+    from idp.oidc import authorization, consent, discovery, endpoints, logout  # noqa: F401 - routes
     from idp.oidc.blueprint import bp as oidc_bp
 
     for exempt in (

@@ -51,10 +51,10 @@ def select_locale() -> str:
 
 
 def _flow_ui_locales() -> str | None:
-    from idp.oidc.flows import get_flow
+    from idp.oidc import flows
 
-    flow = get_flow(_param("flow"))
-    return flow.get("ui_locales") if flow else None
+    flow = flows.load(_param("flow"))
+    return flow.ui_locales if flow else None
 
 
 def _param(name: str) -> str | None:

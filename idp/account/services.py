@@ -125,7 +125,17 @@ def authenticate(db: Session, settings: Settings, identifier: str, password: str
         # factor still to come, the password alone does not clear it; a completed
         # login does (the second factor, or the authorization that issues a code).
         if not has_strong_factor(db, user.id):
-            lockout.record_success(db, user.id)
+            login_completed(db, user)
         return LoginResult(user)
     lockout.record_failure(db, user.id, t, settings.lockout_threshold, settings.lockout_seconds)
     return LoginResult(None)
+
+
+def login_completed(db: Session, user: User) -> None:
+    """The one rule for when the failure counter resets (SECURITY.md 0.4 b: it spans
+    every factor): when a login is complete, i.e. a password with no second factor
+    enrolled, a second factor after the password, or an authorization that issues a
+    code on what the session has proven. A password alone, with a second factor still
+    to come, does not reset it."""
+    if user.failed_logins or user.locked_until is not None:
+        lockout.record_success(db, user.id)

@@ -16,7 +16,6 @@ from idp.db import session as db_session
 from idp.extensions import limiter, login_manager
 from idp.models import Client, Consent, Grant, Organization, OrgChoice, User
 from idp.oidc import flows
-from idp.oidc.authorization import continue_url
 from idp.oidc.revocation import end_grants
 from idp.orgs.login import forget_org
 from idp.orgs.services import administered_orgs
@@ -41,11 +40,10 @@ def _login_limit() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login() -> Any:
-    flow_id = request.values.get("flow")
-    flow = flows.get_flow(flow_id)
+    flow = flows.load(request.values.get("flow"))
     form = LoginForm()
     if request.method == "GET" and flow is not None:
-        form.username.data = dict(flow["params"]).get("login_hint", "")[:254]
+        form.username.data = (flow.param("login_hint") or "")[:254]
     error = None
     if form.validate_on_submit():
         settings = current_app.extensions["idp_settings"]
@@ -53,7 +51,7 @@ def login() -> Any:
         if result.user is not None:
             start_login(result.user)
             if flow is not None:
-                return redirect(continue_url(flow_id, flow), code=303)
+                return redirect(flow.continue_url, code=303)
             # `next` is a name from a fixed list, never a URL (no open redirect: I-08).
             target = NEXT_PAGES.get(request.args.get("next", ""), "account.home")
             return redirect(url_for(target), code=303)
@@ -67,14 +65,14 @@ def login() -> Any:
             m=max(1, settings.lockout_seconds // 60),
         )
     client_name = None
-    if flow is not None:
-        client = db_session().scalar(select(Client).where(Client.client_id == flow["client_id"]))
+    if flow is not None and flow.client_id:
+        client = db_session().scalar(select(Client).where(Client.client_id == flow.client_id))
         client_name = client.name if client else None
     return render_template(
         "account/login.html",
         form=form,
         error=error,
-        flow_id=flow_id if flow else None,
+        flow_id=flow.id if flow else None,
         client_name=client_name,
         next_page=request.args.get("next") if request.args.get("next") in NEXT_PAGES else None,
     )

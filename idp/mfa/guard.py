@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, request, session, url_for
+from flask import redirect, request, session
 from flask_login import current_user
 
 from idp.account import auth_state
 from idp.db import now
 from idp.db import session as db_session
 from idp.mfa import policy
+from idp.mfa.requirements import Audience, build_requirement
 from idp.mfa.services import enrolled_kinds
 from idp.oidc import flows
 from idp.oidc.acr import ACR_MFA
+from idp.oidc.interaction import url_for_next
+from idp.oidc.pipeline import STEP_UP_NEXT, Next, StepUp
 
+CONSOLE = Audience(min_acr=ACR_MFA, email_allowed=False)
 CONSOLE_MAX_AGE = 12 * 3600
 CONSOLE_IDLE = 15 * 60
 _SEEN = "console_seen"
@@ -28,14 +32,12 @@ def console_step_up() -> Any | None:
     seen = session.get(_SEEN)
     # After 15 idle minutes the whole login is done again: only factors proven after
     # the last console request count.
-    login_after = seen + 1 if seen is not None and t - seen > CONSOLE_IDLE else None
+    not_before = seen + 1 if seen is not None and t - seen > CONSOLE_IDLE else None
+    requirement = build_requirement(
+        db_session(), CONSOLE, max_age=CONSOLE_MAX_AGE, not_before=not_before
+    )
     decision = policy.decide(
-        policy.Requirement(
-            client_min=ACR_MFA,
-            email_allowed=False,
-            max_age=CONSOLE_MAX_AGE,
-            login_after=login_after,
-        ),
+        requirement,
         policy.SessionAuth(auth_state.factors(), enrolled_kinds(db_session(), current_user.id, t)),
         t,
     )
@@ -45,8 +47,8 @@ def console_step_up() -> Any | None:
     # Back to the same page afterwards, with its query for a GET (a search, a filter);
     # only paths of routes behind this guard get here, so it stays on this site.
     back = request.full_path.rstrip("?") if request.method == "GET" else request.path
-    flow_id = flows.start_step_up(back, decision.required, list(decision.factors))
-    endpoint = {"password": "account.login", "enrol": "mfa.enrol"}.get(
-        decision.next_step or "", "mfa.challenge"
+    flow = flows.start_step_up(back, StepUp(decision.required, decision.factors))
+    return redirect(
+        url_for_next(STEP_UP_NEXT.get(decision.next_step or "", Next.SECOND_FACTOR), flow.id),
+        code=303,
     )
-    return redirect(url_for(endpoint, flow=flow_id), code=303)

@@ -89,6 +89,7 @@ class Decision:
     factors: tuple[str, ...] = ()  # kinds that would satisfy the next step
     acr: str | None = None
     amr: tuple[str, ...] = ()
+    auth_time: int | None = None  # when satisfied: the latest factor that counted
     description: str = ""
 
 
@@ -141,6 +142,17 @@ def _usable(kinds: tuple[str, ...], enrolled: frozenset[str]) -> tuple[str, ...]
     return tuple(k for k in kinds if k in have)
 
 
+def required_level(req: Requirement) -> str:
+    """The level that must be met: the client's and the scopes' minimums and an
+    essential acr (voluntary ``acr_values`` are wishes, not requirements). The refresh
+    grant checks a grant's acr against it, so a refresh never bypasses step-up."""
+    hard = [req.client_min, *req.scope_levels]
+    known_essential = [a for a in (req.essential or ()) if a in ACR_LADDER]
+    if known_essential:  # any listed value is acceptable: the lowest is the bar
+        hard.append(min(known_essential, key=rank))
+    return max(hard, key=rank)
+
+
 def decide(req: Requirement, auth: SessionAuth, now: int) -> Decision:
     fresh = _fresh(auth, req, now)
     if PASSWORD not in fresh:
@@ -156,10 +168,7 @@ def decide(req: Requirement, auth: SessionAuth, now: int) -> Decision:
             description="None of the requested essential acr values is supported.",
         )
 
-    hard = [req.client_min, *req.scope_levels]
-    if known_essential:  # any listed value is acceptable: the lowest is the bar
-        hard.append(min(known_essential, key=rank))
-    required = max(hard, key=rank)
+    required = required_level(req)
     voluntary = [a for a in req.voluntary if a in ACR_LADDER]
     target = required
     if voluntary:
@@ -171,7 +180,9 @@ def decide(req: Requirement, auth: SessionAuth, now: int) -> Decision:
 
     have = achieved(fresh) or ACR_PASSWORD
     if rank(have) >= rank(target):
-        return Decision(True, (), None, target, acr=have, amr=amr_for(fresh))
+        return Decision(
+            True, (), None, target, acr=have, amr=amr_for(fresh), auth_time=max(fresh.values())
+        )
 
     kinds = factors_for(target, req.email_allowed)
     usable = _usable(kinds, auth.enrolled)

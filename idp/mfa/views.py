@@ -24,8 +24,10 @@ from idp.mfa.messages import mfa_message as _message
 from idp.mfa.services import MfaError
 from idp.models import EmailOtp, MfaFactor
 from idp.oidc import flows
-from idp.oidc.authorization import continue_url
 from idp.oidc.errors import error_page
+from idp.oidc.flows import Flow
+from idp.oidc.interaction import url_for_next
+from idp.oidc.pipeline import Next
 
 bp = Blueprint("mfa", __name__)
 
@@ -34,14 +36,13 @@ def settings():
     return current_app.extensions["idp_settings"]
 
 
-def _flow_or_error() -> tuple[str | None, dict | None, Any]:
-    flow_id = request.values.get("flow")
-    flow = flows.get_flow(flow_id)
-    if flow is None or "mfa" not in flow:
-        return None, None, error_page("flow_expired", None, 400)
+def _flow_or_error() -> tuple[Flow | None, Any]:
+    flow = flows.load(request.values.get("flow"))
+    if flow is None or flow.step_up is None:
+        return None, error_page("flow_expired", None, 400)
     if not current_user.is_authenticated:
-        return None, None, redirect(url_for("account.login", flow=flow_id))
-    return flow_id, flow, None
+        return None, redirect(url_for_next(Next.LOGIN, flow.id))
+    return flow, None
 
 
 def _email_wait(flow_id: str) -> int:
@@ -59,10 +60,11 @@ def _email_wait(flow_id: str) -> int:
 
 @bp.route("/mfa/challenge", methods=["GET", "POST"])
 def challenge() -> Any:
-    flow_id, flow, problem = _flow_or_error()
+    flow, problem = _flow_or_error()
     if problem is not None:
         return problem
-    allowed = set(flow["mfa"]["factors"])
+    flow_id = flow.id
+    allowed = set(flow.step_up.factors)
     form = CodeForm()
     error = None
     if form.validate_on_submit():
@@ -84,31 +86,30 @@ def challenge() -> Any:
                 return render_template(
                     "mfa/renew.html",
                     factor=expiring,
-                    continue_url=continue_url(flow_id, flow),
+                    continue_url=flow.continue_url,
                     renew_url=url_for("mfa.enrol", flow=flow_id, renew=expiring.id),
                 )
-            return redirect(continue_url(flow_id, flow), code=303)
+            return redirect(flow.continue_url, code=303)
         error = _message("wrong_code")
-    return _challenge_page(flow_id, flow, form, error, 200 if error is None else 400)
+    return _challenge_page(flow, form, error, 200 if error is None else 400)
 
 
 def _challenge_page(
-    flow_id: str,
-    flow: dict,
+    flow: Flow,
     form: CodeForm,
     error: str | None,
     status: int,
     email_wait: int | None = None,
 ) -> Any:
-    allowed = set(flow["mfa"]["factors"])
+    allowed = set(flow.step_up.factors)
     if email_wait is None and policy.EMAIL in allowed:
-        email_wait = _email_wait(flow_id)
+        email_wait = _email_wait(flow.id)
     resp = current_app.make_response(
         (
             render_template(
                 "mfa/challenge.html",
                 form=form,
-                flow_id=flow_id,
+                flow_id=flow.id,
                 allowed=allowed,
                 error=error,
                 email_wait=email_wait,
@@ -124,36 +125,36 @@ def _challenge_page(
 
 @bp.route("/mfa/email/send", methods=["POST"])
 def send_email() -> Any:
-    flow_id, flow, problem = _flow_or_error()
+    flow, problem = _flow_or_error()
     if problem is not None:
         return problem
     form = CodeForm(meta={"csrf": True})
     form.validate()  # only the CSRF token matters here
-    if form.csrf_token.errors or policy.EMAIL not in flow["mfa"]["factors"]:
+    if form.csrf_token.errors or policy.EMAIL not in flow.step_up.factors:
         return error_page("invalid_request", None, 400)
     try:
-        result = services.send_email_otp(db_session(), settings(), current_user, flow_id)
+        result = services.send_email_otp(db_session(), settings(), current_user, flow.id)
     except MfaError as exc:
-        return _challenge_page(flow_id, flow, CodeForm(), _message(exc.code), 503, email_wait=0)
+        return _challenge_page(flow, CodeForm(), _message(exc.code), 503, email_wait=0)
     if not result.sent:  # too soon: 429 + Retry-After, and no mail
         wait = _("Wait %(s)d seconds before asking for a new code.", s=result.retry_after)
-        return _challenge_page(flow_id, flow, CodeForm(), wait, 429, result.retry_after)
-    return redirect(url_for("mfa.challenge", flow=flow_id, sent=1), code=303)
+        return _challenge_page(flow, CodeForm(), wait, 429, result.retry_after)
+    return redirect(url_for("mfa.challenge", flow=flow.id, sent=1), code=303)
 
 
 @bp.route("/mfa/enrol", methods=["GET", "POST"])
 def enrol() -> Any:
     """First factor for a person whose client requires one (TOTP by QR code, or a
     security key), or the renewal of an expiring soft token (``?renew=<factor id>``)."""
-    flow_id, flow, problem = _flow_or_error()
+    flow, problem = _flow_or_error()
     if problem is not None:
         return problem
     renew = request.args.get("renew", type=int)
-    webauthn_ok = bool({policy.WEBAUTHN, policy.WEBAUTHN_UV} & set(flow["mfa"]["factors"]))
+    webauthn_ok = bool({policy.WEBAUTHN, policy.WEBAUTHN_UV} & set(flow.step_up.factors))
     return totp_enrolment(
-        continue_url(flow_id, flow),
-        url_for("mfa.enrol", flow=flow_id, renew=renew),
-        flow_id if webauthn_ok and renew is None else None,
+        flow.continue_url,
+        url_for("mfa.enrol", flow=flow.id, renew=renew),
+        flow.id if webauthn_ok and renew is None else None,
         replaces=renew,
     )
 

@@ -12,7 +12,7 @@ from idp.db import session as db_session
 from idp.mfa import policy, services, webauthn
 from idp.oidc import flows
 from idp.oidc.acr import ACR_PHISHING_RESISTANT
-from idp.oidc.authorization import continue_url
+from idp.oidc.flows import Flow
 
 bp = Blueprint("webauthn", __name__)
 
@@ -29,18 +29,16 @@ def _fail(status: int = 400) -> tuple[Response, int]:
     return jsonify(ok=False), status
 
 
-def _flow() -> tuple[str | None, dict | None]:
-    flow_id = request.args.get("flow")
-    flow = flows.get_flow(flow_id)
-    return (flow_id, flow) if flow is not None and "mfa" in flow else (None, None)
+def _flow() -> Flow | None:
+    flow = flows.load(request.args.get("flow"))
+    return flow if flow is not None and flow.step_up is not None else None
 
 
 def _may_register() -> bool:
     """Registering needs a live enrolment flow or a recent password (M-08, M-11)."""
     if not current_user.is_authenticated:
         return False
-    flow_id, flow = _flow()
-    if flow is not None:
+    if _flow() is not None:
         return True
     from idp.account.security import recently_authenticated
 
@@ -69,20 +67,20 @@ def register_verify() -> Any:
         )
     except webauthn.WebAuthnFailed:
         return _fail()
-    flow_id, flow = _flow()
+    flow = _flow()
     if flow is not None:
         auth_state.add_factor(policy.WEBAUTHN_UV if factor.uv_capable else policy.WEBAUTHN)
-        return jsonify(ok=True, redirect=continue_url(flow_id, flow))
+        return jsonify(ok=True, redirect=flow.continue_url)
     return jsonify(ok=True, redirect=url_for("security.overview"))
 
 
-def _require_uv(flow: dict) -> bool:
-    return flow["mfa"]["required"] == ACR_PHISHING_RESISTANT
+def _require_uv(flow: Flow) -> bool:
+    return flow.step_up is not None and flow.step_up.required == ACR_PHISHING_RESISTANT
 
 
 @bp.route("/mfa/webauthn/authenticate/options", methods=["POST"])
 def authenticate_options() -> Any:
-    flow_id, flow = _flow()
+    flow = _flow()
     if flow is None or not current_user.is_authenticated:
         return _fail(403)
     return _json(
@@ -94,7 +92,7 @@ def authenticate_options() -> Any:
 
 @bp.route("/mfa/webauthn/authenticate/verify", methods=["POST"])
 def authenticate_verify() -> Any:
-    flow_id, flow = _flow()
+    flow = _flow()
     if flow is None or not current_user.is_authenticated:
         return _fail(403)
     try:
@@ -112,4 +110,4 @@ def authenticate_verify() -> Any:
         # cancelled browser dialog or the wrong key must not lock the person out.
         return _fail()
     auth_state.add_factor(policy.WEBAUTHN_UV if verified else policy.WEBAUTHN)
-    return jsonify(ok=True, redirect=continue_url(flow_id, flow))
+    return jsonify(ok=True, redirect=flow.continue_url)

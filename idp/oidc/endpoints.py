@@ -12,7 +12,7 @@ from flask import Response, request
 
 from idp.db import session as db_session
 from idp.oidc.blueprint import bp, server
-from idp.oidc.grants import org_extra
+from idp.oidc.claims import org_claims
 from idp.oidc.scopes import user_claims
 from idp.oidc.server import user_for_access_token
 
@@ -104,5 +104,5 @@ def userinfo() -> Response:
         return _bearer_challenge("insufficient_scope", 403)
     body: dict[str, Any] = user_claims(user, token.scope)
     if token.org_id is not None:
-        body.update(org_extra(token.org_id))
+        body.update(org_claims(token.org_id))
     return Response(json.dumps(body), 200, {"Content-Type": "application/json", **NO_STORE})

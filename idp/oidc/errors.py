@@ -7,7 +7,7 @@ from authlib.common.urls import add_params_to_uri
 from flask import Response, redirect, render_template
 from flask_babel import gettext as _
 
-from idp.oidc.grants import settings
+from idp.oidc.claims import settings
 
 
 def redirect_error(

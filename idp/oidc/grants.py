@@ -13,30 +13,23 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import (
-    InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
 )
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
-from flask import current_app
 from sqlalchemy import select, update
 
 from idp.db import now, session
-from idp.mfa.policy import rank
-from idp.models import AuthorizationCode, Consent, Grant, Organization, Token, User
-from idp.oidc.acr import ACR_PASSWORD
+from idp.models import AuthorizationCode, Grant, Token, User
+from idp.oidc.claims import issue_id_token, settings
+from idp.oidc.refresh import refreshable_scope
 from idp.oidc.revocation import end_grants
 from idp.oidc.scopes import OIDC_SCOPES, split_scope
-from idp.oidc.tokens import build_id_token, token_digest
-from idp.orgs.login import client_scope_names, org_claim
-from idp.orgs.services import held_scopes
+from idp.oidc.stored import StoredCode, StoredToken
+from idp.oidc.tokens import token_digest
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-
-
-def settings():
-    return current_app.extensions["idp_settings"]
 
 
 def check_scope(client: Any, scope: str | None, *, openid_required: bool) -> None:
@@ -58,64 +51,6 @@ def revoke_grant(grant_id: int | None) -> None:
     db = session()
     end_grants(db, Grant.id == grant_id)
     db.commit()
-
-
-class StoredCode:
-    """AuthorizationCodeMixin view of a consumed code row."""
-
-    def __init__(self, row: AuthorizationCode) -> None:
-        self.row = row
-        self.code_challenge = row.code_challenge
-        self.code_challenge_method = row.code_challenge_method
-
-    def get_redirect_uri(self) -> str:
-        return self.row.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.row.scope
-
-    def get_nonce(self) -> str | None:
-        return self.row.nonce
-
-    def get_auth_time(self) -> int:
-        return self.row.auth_time
-
-    def get_acr(self) -> str | None:
-        return self.row.acr
-
-    def get_amr(self) -> list[str]:
-        return self.row.amr
-
-
-class StoredToken:
-    """TokenMixin view of a token row (refresh, introspection, revocation)."""
-
-    def __init__(self, row: Token, grant: Grant | None = None) -> None:
-        self.row = row
-        self.grant = grant
-
-    def check_client(self, client: Any) -> bool:
-        return self.row.client_id == client.get_client_id()
-
-    def get_scope(self) -> str:
-        return self.row.scope
-
-    def get_expires_in(self) -> int:
-        return self.row.expires_at - self.row.issued_at
-
-    def is_expired(self) -> bool:
-        return self.row.expires_at <= now()
-
-    def is_revoked(self) -> bool:
-        return self.row.revoked_at is not None
-
-    def get_user(self) -> User | None:
-        return session().get(User, self.row.user_id) if self.row.user_id else None
-
-    def get_client(self) -> Any:
-        from idp.oidc.clients import load_client
-
-        return load_client(session(), self.row.client_id)
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -161,32 +96,6 @@ class IdpOpenIDCode(OpenIDCode):
             org_id=code.row.org_id,
         )
         return token
-
-
-def issue_id_token(
-    client: Any, user: User, scope: str, org_id: int | None = None, **claims: Any
-) -> str:
-    s = settings()
-    ring = current_app.extensions["idp_keys"].get(session())
-    return build_id_token(
-        ring,
-        issuer=s.issuer,
-        client_id=client.get_client_id(),
-        alg=client.row.id_token_alg,
-        ttl=s.id_token_ttl,
-        user=user,
-        scope=scope,
-        extra=org_extra(org_id),
-        **claims,
-    )
-
-
-def org_extra(org_id: int | None) -> dict:
-    """The ``org`` claim for tokens issued to a person acting for an organisation."""
-    if org_id is None:
-        return {}
-    org = session().get(Organization, org_id)
-    return {"org": org_claim(org)} if org is not None else {}
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -297,27 +206,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return StoredToken(row, grant)
 
     def authenticate_user(self, refresh_token: StoredToken) -> User:
-        """The grant's user, if the grant may still be used (P-24); else ``invalid_grant``
-        (Authlib's own answer for a missing user would be ``invalid_request``)."""
+        """The grant's user, if the grant may still be refreshed; the scope it may carry
+        is decided here too (``refresh.refreshable_scope``), else ``invalid_grant``."""
         user = refresh_token.get_user()
-        grant = refresh_token.grant
-        if user is None or not user.is_active or grant is None:
-            raise InvalidGrantError("The refresh token is no longer valid.")
-        if user.password_changed_at > (grant.auth_time or 0):
-            raise InvalidGrantError("The password changed since this grant was made.")
-        client = self.request.client
-        if rank(grant.acr or ACR_PASSWORD) < rank(client.row.min_acr):
-            # A grant made below the client's current minimum cannot be refreshed into
-            # tokens the client would refuse (issue 3: no refresh bypass of step-up).
-            raise InvalidGrantError("The client requires a stronger sign-in.")
-        if not client.row.skip_consent:
-            consent = session().scalar(
-                select(Consent).where(
-                    Consent.user_id == user.id, Consent.client_id == client.client_id
-                )
-            )
-            if consent is None:
-                raise InvalidGrantError("Consent for this client was withdrawn.")
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        self.request.idp_scope = refreshable_scope(
+            session(), self.request.client, user, refresh_token.grant, scope
+        )
         return user
 
     def create_token_response(self) -> tuple:
@@ -338,15 +233,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return status, token, headers
 
     def issue_token(self, user: User, refresh_token: StoredToken) -> dict:
-        """Shrunk grants take effect here at the latest: client scopes the person no
-        longer holds in the organisation are left out (issue 4, SECURITY.md E-06)."""
-        scope = self.request.payload.scope or refresh_token.get_scope()
-        grant = refresh_token.grant
-        if grant is not None and grant.org_id is not None:
-            client_id = self.request.client.get_client_id()
-            declared = client_scope_names(session(), client_id)
-            held = held_scopes(session(), grant.org_id, user.id, client_id)
-            scope = " ".join(s for s in split_scope(scope) if s not in declared or s in held)
+        scope = self.request.idp_scope
         return self.generate_token(user=user, scope=scope, include_refresh_token=True)
 
     def revoke_old_credential(self, refresh_token: StoredToken) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from idp.db import now, session
 from idp.models import Grant, Token, User
+from idp.oidc.claims import settings
 from idp.oidc.clients import CONFIDENTIAL_METHODS, load_client
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
@@ -24,12 +25,11 @@ from idp.oidc.grants import (
     IdpOpenIDCode,
     RefreshTokenGrant,
     S256CodeChallenge,
-    StoredToken,
     revoke_grant,
-    settings,
 )
 from idp.oidc.keys import ALGORITHMS
 from idp.oidc.scopes import split_scope
+from idp.oidc.stored import StoredToken
 from idp.oidc.tokens import new_token, token_digest
 
 

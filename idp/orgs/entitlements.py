@@ -7,6 +7,8 @@ counts they pass in trustworthy (STYLE.md: three rooms).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 
 
 class OrgError(ValueError):
@@ -92,10 +94,61 @@ def may_change_admin_email(
     return actor_is_admin and admins >= 2
 
 
-def effective_scopes(requested: list[str], standard: set[str], held: set[str]) -> list[str]:
-    """Token scopes: the standard ones requested plus only the client scopes the person
-    holds in the organisation they act for (SECURITY.md E-05)."""
-    return [s for s in requested if s in standard or s in held]
+def effective_scopes(
+    requested: Iterable[str], declared: Collection[str], held: Collection[str]
+) -> list[str]:
+    """Token scopes: of the requested ones, every scope the client does not declare as
+    an organisation scope (openid, profile, ...) and, of the ones it declares, only those
+    the person holds in the organisation they act for (SECURITY.md E-05). Login and the
+    refresh grant both call this."""
+    return [s for s in requested if s not in declared or s in held]
+
+
+@dataclass(frozen=True)
+class OrgFacts:
+    """What decides the organisation step for one person at one client."""
+
+    declared: frozenset[str]  # the client's organisation scopes; empty: not an org client
+    candidates: tuple[int, ...] = ()  # orgs that may use the client and have the person
+    held: Mapping[int, frozenset[str]] = field(default_factory=dict)  # org id -> scopes
+    remembered: int | None = None  # the person's remembered choice at this client
+
+
+@dataclass(frozen=True)
+class OrgChoice:
+    kind: str  # "none" (not an org client) | "ok" | "select" | "deny"
+    org_id: int | None = None
+    scope: tuple[str, ...] = ()
+
+
+def choose_org(
+    facts: OrgFacts, requested: Iterable[str], chosen: int | None, use_remembered: bool = True
+) -> OrgChoice:
+    """Which organisation the person acts for (MISSION A2-A4): the one chosen in this
+    flow, else the remembered one, else the only candidate; several -> "select"; none,
+    or one where the person holds none of the client's scopes -> "deny"."""
+    requested = list(requested)
+    if not facts.declared:
+        return OrgChoice("none", scope=tuple(requested))
+    if not facts.candidates:
+        return OrgChoice("deny")
+    if chosen is None and use_remembered:
+        chosen = facts.remembered
+    org_id = chosen if chosen in facts.candidates else None
+    if org_id is None and len(facts.candidates) == 1:
+        org_id = facts.candidates[0]
+    if org_id is None:
+        return OrgChoice("select")
+    return scopes_for(facts, org_id, requested)
+
+
+def scopes_for(facts: OrgFacts, org_id: int, requested: Iterable[str]) -> OrgChoice:
+    """The scopes of a person acting for ``org_id``; "deny" when the organisation no
+    longer lets them use the client at all. The refresh grant re-checks with this."""
+    held = facts.held.get(org_id, frozenset())
+    if org_id not in facts.candidates or not held:
+        return OrgChoice("deny", org_id=org_id)
+    return OrgChoice("ok", org_id, tuple(effective_scopes(requested, facts.declared, held)))
 
 
 class StatusConflict(OrgError):

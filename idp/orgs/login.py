@@ -10,23 +10,13 @@ and, of the client's scopes, only those the person holds in that organisation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from idp.db import now
-from idp.models import ClientScope, Membership, Organization, OrgChoice, OrgClient, User
+from idp.models import ClientScope, Membership, Organization, OrgChoice, OrgClient
+from idp.orgs.entitlements import OrgFacts
 from idp.orgs.services import held_scopes, org_admins
-
-
-@dataclass(frozen=True)
-class OrgDecision:
-    kind: str  # "none" (not an org client) | "ok" | "select" | "deny"
-    org: Organization | None = None
-    scope: str = ""
-    candidates: tuple[Organization, ...] = ()
-    admins: dict[int, list[str]] = field(default_factory=dict)  # org id -> admin names
 
 
 def client_scope_names(db: Session, client_id: str) -> set[str]:
@@ -49,33 +39,20 @@ def candidate_orgs(db: Session, user_id: int, client_id: str) -> list[Organizati
     )
 
 
-def decide_org(
-    db: Session,
-    client_id: str,
-    user: User,
-    requested: list[str],
-    chosen_org_id: int | None,
-    use_remembered: bool = True,
-) -> OrgDecision:
-    declared = client_scope_names(db, client_id)
+def admins_of(db: Session, org_id: int) -> list[str]:
+    """The names of the organisation's admins, for the "ask your admin" page."""
+    return [u.name or u.username for u in org_admins(db, org_id)]
+
+
+def org_facts(db: Session, client_id: str, user_id: int) -> OrgFacts:
+    """Everything ``entitlements.choose_org`` needs, read in one place (login and the
+    refresh grant both use it)."""
+    declared = frozenset(client_scope_names(db, client_id))
     if not declared:
-        return OrgDecision("none", scope=" ".join(requested))
-    candidates = candidate_orgs(db, user.id, client_id)
-    if not candidates:
-        return OrgDecision("deny")
-    if chosen_org_id is None and use_remembered:
-        chosen_org_id = remembered_org(db, user.id, client_id)
-    org = next((o for o in candidates if o.id == chosen_org_id), None)
-    if org is None and len(candidates) == 1:
-        org = candidates[0]
-    if org is None:
-        return OrgDecision("select", candidates=tuple(candidates))
-    held = held_scopes(db, org.id, user.id, client_id)
-    if not held:
-        names = [u.name or u.username for u in org_admins(db, org.id)]
-        return OrgDecision("deny", org=org, admins={org.id: names})
-    scope = [s for s in requested if s not in declared or s in held]
-    return OrgDecision("ok", org=org, scope=" ".join(scope))
+        return OrgFacts(declared)
+    candidates = tuple(o.id for o in candidate_orgs(db, user_id, client_id))
+    held = {org_id: frozenset(held_scopes(db, org_id, user_id, client_id)) for org_id in candidates}
+    return OrgFacts(declared, candidates, held, remembered_org(db, user_id, client_id))
 
 
 def org_claim(org: Organization) -> dict:

@@ -11,7 +11,6 @@ from idp.account.forms import PostForm
 from idp.db import session as db_session
 from idp.models import Organization
 from idp.oidc import flows
-from idp.oidc.authorization import continue_url
 from idp.oidc.errors import error_page
 from idp.orgs import invitations
 from idp.orgs.forms import InvitationForm
@@ -23,20 +22,19 @@ bp = Blueprint("orgs", __name__)
 
 @bp.route("/orgs/select", methods=["GET", "POST"])
 def select() -> Any:
-    flow_id = request.values.get("flow")
-    flow = flows.get_flow(flow_id)
-    if flow is None or not current_user.is_authenticated:
+    flow = flows.load(request.values.get("flow"))
+    if flow is None or not flow.client_id or not current_user.is_authenticated:
         return error_page("flow_expired", None, 400)
-    candidates = candidate_orgs(db_session(), current_user.id, flow["client_id"])
+    candidates = candidate_orgs(db_session(), current_user.id, flow.client_id)
     form = PostForm()
     if form.validate_on_submit():
         chosen = request.form.get("org_id", type=int)
         if chosen in {o.id for o in candidates}:
-            flows.update_flow(flow_id, org_id=chosen)
-            remember_org(db_session(), current_user.id, flow["client_id"], chosen)
+            flow = flows.save(flow.evolve(org_id=chosen))
+            remember_org(db_session(), current_user.id, flow.client_id, chosen)
             db_session().commit()
-            return redirect(continue_url(flow_id, flow), code=303)
-    return render_template("orgs/select.html", form=form, flow_id=flow_id, orgs=candidates)
+            return redirect(flow.continue_url, code=303)
+    return render_template("orgs/select.html", form=form, flow_id=flow.id, orgs=candidates)
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])

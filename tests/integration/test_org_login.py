@@ -149,3 +149,44 @@ def test_scope_assurance_level_demands_step_up(client, db, setup):
     assert "/mfa/enrol" in flow.location  # alice has no factor yet: enrol first
     plain = Flow(client, setup["rp"], scope="openid profile")  # without the scope: no step-up
     assert "code=" in plain.location
+
+
+def _refresh(client, rp, refresh_token):
+    return client.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=(rp.client_id, rp.secret),
+    )
+
+
+def test_refresh_rechecks_scope_levels_raised_after_the_login_issue8(client, db, setup):
+    """The refresh grant re-checks through the same requirement builder as /authorize:
+    a scope whose assurance level was raised above the grant's acr cannot be refreshed
+    into a token (no refresh bypass of step-up; RFC 6749 section 6, SECURITY.md P-24)."""
+    from idp.oidc.acr import ACR_MFA
+
+    org, alice, rp = setup["org"], setup["alice"], setup["rp"]
+    services.grant_scope(db, org.id, alice.id, setup["submit"].id)
+    db.commit()
+    code, verifier, _ = get_code(client, rp, scope=SCOPES)
+    tokens = exchange(client, rp, code, verifier).get_json()
+    setup["submit"].min_acr = ACR_MFA
+    db.commit()
+    refreshed = _refresh(client, rp, tokens["refresh_token"])
+    assert refreshed.status_code == 400
+    assert refreshed.get_json()["error"] == "invalid_grant"
+
+
+def test_refresh_rechecks_org_membership_and_held_scopes_issue8(client, db, setup):
+    """Holding none of the client's scopes any more ends the grant at the next refresh,
+    as the same person would be refused at login (E-06, MISSION A4)."""
+    org, alice, rp = setup["org"], setup["alice"], setup["rp"]
+    services.grant_scope(db, org.id, alice.id, setup["submit"].id)
+    db.commit()
+    code, verifier, _ = get_code(client, rp, scope=SCOPES)
+    tokens = exchange(client, rp, code, verifier).get_json()
+    services.revoke_scope(db, org.id, alice.id, setup["submit"].id)
+    db.commit()
+    refreshed = _refresh(client, rp, tokens["refresh_token"])
+    assert refreshed.status_code == 400
+    assert refreshed.get_json()["error"] == "invalid_grant"

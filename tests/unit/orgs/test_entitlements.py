@@ -74,7 +74,8 @@ def test_last_admin_rule_A3(admins, target_admin, demoting, refused):
 
 def test_tokens_carry_only_held_client_scopes_E05():
     requested = ["openid", "email", "einvoice:submit", "einvoice:view"]
-    assert effective_scopes(requested, {"openid", "email"}, {"einvoice:view"}) == [
+    declared = {"einvoice:submit", "einvoice:view"}
+    assert effective_scopes(requested, declared, {"einvoice:view"}) == [
         "openid",
         "email",
         "einvoice:view",
@@ -112,6 +113,48 @@ def test_new_limit_below_usage_or_out_of_range_is_refused(used, limit):
 @pytest.mark.parametrize(("used", "limit"), [(3, 3), (0, 1), (5, None)])
 def test_new_limit_at_or_above_usage_is_fine(used, limit):
     rules.check_new_limit(used, limit)
+
+
+FACTS = rules.OrgFacts(
+    frozenset({"einvoice:submit", "einvoice:view"}),
+    (1, 2),
+    {1: frozenset({"einvoice:view"}), 2: frozenset()},
+    remembered=None,
+)
+REQUESTED = ["openid", "einvoice:submit", "einvoice:view"]
+
+
+@pytest.mark.parametrize(
+    ("facts", "chosen", "kind", "org_id", "scope"),
+    [
+        (rules.OrgFacts(frozenset()), None, "none", None, tuple(REQUESTED)),
+        (rules.OrgFacts(FACTS.declared), None, "deny", None, ()),  # member of no org
+        (FACTS, None, "select", None, ()),
+        (FACTS, 1, "ok", 1, ("openid", "einvoice:view")),
+        (FACTS, 2, "deny", 2, ()),  # a member, but holds none of the client's scopes
+        (FACTS, 99, "select", None, ()),  # a choice that is not a candidate is ignored
+        (
+            rules.OrgFacts(FACTS.declared, (1,), FACTS.held),
+            None,
+            "ok",
+            1,
+            ("openid", "einvoice:view"),
+        ),
+    ],
+)
+def test_choose_org_A2_A4_E05(facts, chosen, kind, org_id, scope):
+    choice = rules.choose_org(facts, REQUESTED, chosen)
+    assert (choice.kind, choice.org_id, choice.scope) == (kind, org_id, scope)
+
+
+def test_remembered_org_is_used_unless_asked_again():
+    facts = rules.OrgFacts(FACTS.declared, FACTS.candidates, FACTS.held, remembered=1)
+    assert rules.choose_org(facts, REQUESTED, None).org_id == 1
+    assert rules.choose_org(facts, REQUESTED, None, use_remembered=False).kind == "select"
+
+
+def test_refresh_for_an_org_no_longer_a_candidate_is_denied():
+    assert rules.scopes_for(FACTS, 3, REQUESTED).kind == "deny"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,72 @@
+"""The consent page of a sign-in flow (OIDC Core 3.1.2.4): the person allows or denies
+what the client asks for; an allowed consent is remembered for the next sign-ins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from idp.db import session as db_session
+from idp.oidc import flows
+from idp.oidc.blueprint import bp
+from idp.oidc.clients import load_client
+from idp.oidc.errors import error_page, redirect_error
+from idp.oidc.interaction import url_for_next
+from idp.oidc.pipeline import Next
+from idp.oidc.scopes import split_scope
+from idp.oidc.signin import remember_consent
+
+
+class ConsentForm(FlaskForm):
+    pass
+
+
+@bp.route("/consent", methods=["GET", "POST"])
+def consent() -> Any:
+    flow = flows.load(request.values.get("flow"))
+    if flow is None or not flow.client_id:
+        return error_page("flow_expired", None, 400)
+    if not current_user.is_authenticated:
+        return redirect(url_for_next(Next.LOGIN, flow.id))
+    client = load_client(db_session(), flow.client_id)
+    if client is None:
+        abort(400)
+    scopes = split_scope(client.get_allowed_scope(flow.param("scope")))
+    form = ConsentForm()
+    if form.validate_on_submit():
+        if request.form.get("decision") != "allow":
+            flows.finish(flow.id)
+            redirect_uri = flow.param("redirect_uri") or client.get_default_redirect_uri()
+            return redirect_error(
+                redirect_uri,
+                "access_denied",
+                "The end-user denied the request.",
+                flow.param("state"),
+            )
+        remember_consent(db_session(), current_user.id, client.client_id, scopes)
+        db_session().commit()
+        flow = flows.save(flow.evolve(consented=True))
+        return redirect(flow.continue_url, code=303)
+    return render_template(
+        "oidc/consent.html",
+        form=form,
+        client=client,
+        scopes=scopes,
+        flow_id=flow.id,
+        scope_labels=scope_labels(),
+    )
+
+
+def scope_labels() -> dict[str, str]:
+    return {
+        "openid": _("Know who you are (your account identifier)"),
+        "profile": _("Your name and username"),
+        "email": _("Your email address"),
+        "phone": _("Your phone number"),
+        "address": _("Your address"),
+        "offline_access": _("Keep access while you are away"),
+    }

@@ -1,0 +1,273 @@
+"""The sign-in pipeline (pure): what an authorization request needs before a code is
+issued, as one ordered table of steps.
+
+Each step is a check over the request, the flow and what the session has proven; it
+answers "satisfied" or "go to <named page>" (``interaction.Next``), or an OAuth error
+for the relying party. /authorize parses the request, gathers a ``Context``
+(``oidc.signin``), runs this table and redirects; it decides nothing itself.
+``prompt=none`` turns every "go to" into its error (OIDC Core 3.1.2.6).
+
+    authenticate     no session, prompt=login, max_age, id_token_hint for another
+                     person                                      -> LOGIN | login_required
+    password_change  reserved (issue 11): a password that must be changed first
+    terms            reserved (issue 10): a new version of the personal-data notice
+    step_up          mfa.policy: password again / second factor / enrolment
+                     -> LOGIN | SECOND_FACTOR | ENROL | interaction_required,
+                     an unmet essential acr                      -> access_denied
+    organisation     several organisations                       -> SELECT_ORG
+                                                                 | account_selection_required
+                     none, or no right in it -> the no-access page | access_denied
+    consent          missing or prompt=consent                   -> CONSENT | consent_required
+    issue            a code with auth_time, acr, amr, the organisation and its scopes
+
+The reserved steps are the extension point for the next issues: a step is a function
+of ``Context`` returning an ``Outcome``; add its inputs to ``Context`` (gathered in
+``oidc.signin``), its page to ``interaction.Next`` and it to ``STEPS`` in order.
+Nobody is asked to consent before they are fully authenticated for the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from idp.mfa import policy
+from idp.orgs.entitlements import OrgChoice, OrgFacts, choose_org
+
+
+class Next(Enum):
+    LOGIN = "login"
+    SECOND_FACTOR = "second_factor"
+    ENROL = "enrol"
+    SELECT_ORG = "select_org"
+    CONSENT = "consent"
+
+
+# ``mfa.policy.Decision.next_step`` -> the page that obtains it ("deny" has none).
+STEP_UP_NEXT = {
+    "password": Next.LOGIN,
+    "second_factor": Next.SECOND_FACTOR,
+    "enrol": Next.ENROL,
+}
+
+
+@dataclass(frozen=True)
+class StepUp:
+    """What the second-factor pages must obtain: a level and the factor kinds that
+    reach it (from ``mfa.policy.Decision``)."""
+
+    required: str
+    factors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SignInRequest:
+    """What the authorization request demands (parsed and validated by the view)."""
+
+    scopes: tuple[str, ...] = ()  # requested, in order
+    prompts: frozenset[str] = frozenset()
+    max_age: int | None = None
+    hint_sub: str | None = None  # the ``sub`` of a valid id_token_hint
+    acr_values: tuple[str, ...] = ()
+    essential_acr: tuple[str, ...] | None = None
+
+    @property
+    def silent(self) -> bool:
+        return "none" in self.prompts
+
+
+@dataclass(frozen=True)
+class Context:
+    request: SignInRequest
+    now: int
+    user_sub: str | None = None
+    factors: Mapping[str, int] = field(default_factory=dict)  # kind -> when proven
+    enrolled: frozenset[str] = frozenset()  # second-factor kinds the person can use
+    requirement: policy.Requirement = policy.Requirement()  # from mfa.requirements
+    orgs: OrgFacts = OrgFacts(frozenset())
+    skip_consent: bool = False
+    consented_scopes: frozenset[str] | None = None  # None: no consent on record
+    # This same flow already went through a step (its start, a choice, a consent):
+    flow_started: int | None = None
+    flow_org_id: int | None = None
+    flow_consented: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    satisfied: bool
+    goto: Next | None = None  # the page that can satisfy the step
+    step_up: StepUp | None = None  # what the MFA pages must obtain (with goto)
+    error: str | None = None  # an OAuth error for the relying party
+    description: str = ""
+    refused: OrgChoice | None = None  # show the no-access page
+    reasons: tuple[str, ...] = ()
+    value: Any = None  # what a satisfied step established
+
+
+@dataclass(frozen=True)
+class Issue:
+    auth_time: int
+    acr: str | None
+    amr: tuple[str, ...]
+    scope: tuple[str, ...]
+    org_id: int | None
+
+
+@dataclass(frozen=True)
+class Result:
+    step: str  # the step that stopped the sign-in, or "issue"
+    outcome: Outcome | None = None
+    issue: Issue | None = None
+
+
+SATISFIED = Outcome(True)
+
+
+def _interact(
+    ctx: Context, goto: Next, error: str, description: str, reasons: tuple[str, ...], **kw: Any
+) -> Outcome:
+    if ctx.request.silent:
+        return Outcome(False, error=error, description=description, reasons=reasons)
+    return Outcome(False, goto=goto, reasons=reasons, **kw)
+
+
+def authenticate(ctx: Context) -> Outcome:
+    """OIDC Core 3.1.2.1 prompt=login, max_age, id_token_hint; a password entered
+    within this flow satisfies prompt=login and max_age."""
+    password_at = ctx.factors.get(policy.PASSWORD)
+    if ctx.user_sub is None or password_at is None:
+        reasons: tuple[str, ...] = ("no_session",)
+    else:
+        fresh_in_flow = ctx.flow_started is not None and password_at >= ctx.flow_started
+        found = []
+        if "login" in ctx.request.prompts and not fresh_in_flow:
+            found.append("prompt_login")
+        max_age = ctx.request.max_age
+        if max_age is not None and ctx.now - password_at > max_age and not fresh_in_flow:
+            found.append("max_age")
+        if ctx.request.hint_sub is not None and ctx.request.hint_sub != ctx.user_sub:
+            found.append("id_token_hint_mismatch")
+        reasons = tuple(found)
+    if not reasons:
+        return SATISFIED
+    return _interact(ctx, Next.LOGIN, "login_required", "The end-user must sign in.", reasons)
+
+
+def password_change(ctx: Context) -> Outcome:
+    """Reserved for issue 11 (MISSION B2): an account created by an operator or an org
+    admin, or flagged, sets its own password before any client gets a token. No account
+    can be in that state yet, so the step is satisfied."""
+    return SATISFIED
+
+
+def terms(ctx: Context) -> Outcome:
+    """Reserved for issue 10: the person accepts the current version of the
+    personal-data (PDPA) notice. No notice is versioned yet, so the step is satisfied."""
+    return SATISFIED
+
+
+def step_up(ctx: Context) -> Outcome:
+    """The step-up policy (``mfa.policy.decide``) over the built requirement."""
+    decision = policy.decide(
+        ctx.requirement, policy.SessionAuth(dict(ctx.factors), ctx.enrolled), ctx.now
+    )
+    if decision.satisfied:
+        return Outcome(True, value=decision)
+    if ctx.request.silent:
+        return Outcome(
+            False,
+            error="interaction_required",
+            description="A second factor is required.",
+            reasons=decision.reasons,
+        )
+    if decision.next_step == "deny":
+        return Outcome(
+            False,
+            error="access_denied",
+            description=decision.description,
+            reasons=decision.reasons,
+        )
+    return Outcome(
+        False,
+        goto=STEP_UP_NEXT[decision.next_step or "second_factor"],
+        step_up=StepUp(decision.required, decision.factors),
+        reasons=decision.reasons,
+    )
+
+
+def organisation(ctx: Context) -> Outcome:
+    """Issue 4: the organisation the person acts for; ``prompt=select_account`` asks
+    again, ignoring the remembered choice."""
+    choice = choose_org(
+        ctx.orgs,
+        ctx.request.scopes,
+        ctx.flow_org_id,
+        use_remembered="select_account" not in ctx.request.prompts,
+    )
+    if choice.kind == "deny":
+        if ctx.request.silent:
+            return Outcome(False, error="access_denied", description="No entitlement.")
+        return Outcome(False, refused=choice, reasons=("no_entitlement",))
+    if choice.kind == "select":
+        return _interact(
+            ctx,
+            Next.SELECT_ORG,
+            "account_selection_required",
+            "Choose an organisation.",
+            ("several_organisations",),
+        )
+    return Outcome(True, value=choice)
+
+
+def consent(ctx: Context) -> Outcome:
+    if ctx.skip_consent or ctx.flow_consented:
+        return SATISFIED
+    if "consent" in ctx.request.prompts:
+        reasons: tuple[str, ...] = ("prompt_consent",)
+    elif ctx.consented_scopes is None or not set(ctx.request.scopes) <= ctx.consented_scopes:
+        reasons = ("consent_missing",)
+    else:
+        return SATISFIED
+    return _interact(ctx, Next.CONSENT, "consent_required", "The end-user must consent.", reasons)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    check: Callable[[Context], Outcome]
+
+
+STEPS: tuple[Step, ...] = (
+    Step("authenticate", authenticate),
+    Step("password_change", password_change),
+    Step("terms", terms),
+    Step("step_up", step_up),
+    Step("organisation", organisation),
+    Step("consent", consent),
+)
+ISSUE = "issue"
+
+
+def run(ctx: Context) -> Result:
+    """The first step that is not satisfied, or what to issue when all are."""
+    values: dict[str, Any] = {}
+    for step in STEPS:
+        outcome = step.check(ctx)
+        if not outcome.satisfied:
+            return Result(step.name, outcome)
+        values[step.name] = outcome.value
+    decision: policy.Decision = values["step_up"]
+    choice: OrgChoice = values["organisation"]
+    return Result(
+        ISSUE,
+        issue=Issue(
+            auth_time=decision.auth_time or ctx.now,
+            acr=decision.acr,
+            amr=decision.amr,
+            scope=choice.scope,
+            org_id=choice.org_id,
+        ),
+    )

@@ -1,0 +1,85 @@
+"""Gathers what the sign-in pipeline decides on, from the database and the flow, in
+one place (services room: the pipeline itself is pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.db import now
+from idp.mfa import policy
+from idp.mfa.requirements import Audience, build_requirement
+from idp.mfa.services import enrolled_kinds
+from idp.models import Consent, User
+from idp.oidc.flows import Flow
+from idp.oidc.pipeline import Context, SignInRequest
+from idp.oidc.scopes import split_scope
+from idp.orgs.login import org_facts
+
+
+def consented_scopes(db: Session, user_id: int, client_id: str) -> frozenset[str] | None:
+    row = db.scalar(
+        select(Consent.scope).where(Consent.user_id == user_id, Consent.client_id == client_id)
+    )
+    return frozenset(split_scope(row)) if row is not None else None
+
+
+def gather(
+    db: Session,
+    client_row: Any,
+    user: User | None,
+    request: SignInRequest,
+    flow: Flow | None,
+    factors: Mapping[str, int],
+    t: int,
+) -> Context:
+    """The pipeline's context for ``user`` (None: nobody signed in) at ``client_row``."""
+    flow_facts: dict[str, Any] = {}
+    if flow is not None:
+        flow_facts = {
+            "flow_started": flow.started,
+            "flow_org_id": flow.org_id,
+            "flow_consented": flow.consented,
+        }
+    if user is None:
+        return Context(request=request, now=t, **flow_facts)
+    requirement = build_requirement(
+        db,
+        Audience.of_client(client_row),
+        request.scopes,
+        prompts=request.prompts,
+        max_age=request.max_age,
+        acr_values=request.acr_values,
+        essential=request.essential_acr,
+        flow_started=flow.started if flow is not None else None,
+        password_time=factors.get(policy.PASSWORD),
+    )
+    return Context(
+        request=request,
+        now=t,
+        user_sub=user.sub,
+        factors=dict(factors),
+        enrolled=enrolled_kinds(db, user.id, t),
+        requirement=requirement,
+        orgs=org_facts(db, client_row.client_id, user.id),
+        skip_consent=client_row.skip_consent,
+        consented_scopes=consented_scopes(db, user.id, client_row.client_id),
+        **flow_facts,
+    )
+
+
+def remember_consent(db: Session, user_id: int, client_id: str, scopes: list[str]) -> None:
+    """Add ``scopes`` to the person's consent for the client (the caller commits)."""
+    row = db.scalar(
+        select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id)
+    )
+    if row is None:
+        db.add(
+            Consent(user_id=user_id, client_id=client_id, scope=" ".join(scopes), granted_at=now())
+        )
+    else:
+        merged = split_scope(row.scope) + [s for s in scopes if s not in split_scope(row.scope)]
+        row.scope, row.granted_at = " ".join(merged), now()

@@ -1,0 +1,67 @@
+"""Authlib's mixin views of our stored rows: a consumed authorization code and a token
+(refresh, introspection, revocation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from idp.db import now, session
+from idp.models import AuthorizationCode, Grant, Token, User
+
+
+class StoredCode:
+    """AuthorizationCodeMixin view of a consumed code row."""
+
+    def __init__(self, row: AuthorizationCode) -> None:
+        self.row = row
+        self.code_challenge = row.code_challenge
+        self.code_challenge_method = row.code_challenge_method
+
+    def get_redirect_uri(self) -> str:
+        return self.row.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_nonce(self) -> str | None:
+        return self.row.nonce
+
+    def get_auth_time(self) -> int:
+        return self.row.auth_time
+
+    def get_acr(self) -> str | None:
+        return self.row.acr
+
+    def get_amr(self) -> list[str]:
+        return self.row.amr
+
+
+class StoredToken:
+    """TokenMixin view of a token row (refresh, introspection, revocation)."""
+
+    def __init__(self, row: Token, grant: Grant | None = None) -> None:
+        self.row = row
+        self.grant = grant
+
+    def check_client(self, client: Any) -> bool:
+        return self.row.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_expires_in(self) -> int:
+        return self.row.expires_at - self.row.issued_at
+
+    def is_expired(self) -> bool:
+        return self.row.expires_at <= now()
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None
+
+    def get_user(self) -> User | None:
+        return session().get(User, self.row.user_id) if self.row.user_id else None
+
+    def get_client(self) -> Any:
+        from idp.oidc.clients import load_client
+
+        return load_client(session(), self.row.client_id)
