@@ -64,8 +64,8 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     app.extensions["idp_oauth_server"] = create_server(app)
 
     from idp.account import email_page  # noqa: F401 - routes on the account blueprint
+    from idp.account.messages import security_messages
     from idp.account.security import bp as security_bp
-    from idp.account.security import security_messages
     from idp.account.views import bp as account_bp
     from idp.mfa.views import bp as mfa_bp
     from idp.mfa.webauthn_views import bp as webauthn_bp
@@ -93,7 +93,12 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.orgs.console import bp as console_bp
 
     app.register_blueprint(console_bp)
-    from idp.admin import people  # noqa: F401 - routes on the operator blueprint
+    from idp.admin import (  # noqa: F401 - routes on the operator blueprint
+        audit_pages,
+        client_pages,
+        org_pages,
+        people,
+    )
     from idp.admin.views import bp as admin_bp
 
     app.register_blueprint(admin_bp)

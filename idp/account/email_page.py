@@ -6,31 +6,15 @@ import contextlib
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from idp.account import email_change
 from idp.account.forms import PostForm
+from idp.account.messages import email_messages
 from idp.account.security import recently_authenticated
 from idp.account.views import bp
 from idp.db import session as db_session
 from idp.mail import MailError, send_mail
-
-
-def email_messages() -> dict[str, str]:
-    return {
-        "email_invalid": _("That email address is not valid."),
-        "email_same": _("That is already your email address."),
-        "email_taken": _("Another account already uses that email address."),
-        "mail_failed": _("We could not send the email. Try again in a few minutes."),
-        "code_wrong": _("That code is not right. Check the latest mail and try again."),
-        "code_expired": _("The code has expired or was tried too often. Ask for a new one."),
-        "code_recently_sent": _("A code was sent less than a minute ago: wait a moment."),
-        "code_locked": _(
-            "Too many wrong codes or passwords: the account is locked for a few minutes. "
-            "Try again later."
-        ),
-    }
 
 
 @bp.route("/account/email", methods=["GET", "POST"])

@@ -7,9 +7,7 @@ import contextlib
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from idp.account import auth_state
 from idp.db import now
@@ -18,8 +16,6 @@ from idp.mfa import policy, services
 from idp.mfa.forms import RenameForm, RevokeForm
 from idp.mfa.services import MfaError
 from idp.mfa.views import totp_enrolment
-from idp.models import Client, Grant, Membership, User
-from idp.oidc.acr import ACR_MFA
 
 bp = Blueprint("security", __name__)
 REAUTH_SECONDS = 600
@@ -32,27 +28,6 @@ def recently_authenticated() -> bool:
 
 def _reauth() -> Any:
     return redirect(url_for("account.login", next="security"), code=303)
-
-
-def strong_factor_required(user_id: int) -> bool:
-    """Does a client this person uses demand mfa or more, or a console they may use
-    (org admin, platform operator: both need mfa)?"""
-    db = db_session()
-    user = db.get(User, user_id)
-    if user is not None and user.is_operator:
-        return True
-    admin = db.scalar(
-        select(Membership.id).where(Membership.user_id == user_id, Membership.role == "admin")
-    )
-    if admin is not None:
-        return True
-    levels = db.scalars(
-        select(Client.min_acr)
-        .join(Grant, Grant.client_id == Client.client_id)
-        .where(Grant.user_id == user_id)
-        .distinct()
-    )
-    return any(policy.rank(level) >= policy.rank(ACR_MFA) for level in levels)
 
 
 @bp.route("/account/security")
@@ -112,7 +87,6 @@ def revoke(factor_id: int) -> Any:
             current_user,
             factor_id,
             form.reason.data,
-            strong_factor_required(current_user.id),
         )
     except MfaError as exc:
         if exc.code == "last_factor":
@@ -137,13 +111,3 @@ def regenerate_recovery() -> Any:
     return render_template(
         "mfa/recovery_codes.html", codes=codes, continue_url=url_for("security.overview")
     )
-
-
-def security_messages() -> dict[str, str]:
-    return {
-        "last_factor": _(
-            "You cannot remove your last second factor: an application you use "
-            "requires one. Add another factor first."
-        ),
-        "revoked": _("The factor was removed. We sent you an email about it."),
-    }

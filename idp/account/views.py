@@ -14,10 +14,11 @@ from idp.account.forms import LoginForm, PostForm
 from idp.account.services import authenticate
 from idp.db import session as db_session
 from idp.extensions import limiter, login_manager
-from idp.models import Client, Consent, Grant, Membership, Organization, OrgChoice, User
+from idp.models import Client, Consent, Grant, Organization, OrgChoice, User
 from idp.oidc import flows
 from idp.oidc.revocation import end_grants
 from idp.orgs.login import forget_org
+from idp.orgs.services import administered_orgs
 
 bp = Blueprint("account", __name__)
 NEXT_PAGES = {"security": "security.overview", "email": "account.change_email"}
@@ -94,13 +95,7 @@ def home() -> Any:
     ).all()
     return render_template(
         "account/home.html",
-        admin_orgs=list(
-            db.scalars(
-                select(Organization)
-                .join(Membership, Membership.org_id == Organization.id)
-                .where(Membership.user_id == current_user.id, Membership.role == "admin")
-            )
-        ),
+        admin_orgs=administered_orgs(db, current_user.id),
         consents=rows,
         org_choices=db.execute(
             select(Client, Organization)

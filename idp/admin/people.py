@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 
 from idp.account.forms import PostForm
 from idp.account.identifiers import email_key, username_key
 from idp.admin import accounts
+from idp.admin.messages import people_messages, reason_labels
 from idp.admin.views import bp, operator_required
 from idp.db import now
 from idp.db import session as db_session
@@ -106,24 +106,3 @@ def unlock(user_id: int) -> Any:
     accounts.unlock(db, user_id, current_user.id)
     db.commit()
     return _back("unlocked")
-
-
-def reason_labels() -> dict[str, str]:
-    return {
-        "left": _("Left the organisation or the job"),
-        "compromised": _("Account may be compromised"),
-        "request": _("The person asked for it"),
-        "other": _("Other"),
-    }
-
-
-def people_messages() -> dict[str, str]:
-    return {
-        "disabled": _(
-            "Account disabled. Its sessions, tokens and consents ended; the person was told."
-        ),
-        "enabled": _("Account enabled. The person was told."),
-        "unlocked": _("Lockout lifted."),
-        "self": _("You cannot disable your own account."),
-        "reason_missing": _("Choose a reason."),
-    }

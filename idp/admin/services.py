@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from idp.account.identifiers import is_valid_email
@@ -24,13 +24,20 @@ from idp.models import (
     Organization,
     OrgClient,
     OrgDocument,
-    User,
 )
 from idp.oidc.acr import ACR_LADDER
 from idp.oidc.revocation import end_grants
 from idp.orgs import entitlements as rules
 from idp.orgs import invitations
-from idp.orgs.services import add_member, add_scope, create_org, lock_org, seat_usage
+from idp.orgs.services import (
+    add_member,
+    add_scope,
+    create_org,
+    lock_org,
+    member_count,
+    org_admins,
+    seat_usage,
+)
 
 
 class CreateRefused(rules.OrgError):
@@ -191,12 +198,7 @@ def notify_status(db: Session, settings: Any, org: Organization) -> None:
     effort, after the commit: a mail outage never undoes the decision). The mail is in
     Thai and English, like every organisation mail."""
     subject, en, th = STATUS_MAIL[org.status]
-    admins = db.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.org_id == org.id, Membership.role == "admin")
-    )
-    for admin in admins:
+    for admin in org_admins(db, org.id):
         notify(
             settings,
             admin,
@@ -208,10 +210,7 @@ def notify_status(db: Session, settings: Any, org: Organization) -> None:
 
 def set_member_limit(db: Session, org_id: int, limit: int, actor: int) -> None:
     org = lock_org(db, org_id)
-    members = db.scalar(
-        select(func.count()).select_from(Membership).where(Membership.org_id == org_id)
-    )
-    rules.check_new_limit(members, limit)
+    rules.check_new_limit(member_count(db, org_id), limit)
     before, org.member_limit = org.member_limit, limit
     record(
         db,

@@ -16,9 +16,11 @@ from idp.audit import AuditTag, record
 from idp.config import Settings
 from idp.db import now
 from idp.mail import MailError, send_mail
-from idp.mfa import email_codes, totp
+from idp.mfa import email_codes, policy, totp, webauthn
 from idp.mfa.email_otp import Purpose
-from idp.models import MfaFactor, RecoveryCode, User
+from idp.models import Client, Grant, MfaFactor, RecoveryCode, User
+from idp.oidc.acr import ACR_MFA
+from idp.orgs.services import administered_orgs
 
 log = logging.getLogger("idp.mfa")
 
@@ -176,6 +178,29 @@ def _notify_totp_added(settings: Settings, user: User, factor: MfaFactor) -> Non
     )
 
 
+# --- WebAuthn ---------------------------------------------------------------------
+
+
+def complete_webauthn_registration(
+    db: Session, settings: Settings, user: User, sid: str, credential_json: str, name: str
+) -> MfaFactor:
+    """Store a new security key or passkey from the browser's registration response
+    (verified against this session's challenge, SECURITY.md M-09), audit it and tell
+    the person, like a new soft token (:func:`confirm_totp`). Raises
+    :class:`idp.mfa.webauthn.WebAuthnFailed` with nothing stored."""
+    factor = webauthn.register(db, settings.issuer, user, sid, credential_json, name)
+    record(db, AuditTag.MFA_WEBAUTHN_ENROLLED, actor=user.id, subject=user.id, factor=factor.id)
+    db.commit()
+    notify(
+        settings,
+        user,
+        "New security key added",
+        f"A security key or passkey ({factor.name}) was added to your account "
+        f"{user.username}. If this was not you, contact support.",
+    )
+    return factor
+
+
 def _guarded(db: Session, settings: Settings, user: User, check) -> bool:
     """Run ``check`` under the shared account lockout (one counter, SECURITY.md 0.4)."""
     return (
@@ -318,18 +343,34 @@ def rename_factor(db: Session, user: User, factor_id: int, name: str) -> None:
     db.commit()
 
 
-def revoke_factor(
-    db: Session, settings: Settings, user: User, factor_id: int, reason: str, strong_required: bool
-) -> None:
-    """Revoke with a reason (MISSION B4); refused when it is the last strong factor and
-    the person's clients or role require ``mfa`` (SECURITY.md M-11)."""
+def strong_factor_required(db: Session, user_id: int) -> bool:
+    """Must this person keep a second factor (SECURITY.md M-11)? Yes when they may use
+    a console (a platform operator or an org admin: consoles need ``mfa``), or hold a
+    grant of a client whose minimum level is ``mfa`` or above."""
+    user = db.get(User, user_id)
+    if user is not None and user.is_operator:
+        return True
+    if administered_orgs(db, user_id):
+        return True
+    levels = db.scalars(
+        select(Client.min_acr)
+        .join(Grant, Grant.client_id == Client.client_id)
+        .where(Grant.user_id == user_id)
+        .distinct()
+    )
+    return any(policy.rank(level) >= policy.rank(ACR_MFA) for level in levels)
+
+
+def revoke_factor(db: Session, settings: Settings, user: User, factor_id: int, reason: str) -> None:
+    """Revoke with a reason (MISSION B4); refused (``last_factor``) when it is the last
+    factor and :func:`strong_factor_required` says the person must keep one."""
     if reason not in REVOKE_REASONS:
         raise MfaError("bad_reason")
     factor = db.get(MfaFactor, factor_id)
     if factor is None or factor.user_id != user.id or factor.status != "active":
         raise MfaError("not_found")
     others = [f for f in active_factors(db, user.id) if f.id != factor.id]
-    if strong_required and not others:
+    if not others and strong_factor_required(db, user.id):
         raise MfaError("last_factor")
     factor.status, factor.revoked_at, factor.revoke_reason = "revoked", now(), reason
     record(

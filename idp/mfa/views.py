@@ -20,6 +20,7 @@ from idp.db import now
 from idp.db import session as db_session
 from idp.mfa import policy, services, totp
 from idp.mfa.forms import CodeForm, EnrolForm
+from idp.mfa.messages import mfa_message as _message
 from idp.mfa.services import MfaError
 from idp.models import MfaFactor
 from idp.oidc import flows
@@ -42,17 +43,6 @@ def _flow_or_error() -> tuple[Flow | None, Any]:
     if not current_user.is_authenticated:
         return None, redirect(url_for_next(Next.LOGIN, flow.id))
     return flow, None
-
-
-def _message(code: str) -> str:
-    return {
-        "wrong_code": _(
-            "The code is not correct, or the account is temporarily locked. "
-            "After 5 failed attempts sign-in is locked for 5 minutes."
-        ),
-        "mail_failed": _("We could not send the email. Try again in a few minutes."),
-        "enrolment_expired": _("This setup has expired. Start again."),
-    }.get(code, _("The request could not be processed."))
 
 
 def _email_wait(flow_id: str) -> int:

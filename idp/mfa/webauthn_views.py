@@ -8,10 +8,8 @@ from flask import Blueprint, Response, current_app, jsonify, request, session, u
 from flask_login import current_user
 
 from idp.account import auth_state
-from idp.audit import AuditTag, record
 from idp.db import session as db_session
-from idp.mfa import policy, webauthn
-from idp.mfa.services import notify
+from idp.mfa import policy, services, webauthn
 from idp.oidc import flows
 from idp.oidc.acr import ACR_PHISHING_RESISTANT
 from idp.oidc.flows import Flow
@@ -58,11 +56,10 @@ def register_options() -> Any:
 def register_verify() -> Any:
     if not _may_register():
         return _fail(403)
-    db = db_session()
     try:
-        factor = webauthn.register(
-            db,
-            _issuer(),
+        factor = services.complete_webauthn_registration(
+            db_session(),
+            current_app.extensions["idp_settings"],
             current_user,
             session.sid,
             request.get_data(as_text=True),
@@ -70,21 +67,6 @@ def register_verify() -> Any:
         )
     except webauthn.WebAuthnFailed:
         return _fail()
-    record(
-        db,
-        AuditTag.MFA_WEBAUTHN_ENROLLED,
-        actor=current_user.id,
-        subject=current_user.id,
-        factor=factor.id,
-    )
-    db.commit()
-    notify(
-        current_app.extensions["idp_settings"],
-        current_user,
-        "New security key added",
-        f"A security key or passkey ({factor.name}) was added to your account "
-        f"{current_user.username}. If this was not you, contact support.",
-    )
     flow = _flow()
     if flow is not None:
         auth_state.add_factor(policy.WEBAUTHN_UV if factor.uv_capable else policy.WEBAUTHN)

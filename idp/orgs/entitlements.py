@@ -76,6 +76,24 @@ def check_admin_change(admins: int, target_is_admin: bool, demoting: bool) -> No
         raise LastAdmin()
 
 
+def may_change_admin_email(
+    *, by_operator: bool, actor_is_admin: bool, target_is_admin: bool, is_self: bool, admins: int
+) -> bool:
+    """MISSION A7: may this actor change this person's email for them (the new address
+    then stays unverified until proven)?
+
+    Only an org admin's email, and never one's own: that is the self-service change,
+    which needs a code sent to the new address (SECURITY.md M-11). A platform operator
+    may for any admin of the organisation; an org admin for another admin, which the
+    organisation has only when it has at least two (a single admin asks the operator).
+    """
+    if is_self or not target_is_admin:
+        return False
+    if by_operator:
+        return True
+    return actor_is_admin and admins >= 2
+
+
 def effective_scopes(
     requested: Iterable[str], declared: Collection[str], held: Collection[str]
 ) -> list[str]:

@@ -14,9 +14,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from idp.db import now
-from idp.models import ClientScope, Membership, Organization, OrgChoice, OrgClient, User
+from idp.models import ClientScope, Membership, Organization, OrgChoice, OrgClient
 from idp.orgs.entitlements import OrgFacts
-from idp.orgs.services import held_scopes
+from idp.orgs.services import held_scopes, org_admins
 
 
 def client_scope_names(db: Session, client_id: str) -> set[str]:
@@ -40,14 +40,8 @@ def candidate_orgs(db: Session, user_id: int, client_id: str) -> list[Organizati
 
 
 def admins_of(db: Session, org_id: int) -> list[str]:
-    return [
-        u.name or u.username
-        for u in db.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.org_id == org_id, Membership.role == "admin")
-        )
-    ]
+    """The names of the organisation's admins, for the "ask your admin" page."""
+    return [u.name or u.username for u in org_admins(db, org_id)]
 
 
 def org_facts(db: Session, client_id: str, user_id: int) -> OrgFacts:

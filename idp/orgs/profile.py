@@ -21,6 +21,7 @@ from idp.extensions import csrf
 from idp.models import Organization, OrgDocument
 from idp.orgs import documents
 from idp.orgs.console import _back, bp, org_admin
+from idp.orgs.messages import profile_messages, upload_messages
 
 ADDRESS_FIELDS = ("address", "district", "province", "postcode", "phone")
 CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone", "website")
@@ -41,14 +42,14 @@ def contact_labels() -> dict[str, str]:
 def check_profile(head: dict[str, str], contact: dict[str, str]) -> str | None:
     """The translated message for the first invalid field, or None."""
     if head["postcode"] and not re.fullmatch(r"\d{5}", head["postcode"]):
-        return _("A Thai postcode has 5 digits.")
+        return profile_messages()["postcode_invalid"]
     for phone in (head["phone"], contact["contact_phone"]):
         if phone and not re.fullmatch(r"\+?[0-9][0-9 -]{5,19}", phone):
-            return _("A phone number has 6 to 20 digits, spaces or dashes.")
+            return profile_messages()["phone_invalid"]
     if contact["contact_email"] and not is_valid_email(contact["contact_email"]):
-        return _("That email address is not valid.")
+        return profile_messages()["email_invalid"]
     if contact["website"] and not re.fullmatch(r"https?://[^\s<>\"']+", contact["website"]):
-        return _("A website address starts with https://.")
+        return profile_messages()["website_invalid"]
     return None
 
 
@@ -94,20 +95,6 @@ def profile(org: Organization) -> Any:
         )
         db_session().commit()
     return _back(org, "saved")
-
-
-def upload_messages() -> dict[str, str]:
-    return {
-        "document_empty": _("Choose a file: the one sent was empty."),
-        "document_too_large": _("The file is larger than 10 MB."),
-        "document_too_large_image": _("The image is too large (over 10,000 pixels a side)."),
-        "document_type": _("Only PDF, PNG and JPEG files are accepted."),
-        "document_active_content": _(
-            "The PDF contains scripts, forms or attachments. Save it as a plain PDF "
-            "(for example with Print to PDF) and try again."
-        ),
-        "document_too_complex": _("The file could not be checked. Save it again and retry."),
-    }
 
 
 @bp.route("/profile/document", methods=["POST"])

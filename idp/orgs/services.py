@@ -29,6 +29,8 @@ from idp.models import (
 from idp.oidc.revocation import end_grants
 from idp.orgs import entitlements as rules
 
+ADMIN = "admin"  # the membership role of an org admin (MISSION A3)
+
 
 def lock_org(db: Session, org_id: int) -> Organization:
     db.execute(update(Organization).where(Organization.id == org_id).values(changed_at=now()))
@@ -73,19 +75,66 @@ def allow_client(db: Session, org_id: int, client_id: str) -> None:
         db.add(OrgClient(org_id=org_id, client_id=client_id))
 
 
+def org_admins(db: Session, org_id: int) -> list[User]:
+    """The organisation's admins, by username: the one answer to "who administers it"
+    (callers count them or take their names)."""
+    return list(
+        db.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.org_id == org_id, Membership.role == ADMIN)
+            .order_by(User.username)
+        )
+    )
+
+
+def administered_orgs(db: Session, user_id: int) -> list[Organization]:
+    """The organisations this person is an admin of (their consoles), by Thai name."""
+    return list(
+        db.scalars(
+            select(Organization)
+            .join(Membership, Membership.org_id == Organization.id)
+            .where(Membership.user_id == user_id, Membership.role == ADMIN)
+            .order_by(Organization.name_th)
+        )
+    )
+
+
+def is_org_admin(db: Session, org_id: int, user_id: int) -> bool:
+    """May this person use the organisation's console (SECURITY.md E-01)?"""
+    return (
+        db.scalar(
+            select(Membership.id).where(
+                Membership.org_id == org_id,
+                Membership.user_id == user_id,
+                Membership.role == ADMIN,
+            )
+        )
+        is not None
+    )
+
+
+def member_count(db: Session, org_id: int) -> int:
+    """How many people belong to the organisation (its member limit counts these)."""
+    return db.scalar(
+        select(func.count()).select_from(Membership).where(Membership.org_id == org_id)
+    )
+
+
+def membership(db: Session, org_id: int, user_id: int) -> Membership | None:
+    return db.scalar(
+        select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
+    )
+
+
 def add_member(
     db: Session, org_id: int, user: User, role: str = "member", actor: int | None = None
 ) -> Membership:
     org = lock_org(db, org_id)
-    existing = db.scalar(
-        select(Membership).where(Membership.org_id == org_id, Membership.user_id == user.id)
-    )
+    existing = membership(db, org_id, user.id)
     if existing is not None:
         return existing
-    count = db.scalar(
-        select(func.count()).select_from(Membership).where(Membership.org_id == org_id)
-    )
-    rules.check_member_limit(count, org.member_limit)
+    rules.check_member_limit(member_count(db, org_id), org.member_limit)
     m = Membership(org_id=org_id, user_id=user.id, role=role, created_at=now())
     db.add(m)
     db.flush()
@@ -105,13 +154,11 @@ def remove_member(db: Session, org_id: int, user_id: int, actor: int | None = No
     """Remove a person who left (A3); their grants, tokens and consents for the
     organisation's clients end at once (SECURITY.md E-08)."""
     lock_org(db, org_id)
-    m = db.scalar(
-        select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
-    )
+    m = membership(db, org_id, user_id)
     if m is None:
         raise LookupError(user_id)
-    admins = _admin_count(db, org_id)
-    rules.check_admin_change(admins, m.role == "admin", demoting=True)
+    admins = len(org_admins(db, org_id))
+    rules.check_admin_change(admins, m.role == ADMIN, demoting=True)
     clients = select(OrgClient.client_id).where(OrgClient.org_id == org_id)
     end_grants(db, Grant.user_id == user_id, Grant.client_id.in_(clients))
     for consent in db.scalars(
@@ -130,24 +177,14 @@ def remove_member(db: Session, org_id: int, user_id: int, actor: int | None = No
     )
 
 
-def _admin_count(db: Session, org_id: int) -> int:
-    return db.scalar(
-        select(func.count())
-        .select_from(Membership)
-        .where(Membership.org_id == org_id, Membership.role == "admin")
-    )
-
-
 def set_role(db: Session, org_id: int, user_id: int, role: str, actor: int | None = None) -> None:
-    if role not in ("member", "admin"):
+    if role not in ("member", ADMIN):
         raise ValueError(role)
     lock_org(db, org_id)
-    m = db.scalar(
-        select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
-    )
+    m = membership(db, org_id, user_id)
     if m is None:
         raise LookupError(user_id)
-    rules.check_admin_change(_admin_count(db, org_id), m.role == "admin", role == "member")
+    rules.check_admin_change(len(org_admins(db, org_id)), m.role == ADMIN, role == "member")
     before, m.role = m.role, role
     record(
         db,
@@ -192,9 +229,7 @@ def grant_scope(
 ) -> Entitlement:
     """Grant a client scope to a member, within the scope's per-organisation seats."""
     lock_org(db, org_id)
-    m = db.scalar(
-        select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
-    )
+    m = membership(db, org_id, user_id)
     scope = db.get(ClientScope, scope_id)
     if m is None or scope is None:
         raise LookupError(user_id)
@@ -211,13 +246,8 @@ def grant_scope(
     )
     if existing is not None:
         return existing
-    used = db.scalar(
-        select(func.count())
-        .select_from(Entitlement)
-        .join(Membership, Membership.id == Entitlement.membership_id)
-        .where(Membership.org_id == org_id, Entitlement.scope_id == scope_id)
-    )
-    rules.check_seat(used, scope.seat_limit)
+    used, limit = seat_usage(db, org_id, scope_id)
+    rules.check_seat(used, limit)
     e = Entitlement(membership_id=m.id, scope_id=scope_id, granted_at=now(), granted_by=actor)
     db.add(e)
     db.flush()
@@ -238,9 +268,7 @@ def revoke_scope(
     db: Session, org_id: int, user_id: int, scope_id: int, actor: int | None = None
 ) -> None:
     lock_org(db, org_id)
-    m = db.scalar(
-        select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
-    )
+    m = membership(db, org_id, user_id)
     if m is None:
         raise LookupError(user_id)
     e = db.scalar(
@@ -264,7 +292,9 @@ def revoke_scope(
 
 
 def seat_usage(db: Session, org_id: int, scope_id: int) -> tuple[int, int | None]:
-    """("2 of 3 used") for the console."""
+    """(seats in use, seat limit or None) of a scope in an organisation: the one seat
+    count, for the grant check, the operator's new limit, the console's "2 of 3 used"
+    and the CLI. Exact only under :func:`lock_org` when a decision depends on it."""
     scope = db.get(ClientScope, scope_id)
     used = db.scalar(
         select(func.count())
@@ -296,32 +326,60 @@ class EmailChangeRefused(ValueError):
         self.code = code
 
 
-def change_email(
+def change_admin_email(
     db: Session,
+    settings: Any,
+    org_id: int,
     user_id: int,
     new: str,
     *,
     actor: int,
-    org_id: int,
-    tag: AuditTag = AuditTag.ORG_ADMIN_EMAIL_CHANGED,
-) -> str:
-    """Change a person's email for an admin (A7) or an operator; the new address is
-    unverified until proven. Returns the old address (both are then notified)."""
+    as_operator: bool,
+) -> User:
+    """MISSION A7, the one front door for changing an org admin's email for them (the
+    org admin console and the operator console call it).
+
+    Who may change whose email is :func:`idp.orgs.entitlements.may_change_admin_email`:
+    another admin of the organisation when it has at least two admins, or a platform
+    operator (``as_operator``, checked against the account); never one's own (that is
+    the self-service change with a code to the new address, SECURITY.md M-11). The new
+    address must be valid and unused; it stays unverified until proven. The change is
+    audited (``org:admin:email_changed`` or ``op:user:email_changed``) and committed,
+    then both the old and the new address are told (best effort).
+
+    Raises LookupError when the organisation does not exist or the person is not a
+    member of it, and :class:`EmailChangeRefused` (``email_not_allowed``,
+    ``email_invalid``, ``email_taken``) with nothing changed.
+    """
+    # The organisation lock serialises this with role changes: the admins counted
+    # here are still the admins when the change commits.
+    org = lock_org(db, org_id)
+    target = membership(db, org_id, user_id)
+    if target is None:
+        raise LookupError(user_id)
+    admin_ids = {u.id for u in org_admins(db, org_id)}
+    actor_user = db.get(User, actor)
+    by_operator = as_operator and actor_user is not None and actor_user.is_operator
+    if not rules.may_change_admin_email(
+        by_operator=by_operator,
+        actor_is_admin=not as_operator and actor in admin_ids,
+        target_is_admin=user_id in admin_ids,
+        is_self=user_id == actor,
+        admins=len(admin_ids),
+    ):
+        raise EmailChangeRefused("email_not_allowed")
     if not is_valid_email(new):
         raise EmailChangeRefused("email_invalid")
-    user = db.get(User, user_id)
-    if user is None:
-        raise LookupError(user_id)
     clash = db.scalar(select(User).where(User.email_key == email_key(new), User.id != user_id))
     if clash is not None:
         raise EmailChangeRefused("email_taken")
+    user = db.get(User, user_id)
     old = user.email
     set_email(user, new, verified=False)  # the new address is unproven
+    tag = AuditTag.OP_EMAIL_CHANGED if by_operator else AuditTag.ORG_ADMIN_EMAIL_CHANGED
     record(db, tag, actor=actor, subject=user_id, org=org_id, before=old, after=user.email)
-    return old
-
-
-def notify_email_change(settings: Any, user: User, old: str, org: Organization) -> None:
+    db.commit()  # the mails describe a change that happened
+    by = "a platform operator" if by_operator else f"an administrator of {org.name_th}"
     for address in (old, user.email):
         with contextlib.suppress(MailError):  # best effort: the change is audited anyway
             send_mail(
@@ -330,8 +388,9 @@ def notify_email_change(settings: Any, user: User, old: str, org: Organization) 
                 address,
                 "Your email was changed",
                 f"The email of the account {user.username} was changed from {old} to "
-                f"{user.email} by an administrator of {org.name_th}.",
+                f"{user.email} by {by}.",
             )
+    return user
 
 
 def grantable_scopes(db: Session, org_id: int) -> list[ClientScope]:

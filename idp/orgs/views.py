@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from idp.account.forms import PostForm
@@ -16,6 +15,7 @@ from idp.oidc.errors import error_page
 from idp.orgs import invitations
 from idp.orgs.forms import InvitationForm
 from idp.orgs.login import candidate_orgs, remember_org
+from idp.orgs.messages import invitation_message
 
 bp = Blueprint("orgs", __name__)
 
@@ -71,13 +71,3 @@ def accept_invitation(token: str) -> Any:
     return render_template(
         "orgs/invitation.html", form=form, org=org, email=inv.email, error=error
     ), (200 if error is None else 400)
-
-
-def invitation_message(code: str) -> str:
-    return {
-        "national_id_invalid": _("The national ID is not valid (13 digits with check digit)."),
-        "passport_invalid": _("Enter the passport number and the two-letter nationality code."),
-        "identity_missing": _("Choose how you identify yourself."),
-        "invitation_expired": _("This invitation has expired or was already used."),
-        "member_limit_reached": _("The organisation has reached its member limit."),
-    }.get(code, code)

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from idp.models import Client, MfaFactor
+from idp.models import AuditEvent, Client, MfaFactor
 from idp.oidc.acr import ACR_MFA, ACR_PHISHING_RESISTANT
 from tests.factories import csrf_token, login, make_client, make_user, query
 from tests.integration.test_mfa import T0, Flow, claims
@@ -175,3 +175,29 @@ def test_options_for_foreign_flow_refused(app, client, db, keyholder):
     resp = _post_json(other, f"/mfa/webauthn/authenticate/options?flow={flow_id}", _csrf(other))
     assert resp.status_code == 403
     assert json.loads(resp.data)["ok"] is False
+
+
+def test_registration_is_audited_and_notified_like_totp_M08(db, keyholder, smtp_sink):
+    """M-08 for WebAuthn, through one front door (issue 8): the enrolment service writes
+    mfa:webauthn:enrolled for the new factor and tells the person, as confirm_totp does
+    for a soft token."""
+    factor = db.scalar(select(MfaFactor))
+    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "mfa:webauthn:enrolled"))
+    assert event.details["factor"] == factor.id
+    assert event.actor_user_id == event.subject_user_id == factor.user_id
+    (mail,) = smtp_sink.to("alice@example.org")
+    assert mail["Subject"] == "New security key added" and "(YubiKey)" in mail.get_content()
+
+
+def test_registration_for_another_origin_leaves_no_factor_audit_or_mail_M09(client, db, smtp_sink):
+    make_user(db)
+    soft = SoftAuthenticator()
+    login(client)
+    csrf = _csrf(client)
+    opts = _post_json(client, "/mfa/webauthn/register/options", csrf).get_json()
+    cred = soft.create(opts, "http://evil.example")  # signed for another origin
+    resp = _post_json(client, "/mfa/webauthn/register/verify?name=Key", csrf, cred)
+    assert resp.status_code == 400
+    assert db.scalar(select(MfaFactor)) is None
+    assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "mfa:webauthn:enrolled")) is None
+    assert smtp_sink.to("alice@example.org") == []

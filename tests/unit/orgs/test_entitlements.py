@@ -155,3 +155,34 @@ def test_remembered_org_is_used_unless_asked_again():
 
 def test_refresh_for_an_org_no_longer_a_candidate_is_denied():
     assert rules.scopes_for(FACTS, 3, REQUESTED).kind == "deny"
+
+
+@pytest.mark.parametrize(
+    ("by_operator", "actor_is_admin", "target_is_admin", "is_self", "admins", "allowed"),
+    [
+        (False, True, True, False, 2, True),  # another admin, two admins
+        (False, True, True, False, 5, True),
+        (False, True, False, False, 2, False),  # a member's email: not through A7
+        (False, False, True, False, 2, False),  # a plain member may not
+        (False, True, True, False, 1, False),  # a single admin asks the operator
+        (False, True, True, True, 2, False),  # one's own: the self-service change (M-11)
+        (True, False, True, False, 1, True),  # the operator, for an only admin
+        (True, False, True, False, 3, True),
+        (True, False, False, False, 1, False),  # the operator, a non-admin member
+        (True, True, True, True, 2, False),  # the operator, their own email
+    ],
+)
+def test_who_may_change_an_admins_email_A7(
+    by_operator, actor_is_admin, target_is_admin, is_self, admins, allowed
+):
+    """MISSION A7; SECURITY.md M-11: nobody skips the code to a new address of their own."""
+    assert (
+        rules.may_change_admin_email(
+            by_operator=by_operator,
+            actor_is_admin=actor_is_admin,
+            target_is_admin=target_is_admin,
+            is_self=is_self,
+            admins=admins,
+        )
+        is allowed
+    )

@@ -1,0 +1,36 @@
+"""The account area's user-facing messages, keyed by the codes that services raise and
+views pass in ``?m=``. Functions, not constants: each call translates into the request's
+language. Other areas reuse these texts from here instead of copying them."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+
+def email_messages() -> dict[str, str]:
+    """The self-service email change (SECURITY.md M-11) and the email codes shared by
+    every page that changes or sends to an address."""
+    return {
+        "email_invalid": _("That email address is not valid."),
+        "email_same": _("That is already your email address."),
+        "email_taken": _("Another account already uses that email address."),
+        "mail_failed": _("We could not send the email. Try again in a few minutes."),
+        "code_wrong": _("That code is not right. Check the latest mail and try again."),
+        "code_expired": _("The code has expired or was tried too often. Ask for a new one."),
+        "code_locked": _(
+            "Too many wrong codes or passwords: the account is locked for a few minutes. "
+            "Try again later."
+        ),
+        "code_recently_sent": _("A code was sent less than a minute ago: wait a moment."),
+    }
+
+
+def security_messages() -> dict[str, str]:
+    """The security page (``/account/security?m=``); a Jinja global for its template."""
+    return {
+        "last_factor": _(
+            "You cannot remove your last second factor: an application you use "
+            "requires one. Add another factor first."
+        ),
+        "revoked": _("The factor was removed. We sent you an email about it."),
+    }

@@ -1,0 +1,57 @@
+"""The operator console's user-facing messages, keyed by the codes of the domain errors
+it shows and by its ``?m=`` codes, and the labels of its choices. Functions, not
+constants: each call translates into the request's language. The organisation rules'
+messages come from :mod:`idp.orgs.messages`, so both consoles word a rule alike."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from idp.orgs.messages import admin_email_messages, org_rule_messages
+
+
+def operator_messages() -> dict[str, str]:
+    """The organisation and client pages' ``?m=`` messages."""
+    return {
+        **org_rule_messages(),
+        **admin_email_messages(),
+        "level_invalid": _("Choose one of the listed assurance levels."),
+        "created_added": _("Organisation created; its first admin can use the console now."),
+        "created_invited": _(
+            "Organisation created; its first admin was invited by email (link valid 72 hours)."
+        ),
+        "mail_failed": _(
+            "We could not send the invitation email, so nothing was created. Try again in a "
+            "few minutes."
+        ),
+        "name_missing": _("Enter the organisation's Thai name."),
+        "admin_invalid": _("Enter the first admin's username or a valid email address."),
+        "scope_added": _("Right added."),
+        "email_not_allowed": _(
+            "Only an admin's email can be changed here, and not your own: change yours "
+            "on your account page."
+        ),
+    }
+
+
+def people_messages() -> dict[str, str]:
+    """The people page's ``?m=`` messages."""
+    return {
+        "disabled": _(
+            "Account disabled. Its sessions, tokens and consents ended; the person was told."
+        ),
+        "enabled": _("Account enabled. The person was told."),
+        "unlocked": _("Lockout lifted."),
+        "self": _("You cannot disable your own account."),
+        "reason_missing": _("Choose a reason."),
+    }
+
+
+def reason_labels() -> dict[str, str]:
+    """Why an account is disabled (:data:`idp.admin.accounts.REASONS`)."""
+    return {
+        "left": _("Left the organisation or the job"),
+        "compromised": _("Account may be compromised"),
+        "request": _("The person asked for it"),
+        "other": _("Other"),
+    }

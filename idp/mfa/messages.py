@@ -1,0 +1,20 @@
+"""The second-factor pages' user-facing messages, keyed by :class:`MfaError` codes.
+Functions, not constants: each call translates into the request's language."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from idp.account.messages import email_messages
+
+
+def mfa_message(code: str) -> str:
+    """The message for an MfaError code (a generic one for any other code)."""
+    return {
+        "wrong_code": _(
+            "The code is not correct, or the account is temporarily locked. "
+            "After 5 failed attempts sign-in is locked for 5 minutes."
+        ),
+        "mail_failed": email_messages()["mail_failed"],
+        "enrolment_expired": _("This setup has expired. Start again."),
+    }.get(code, _("The request could not be processed."))
