@@ -64,9 +64,9 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     app.extensions["idp_oauth_server"] = create_server(app)
 
     from idp.account import email_page  # noqa: F401 - routes on the account blueprint
-    from idp.account.messages import security_messages
-    from idp.account.security import bp as security_bp
     from idp.account.views import bp as account_bp
+    from idp.mfa.messages import security_messages
+    from idp.mfa.security_page import bp as security_bp
     from idp.mfa.views import bp as mfa_bp
     from idp.mfa.webauthn_views import bp as webauthn_bp
     from idp.oidc import authorization, consent, discovery, endpoints, logout  # noqa: F401 - routes

@@ -29,3 +29,11 @@ def add_factor(kind: str) -> None:
     proven[kind] = now()
     session.rotate()
     session["auth"] = {"factors": proven, "time": max(proven.values())}
+
+
+REAUTH_SECONDS = 600
+
+
+def recently_authenticated() -> bool:
+    """A password within the last 10 minutes (re-authentication before factor changes)."""
+    return now() - factors().get(PASSWORD, 0) <= REAUTH_SECONDS

@@ -9,9 +9,9 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from idp.account import email_change
+from idp.account.auth_state import recently_authenticated
 from idp.account.forms import PostForm
 from idp.account.messages import email_messages
-from idp.account.security import recently_authenticated
 from idp.account.views import bp
 from idp.db import session as db_session
 from idp.mail import MailError, send_mail

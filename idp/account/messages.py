@@ -23,14 +23,3 @@ def email_messages() -> dict[str, str]:
         ),
         "code_recently_sent": _("A code was sent less than a minute ago: wait a moment."),
     }
-
-
-def security_messages() -> dict[str, str]:
-    """The security page (``/account/security?m=``); a Jinja global for its template."""
-    return {
-        "last_factor": _(
-            "You cannot remove your last second factor: an application you use "
-            "requires one. Add another factor first."
-        ),
-        "revoked": _("The factor was removed. We sent you an email about it."),
-    }

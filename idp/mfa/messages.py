@@ -18,3 +18,14 @@ def mfa_message(code: str) -> str:
         "mail_failed": email_messages()["mail_failed"],
         "enrolment_expired": _("This setup has expired. Start again."),
     }.get(code, _("The request could not be processed."))
+
+
+def security_messages() -> dict[str, str]:
+    """The security page (``/account/security?m=``); a Jinja global for its template."""
+    return {
+        "last_factor": _(
+            "You cannot remove your last second factor: an application you use "
+            "requires one. Add another factor first."
+        ),
+        "revoked": _("The factor was removed. We sent you an email about it."),
+    }

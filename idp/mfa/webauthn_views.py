@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, session, u
 from flask_login import current_user
 
 from idp.account import auth_state
+from idp.account.auth_state import recently_authenticated
 from idp.db import session as db_session
 from idp.mfa import policy, services, webauthn
 from idp.oidc import flows
@@ -40,8 +41,6 @@ def _may_register() -> bool:
         return False
     if _flow() is not None:
         return True
-    from idp.account.security import recently_authenticated
-
     return recently_authenticated()
 
 

@@ -9,21 +9,15 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from idp.account import auth_state
+from idp.account.auth_state import recently_authenticated
 from idp.db import now
 from idp.db import session as db_session
-from idp.mfa import policy, services
+from idp.mfa import services
 from idp.mfa.forms import RenameForm, RevokeForm
 from idp.mfa.services import MfaError
 from idp.mfa.views import totp_enrolment
 
 bp = Blueprint("security", __name__)
-REAUTH_SECONDS = 600
-
-
-def recently_authenticated() -> bool:
-    """A password within the last 10 minutes (re-authentication before factor changes)."""
-    return now() - auth_state.factors().get(policy.PASSWORD, 0) <= REAUTH_SECONDS
 
 
 def _reauth() -> Any:
