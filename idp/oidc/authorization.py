@@ -29,7 +29,7 @@ from idp.models import ClientScope, Consent
 from idp.oidc import flows
 from idp.oidc.blueprint import bp, server
 from idp.oidc.claims_request import ClaimsParameterError, essential_acr
-from idp.oidc.errors import error_page, redirect_error
+from idp.oidc.errors import error_page, malformed_request_page, redirect_error
 from idp.oidc.interaction import Demand, SessionState, Step, decide
 from idp.oidc.keys import ALGORITHMS
 from idp.oidc.scopes import split_scope
@@ -118,6 +118,8 @@ def _check_extras(data: Any) -> tuple[str, str] | None:
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     data = request.values
+    if (malformed := malformed_request_page(data)) is not None:
+        return malformed
     user = current_user if current_user.is_authenticated else None
     try:
         grant = server().get_consent_grant(end_user=user)
