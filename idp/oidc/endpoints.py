@@ -67,7 +67,12 @@ def _finish(response: Response) -> Response:
 
 @bp.route("/token", methods=["POST"])
 def token() -> Response:
-    return _form_problem() or _finish(server().create_token_response())
+    problem = _form_problem()
+    if problem is None and not request.form.get("grant_type"):
+        # RFC 6749 5.2: a missing required parameter is invalid_request (Authlib says
+        # unsupported_grant_type); an unknown grant type stays unsupported_grant_type.
+        problem = json_error("invalid_request", "Missing 'grant_type' in request.")
+    return problem or _finish(server().create_token_response())
 
 
 @bp.route("/introspect", methods=["POST"])

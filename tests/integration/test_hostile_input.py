@@ -1,6 +1,6 @@
 """Values an attacker controls that reach a URL, a header or a database query: never a
 500, never a logged exception, never a redirect to an unverified URI, never a raw CR/LF
-in a header (SECURITY.md I-01, I-03, I-08; RFC 6749 4.1.2.1; RFC 3986 2)."""
+in a header (SECURITY.md I-01, I-03, I-08; RFC 6749 4.1.2.1, 5.2; RFC 3986 2)."""
 
 from __future__ import annotations
 
@@ -241,6 +241,25 @@ def test_nul_in_any_form_value_is_400_I03(client, rp, caplog):
     )
     _no_crash(resp, caplog)
     assert resp.status_code == 400
+
+
+def test_token_request_without_grant_type_is_invalid_request_rfc6749_5_2(client, rp):
+    """RFC 6749 5.2: a missing required parameter is ``invalid_request``;
+    ``unsupported_grant_type`` is for a grant type the server does not know."""
+    resp = client.post("/token", data={"code": "c"}, auth=(rp.client_id, rp.secret))
+    assert resp.status_code == 400
+    assert resp.get_json()["error"] == "invalid_request"
+    assert "grant_type" in resp.get_json()["error_description"]
+    empty = client.post("/token", data={"grant_type": ""}, auth=(rp.client_id, rp.secret))
+    assert empty.get_json()["error"] == "invalid_request"
+
+
+def test_unknown_grant_type_is_still_unsupported_grant_type_rfc6749_5_2(client, rp):
+    resp = client.post(
+        "/token", data={"grant_type": "urn:example:nope"}, auth=(rp.client_id, rp.secret)
+    )
+    assert resp.status_code == 400
+    assert resp.get_json()["error"] == "unsupported_grant_type"
 
 
 def test_error_redirect_keeps_state_encoded_and_iss_I03(client, rp):
