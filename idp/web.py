@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -28,7 +29,27 @@ def is_api_request() -> bool:
     return request.path.startswith(API_PATHS)
 
 
+def has_nul() -> bool:
+    """Does the path, the query or the url-encoded form of this request contain a NUL
+    character? Multipart bodies are left to their view, which may raise the body limit
+    before reading them (the document upload: no text field of it reaches a query)."""
+    values = [request.path]
+    sources = [request.args]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        sources.append(request.form)
+    for data in sources:
+        values += [part for pair in data.items(multi=True) for part in pair]
+    return any("\x00" in v for v in values)
+
+
 def install(app: Flask, settings: Settings) -> None:
+    @app.before_request
+    def _refuse_nul() -> None:
+        # No value of ours contains NUL, and PostgreSQL refuses it in text: such a value
+        # would be a 500 at the first query that uses it (SECURITY.md I-03).
+        if has_nul():
+            abort(400)
+
     @app.after_request
     def _headers(resp: Response) -> Response:
         h = resp.headers
@@ -100,6 +121,9 @@ def format_epoch(value: int) -> str:
 
 
 def _page(status: int, message: str):
+    if request_ctx.url_adapter is None:
+        # A Host werkzeug cannot route (BadHost): the page template needs URLs.
+        return Response(message, status, {"Content-Type": "text/plain; charset=utf-8"})
     return render_template(
         "error.html", title=_("Sorry"), message=message, error=None, description=None
     ), status

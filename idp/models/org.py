@@ -91,7 +91,8 @@ class Entitlement(Base):
 
 
 class Invitation(Base):
-    """A one-time link (72 hours) for a new person to join an organisation."""
+    """A one-time link (72 hours) for a person, new or with an account, to join an
+    organisation (idp/orgs/invitations.py)."""
 
     __tablename__ = "invitations"
 

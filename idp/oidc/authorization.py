@@ -25,7 +25,7 @@ from idp.models import Organization
 from idp.oidc import flows, pipeline, signin
 from idp.oidc.blueprint import bp, server
 from idp.oidc.claims_request import ClaimsParameterError, essential_acr
-from idp.oidc.errors import error_page, redirect_error
+from idp.oidc.errors import error_page, malformed_request_page, redirect_error
 from idp.oidc.interaction import url_for_next
 from idp.oidc.keys import ALGORITHMS
 from idp.oidc.pipeline import SignInRequest
@@ -111,6 +111,8 @@ def _sign_in_request(data: Any, scope: str | None, hint_sub: str | None) -> Sign
 def authorize() -> Any:
     """Parse and validate the request, ask the sign-in pipeline, redirect."""
     data = request.values
+    if (malformed := malformed_request_page(data)) is not None:
+        return malformed
     user = current_user if current_user.is_authenticated else None
     try:
         grant = server().get_consent_grant(end_user=user)

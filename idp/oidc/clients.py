@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from idp.db import now
 from idp.models import Client
 from idp.oidc.scopes import OIDC_SCOPES
+from idp.oidc.syntax import is_uri_text
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 CONFIDENTIAL_METHODS = ("client_secret_basic", "client_secret_post")
@@ -88,8 +89,11 @@ def _check_uri(uri: str, what: str) -> str:
     parts = urlsplit(uri)
     if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment:
         raise ClientError(f"{what} must be an absolute http(s) URL without fragment: {uri!r}")
-    if any(c in uri for c in "\r\n\t \x00"):
-        raise ClientError(f"{what} contains whitespace or control characters: {uri!r}")
+    if not is_uri_text(uri):
+        # RFC 3986 2; /authorize refuses any other redirect_uri before looking it up.
+        raise ClientError(
+            f"{what} contains whitespace, control or other characters not allowed in a URI: {uri!r}"
+        )
     return uri
 
 

@@ -44,14 +44,16 @@ def _form_problem() -> Response | None:
 
 
 def _basic_header_is_decodable(header: str) -> bool:
-    """Authlib decodes Basic credentials as UTF-8 and fails loudly on garbage."""
+    """Authlib decodes Basic credentials as UTF-8 and fails loudly on garbage; a NUL in
+    them would reach the client query (PostgreSQL refuses NUL in text)."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         return True
     try:
-        return ":" in base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return False
+    return ":" in decoded and "\x00" not in decoded
 
 
 def _finish(response: Response) -> Response:
@@ -65,7 +67,12 @@ def _finish(response: Response) -> Response:
 
 @bp.route("/token", methods=["POST"])
 def token() -> Response:
-    return _form_problem() or _finish(server().create_token_response())
+    problem = _form_problem()
+    if problem is None and not request.form.get("grant_type"):
+        # RFC 6749 5.2: a missing required parameter is invalid_request (Authlib says
+        # unsupported_grant_type); an unknown grant type stays unsupported_grant_type.
+        problem = json_error("invalid_request", "Missing 'grant_type' in request.")
+    return problem or _finish(server().create_token_response())
 
 
 @bp.route("/introspect", methods=["POST"])

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from authlib.common.urls import add_params_to_uri
 from flask import Response, redirect, render_template
 from flask_babel import gettext as _
 
 from idp.oidc.claims import settings
+from idp.oidc.syntax import error_text, malformed_authorization_parameter
 
 
 def redirect_error(
@@ -15,7 +18,9 @@ def redirect_error(
 ) -> Response:
     params = [("error", error)]
     if description:
-        params.append(("error_description", description))
+        # RFC 6749 4.1.2.1: only %x20-21 / %x23-5B / %x5D-7E (a description may name a
+        # parameter of the request).
+        params.append(("error_description", error_text(description)))
     if state:
         params.append(("state", state))
     params.append(("iss", settings().issuer))
@@ -39,3 +44,14 @@ def error_page(error: str, description: str | None = None, status: int = 400) ->
         ),
         status,
     )
+
+
+def malformed_request_page(values: Mapping[str, str]) -> tuple[str, int] | None:
+    """The error page for an authorization request whose ``redirect_uri`` or
+    ``response_type`` is not even well-formed (CR/LF, NUL, quotes, non-ASCII...), else
+    None. Such a redirect URI cannot be a registered one, so it is never redirected to
+    (RFC 6749 4.1.2.1); asked before Authlib, which would fail on it (SECURITY.md I-03)."""
+    name = malformed_authorization_parameter(values)
+    if name is None:
+        return None
+    return error_page("invalid_request", f"Malformed '{name}' in request.")

@@ -27,6 +27,7 @@ from idp.oidc.refresh import refreshable_scope
 from idp.oidc.revocation import end_grants
 from idp.oidc.scopes import OIDC_SCOPES, split_scope
 from idp.oidc.stored import StoredCode, StoredToken
+from idp.oidc.syntax import is_error_text
 from idp.oidc.tokens import token_digest
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -38,7 +39,13 @@ def check_scope(client: Any, scope: str | None, *, openid_required: bool) -> Non
     allowed = set(client.row.scopes)
     unknown = [s for s in requested if s not in allowed]
     if unknown:
-        raise InvalidScopeError(f"Scope not allowed for this client: {' '.join(unknown)}")
+        # Echoed only when it is valid error text: Authlib raises ValueError otherwise.
+        shown = " ".join(unknown)
+        raise InvalidScopeError(
+            f"Scope not allowed for this client: {shown}"
+            if is_error_text(shown)
+            else "Scope not allowed for this client."
+        )
     if openid_required and "openid" not in requested:
         raise InvalidScopeError("The 'openid' scope is required.")
 

@@ -22,7 +22,6 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from idp.account.forms import PostForm
-from idp.account.services import find_login_user
 from idp.audit import EXPORT_LIMIT, AuditTag, query_from_args, record, to_csv
 from idp.audit import search as audit_search
 from idp.db import session as db_session
@@ -35,7 +34,7 @@ from idp.models import (
     User,
 )
 from idp.orgs import invitations, services
-from idp.orgs.entitlements import LastAdmin, MemberLimitReached, OrgError, SeatLimitReached
+from idp.orgs.entitlements import LastAdmin, OrgError, SeatLimitReached
 from idp.orgs.messages import console_messages
 
 bp = Blueprint("console", __name__, url_prefix="/orgs/<int:org_id>/admin")
@@ -116,19 +115,11 @@ def overview(org: Organization) -> Any:
 @bp.route("/members", methods=["POST"])
 @org_admin
 def add_member(org: Organization) -> Any:
+    """Add a member by email: the same invitation, and the same answer, as /invite
+    (whether the address has an account is never shown: SECURITY.md E-02, A-02)."""
     if not PostForm().validate_on_submit():
         return _back(org)
-    who = request.form.get("who", "").strip()
-    user = find_login_user(db_session(), who)
-    if user is None:
-        return _back(org, "no_such_account")
-    try:
-        services.add_member(db_session(), org.id, user, actor=current_user.id)
-    except MemberLimitReached:
-        db_session().rollback()
-        return _back(org, "member_limit_reached")
-    db_session().commit()
-    return _back(org, "member_added")
+    return _invite(org, request.form.get("email") or request.form.get("who", ""))
 
 
 @bp.route("/members/<int:user_id>/remove", methods=["POST"])
@@ -243,16 +234,17 @@ def change_admin_email(org: Organization, user_id: int) -> Any:
 @bp.route("/invite", methods=["POST"])
 @org_admin
 def invite(org: Organization) -> Any:
-    """Invite a new person by email (a one-time link valid 72 hours)."""
+    """Invite a person by email (a one-time link valid 72 hours); a person with an
+    account accepts after signing in (idp/orgs/invitations.py)."""
     if not PostForm().validate_on_submit():
         return _back(org)
+    return _invite(org, request.form.get("email", ""))
+
+
+def _invite(org: Organization, email: str) -> Any:
     try:
         invitations.invite(
-            db_session(),
-            current_app.extensions["idp_settings"],
-            org,
-            request.form.get("email", ""),
-            current_user.id,
+            db_session(), current_app.extensions["idp_settings"], org, email, current_user.id
         )
     except invitations.InvitationError as exc:
         db_session().rollback()

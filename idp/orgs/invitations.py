@@ -1,13 +1,22 @@
-"""Inviting a new person by email (issue 4): a one-time link valid 72 hours lets them
-choose a username and password and identify themselves by national ID, or, for foreign
-staff, by passport number and nationality (MISSION A6)."""
+"""Adding people to an organisation by email (issue 4): a one-time link valid 72 hours.
+
+Whether the address already has an account is never shown to the admin (SECURITY.md
+E-02, A-02; ASVS 6.3.8): every valid address not yet a member gets an invitation and
+the same answer. The mail decides, and so does the link when it is opened:
+
+    address without an account -> choose a username and password, identify by national
+                                  ID, or passport and nationality (MISSION A6) -> member
+    address of an account      -> sign in with that account -> "Join" -> member
+
+An account is never added without its owner's consent, as in other multi-tenant
+directories (an invitation the person accepts, not a silent add)."""
 
 from __future__ import annotations
 
 import re
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from idp.account.identifiers import email_key, is_valid_email
@@ -16,10 +25,10 @@ from idp.audit import AuditTag, record
 from idp.config import Settings
 from idp.db import now
 from idp.mail import send_mail
-from idp.models import Invitation, Organization, User
+from idp.models import Invitation, Membership, Organization, User
 from idp.oidc.tokens import token_digest
 from idp.orgs import services
-from idp.orgs.entitlements import MemberLimitReached, juristic_id_is_valid
+from idp.orgs.entitlements import MemberLimitReached, check_member_limit, juristic_id_is_valid
 
 INVITE_TTL = 72 * 3600
 
@@ -38,12 +47,26 @@ def invite(
     actor: int,
     role: str = "member",
 ) -> None:
-    """Create the invitation and mail its link; an address that already has an account
-    is refused (add that account instead)."""
+    """Create the invitation and mail its link, whether or not the address has an
+    account (the mail tells an account holder to sign in and accept). Raises
+    InvitationError ``email_invalid``, ``member_limit_reached``, or ``already_member``
+    for an address of one of the organisation's members (the admin sees their
+    addresses anyway); the audit record is the same either way. MailError: the caller
+    rolls back."""
     if not is_valid_email(email):
         raise InvitationError("email_invalid")
-    if db.scalar(select(User).where(User.email_key == email_key(email))) is not None:
-        raise InvitationError("email_has_account")
+    account = _account(db, email)
+    if account is not None and db.scalar(
+        select(Membership.id).where(Membership.org_id == org.id, Membership.user_id == account.id)
+    ):
+        raise InvitationError("already_member")
+    members = db.scalar(
+        select(func.count()).select_from(Membership).where(Membership.org_id == org.id)
+    )
+    try:
+        check_member_limit(members, org.member_limit)  # checked again when accepted
+    except MemberLimitReached:
+        raise InvitationError("member_limit_reached") from None
     token = secrets.token_urlsafe(32)
     t = now()
     db.add(
@@ -70,15 +93,39 @@ def invite(
     # The mail goes out before the caller commits: if it fails (MailError), the caller
     # rolls back and nothing was created, so the form can simply be sent again.
     link = f"{settings.issuer}/invite/{token}"
+    if account is None:
+        body = (
+            f"You are invited to join {org.name_th} on idp.\n"
+            f"คุณได้รับเชิญให้เข้าร่วม {org.name_th}\n\n{link}\n\n"
+            "The link works once, within 72 hours."
+        )
+    else:
+        body = (
+            f"An administrator of {org.name_th} invites your idp account to join the "
+            "organisation. Open the link, sign in with your account and accept.\n"
+            f"ผู้ดูแลของ {org.name_th} เชิญบัญชี idp ของคุณเข้าร่วมองค์กร "
+            "เปิดลิงก์ เข้าสู่ระบบด้วยบัญชีของคุณ แล้วกดเข้าร่วม\n\n"
+            f"{link}\n\n"
+            "The link works once, within 72 hours. If you do not want to join, ignore "
+            "this mail."
+        )
     send_mail(
         settings.smtp_url,
         settings.mail_from,
         email.strip(),
         f"Invitation to {org.name_th}",
-        f"You are invited to join {org.name_th} on idp.\n"
-        f"คุณได้รับเชิญให้เข้าร่วม {org.name_th}\n\n{link}\n\n"
-        "The link works once, within 72 hours.",
+        body,
     )
+
+
+def _account(db: Session, email: str) -> User | None:
+    return db.scalar(select(User).where(User.email_key == email_key(email)))
+
+
+def account_for(db: Session, inv: Invitation) -> User | None:
+    """The account that has the invitation's address, if any (decided when the link is
+    opened: an account may have been created since the mail was sent)."""
+    return _account(db, inv.email)
 
 
 def open_invitations(db: Session, org_id: int) -> list[Invitation]:
@@ -175,3 +222,30 @@ def accept(
         raise InvitationError("member_limit_reached") from None
     db.commit()
     return user
+
+
+def accept_existing(db: Session, token: str, user: User) -> None:
+    """The signed-in owner of the invited address joins; the link is consumed
+    atomically. Raises InvitationError ``invitation_expired``, ``other_account`` (the
+    address is not this account's) or ``member_limit_reached``; commits on success."""
+    inv = find(db, token)
+    if inv is None:
+        raise InvitationError("invitation_expired")
+    if user.email_key != email_key(inv.email):
+        raise InvitationError("other_account")
+    won = (
+        db.execute(
+            update(Invitation)
+            .where(Invitation.id == inv.id, Invitation.accepted_at.is_(None))
+            .values(accepted_at=now())
+        ).rowcount
+        == 1
+    )
+    if not won:
+        raise InvitationError("invitation_expired")
+    try:
+        services.add_member(db, inv.org_id, user, role=inv.role, actor=inv.invited_by)
+    except MemberLimitReached:
+        db.rollback()
+        raise InvitationError("member_limit_reached") from None
+    db.commit()

@@ -55,10 +55,6 @@ def console_messages() -> dict[str, str]:
     return {
         **org_rule_messages(),
         **admin_email_messages(),
-        "no_such_account": _(
-            "No account has that username or email. The person must register first."
-        ),
-        "member_added": _("Member added."),
         "member_removed": _(
             "Member removed. Their sessions and tokens for this "
             "organisation's applications have ended."
@@ -67,9 +63,13 @@ def console_messages() -> dict[str, str]:
         "document_uploaded": _(
             "Document uploaded. A platform operator will review it; the previous one is kept."
         ),
-        "invited": _("Invitation sent. The link works once, within 72 hours."),
+        "invited": _(
+            "If this address can join, we have sent it an invitation: a person with an "
+            "account accepts it after signing in, anyone else creates an account with "
+            "it. The link works once, within 72 hours."
+        ),
+        "already_member": _("That address belongs to a member of this organisation."),
         "invitation_withdrawn": _("Invitation withdrawn: its link no longer works."),
-        "email_has_account": _("That address already has an account: add it as a member instead."),
         "mail_failed": email_messages()["mail_failed"],
         "email_not_allowed": _(
             "Only another admin's email can be changed here, and only when "
@@ -87,6 +87,7 @@ def invitation_message(code: str) -> str:
         "identity_missing": _("Choose how you identify yourself."),
         "invitation_expired": _("This invitation has expired or was already used."),
         "member_limit_reached": org_rule_messages()["member_limit_reached"],
+        "other_account": _("This invitation is for another account."),
     }.get(code, code)
 
 

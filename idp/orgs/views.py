@@ -45,6 +45,9 @@ def accept_invitation(token: str) -> Any:
     inv = invitations.find(db, token)
     if inv is None:
         return error_page("invitation_expired", None, 404)
+    account = invitations.account_for(db, inv)
+    if account is not None:
+        return _join_with_account(token, inv, account)
     form = InvitationForm()
     error = None
     if form.validate_on_submit():
@@ -71,3 +74,35 @@ def accept_invitation(token: str) -> Any:
     return render_template(
         "orgs/invitation.html", form=form, org=org, email=inv.email, error=error
     ), (200 if error is None else 400)
+
+
+def _join_with_account(token: str, inv: Any, account: Any) -> Any:
+    """The address has an account: its owner signs in (``next`` brings them back here)
+    and accepts; anyone else signed in is told the link is for another account."""
+    db = db_session()
+    org = db.get(Organization, inv.org_id)
+    if not current_user.is_authenticated:
+        state = "sign_in"
+    elif current_user.id != account.id:
+        state = "other_account"
+    else:
+        state = "join"
+    form, error, status = PostForm(), None, 200
+    if state == "other_account":
+        error, status = invitation_message("other_account"), 403
+    elif state == "join" and form.validate_on_submit():
+        try:
+            invitations.accept_existing(db, token, current_user)
+        except invitations.InvitationError as exc:
+            error, status = invitation_message(exc.code), 400
+        else:
+            return redirect(url_for("account.home"), code=303)
+    return render_template(
+        "orgs/invitation_account.html",
+        form=form,
+        org=org,
+        email=inv.email,
+        state=state,
+        error=error,
+        login_url=url_for("account.login", next=request.path),
+    ), status

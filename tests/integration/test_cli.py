@@ -149,6 +149,30 @@ def test_clients_add_bad_input_fails_with_one_line(run, args, fragment):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "option,bad",
+    [
+        ("--redirect-uri", "https://x.example/cb\nSet-Cookie: a=1"),
+        ("--post-logout-redirect-uri", "https://x.example/bye\r\nSet-Cookie: a=1"),
+        ("--redirect-uri", "https://x.example/c\tb"),
+        ("--redirect-uri", "https://x.example/cb\x01"),
+        ("--post-logout-redirect-uri", 'https://x.example/cb"'),
+        ("--redirect-uri", "https://x.example/\u0e01"),
+    ],
+    ids=["lf", "crlf-post-logout", "tab", "control", "quote-post-logout", "non-ascii"],
+)
+def test_clients_add_refuses_uris_that_are_not_uri_text_rfc3986_I03(run, option, bad):
+    """A registered URI goes into Location headers; /authorize refuses the same
+    characters before any lookup, so no client can ever be registered with them."""
+    args = ["--name", "X", "--redirect-uri", "https://x.example/cb"]
+    result = run("clients", "add", *args, option, bad)
+    assert result.returncode != 0
+    assert result.stderr.startswith("error: ") and "not allowed in a URI" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert run("clients", "list").stdout.count("x.example") == 0
+
+
 def test_users_add_reads_password_from_stdin(run):
     result = run(
         "users",

@@ -131,22 +131,18 @@ def test_last_admin_cannot_step_down_A3(client, db, world):
     assert query(resp.headers["Location"])["m"] == "last_admin"
 
 
-def test_add_and_remove_member(client, db, world):
-    make_user(db, "carl")
+def test_remove_member(client, db, world):
+    """Adding is by invitation: tests/integration/test_org_invitations.py (E-02)."""
+    carl = make_user(db, "carl")
+    services.add_member(db, world["a"].id, carl)
+    db.commit()
     page = _console(client, world)
     resp = client.post(
-        f"/orgs/{world['a'].id}/admin/members",
-        data={"who": "carl@example.org", "csrf_token": csrf_token(page)},
-    )
-    assert query(resp.headers["Location"])["m"] == "member_added"
-    carl = db.scalar(
-        select(Membership).where(Membership.org_id == world["a"].id).order_by(Membership.id.desc())
-    )
-    resp = client.post(
-        f"/orgs/{world['a'].id}/admin/members/{carl.user_id}/remove",
+        f"/orgs/{world['a'].id}/admin/members/{carl.id}/remove",
         data={"csrf_token": csrf_token(page)},
     )
     assert query(resp.headers["Location"])["m"] == "member_removed"
+    assert db.scalar(select(Membership).where(Membership.user_id == carl.id)) is None
 
 
 def test_console_posts_need_csrf_S05(client, db, world):
@@ -283,10 +279,6 @@ def test_invitation_expires_after_72_hours(app, client, db, world, smtp_sink):
         link = _link(smtp_sink, "newbie@example.org")
         traveller.shift(72 * 3600 + 1)
         assert app.test_client().get(link).status_code == 404
-
-
-def test_inviting_an_existing_account_is_refused(client, world):
-    assert _invite(client, world, "ben@example.org") == "email_has_account"
 
 
 def test_org_edits_its_addresses_A9(client, db, world):
