@@ -103,7 +103,8 @@ def test_success_resets_counter_and_locked_attempts_do_not_extend_A04(client, db
 
 
 @pytest.mark.parametrize(
-    "variant", ["ALICE", "  alice  ", "ａｌｉｃｅ", "alice@example.org", "Alice@Example.ORG"]
+    "variant",
+    ["ALICE", "ALİCE", "  alice  ", "ａｌｉｃｅ", "alice@example.org", "Alice@Example.ORG"],
 )
 def test_username_variants_reach_same_account_and_counter_A05(client, db, alice, variant):
     _post_login(client, variant, "wrong password!")
