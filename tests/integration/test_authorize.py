@@ -9,6 +9,7 @@ import time_machine
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from tests import jose_attacks
 from tests.factories import (
     RP,
     authorize_params,
@@ -216,6 +217,22 @@ def test_forged_id_token_hint_is_invalid_request(client, rp):
     forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."
     resp = _authorize(client, authorize_params(rp, challenge, id_token_hint=forged))
     assert query(resp.headers["Location"])["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("kind", jose_attacks.KINDS)
+def test_id_token_hint_alg_confusion_or_header_key_is_invalid_request_I07(client, rp, kind):
+    """SECURITY.md I-07 and section 6 (JOSE): the claims of a real ID token of ours for
+    the signed-in person, but signed HS256 with our public key as the secret, or by an
+    attacker's key carried in a ``jwk`` header or named by ``jku``. Accepted, the hint
+    would match the session and prompt=none would return a code; it must be refused."""
+    real = _tokens(client, rp)["id_token"]
+    jwks = client.get("/jwks.json").get_json()
+    forged = jose_attacks.forge(kind, jose_attacks.claims_of(real), jwks)
+    _, challenge = pkce_pair()
+    resp = _authorize(client, authorize_params(rp, challenge, prompt="none", id_token_hint=forged))
+    assert resp.status_code == 303 and resp.headers["Location"].startswith(RP + "?")
+    q = query(resp.headers["Location"])
+    assert q["error"] == "invalid_request" and "code" not in q
 
 
 def test_nonce_optional_and_echoed_exactly_P14(client, rp):
