@@ -160,9 +160,29 @@ def test_old_session_cookie_is_useless_after_logout_S03(app, client, rp):
 
 @pytest.mark.parametrize("uri", ["https://evil.example.org/", RP_LOGOUT + "?foo=bar"])
 def test_unregistered_post_logout_uri_never_redirects_P28(client, rp, uri):
+    """SECURITY.md P-28, RP-Initiated Logout 1.0 sections 3-4: a valid hint with a
+    post_logout_redirect_uri that is not registered exactly is an erroneous request:
+    the GET neither signs out nor redirects; the person is asked, and confirming signs
+    out without the browser ever being sent to that URI."""
     tokens = _tokens(client, rp)
-    resp = _logout(client, id_token_hint=tokens["id_token"], post_logout_redirect_uri=uri)
+    resp = _logout(
+        client, id_token_hint=tokens["id_token"], post_logout_redirect_uri=uri, state="s1"
+    )
     assert resp.status_code == 200 and "Location" not in resp.headers
+    assert b"confirm-logout" in resp.data
+    assert client.get("/account").status_code == 200  # not signed out by the GET
+    confirmed = client.post(
+        "/logout/confirm",
+        data={
+            "csrf_token": csrf_token(resp.get_data(as_text=True)),
+            "client_id": rp.client_id,
+            "post_logout_redirect_uri": uri,
+            "state": "s1",
+        },
+    )
+    assert confirmed.status_code == 200 and "Location" not in confirmed.headers
+    assert b'id="signed-out"' in confirmed.data
+    assert client.get("/account").status_code == 302
 
 
 def test_logout_without_hint_asks_for_confirmation_P28(client, rp):
