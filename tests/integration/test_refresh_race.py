@@ -23,9 +23,10 @@ pytestmark = pytest.mark.skipif(
     "worker processes cannot race (this runs in the PostgreSQL pass of ./dev test)",
 )
 
-WORKERS = 4
-RACERS = 4
-ROUNDS = 5
+# Enough that the old end_grants deadlocked (a 500 to a loser) in every run tried.
+WORKERS = 6
+RACERS = 6
+ROUNDS = 20
 
 
 def _fire_together(count: int, call) -> list:
