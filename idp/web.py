@@ -18,6 +18,10 @@ log = logging.getLogger("idp")
 
 API_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks.json", "/.well-known/")
 CORS_PATHS = ("/token", "/userinfo")
+# Werkzeug's MAX_FORM_PARTS bounds multipart bodies only; an urlencoded body of 1 MB
+# (MAX_CONTENT_LENGTH) would otherwise be parsed into ~300 000 fields (SECURITY.md I-01).
+# Far above any form of ours (the operator's client/scope page is the largest).
+MAX_URLENCODED_FIELDS = 1000
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -49,6 +53,15 @@ def install(app: Flask, settings: Settings) -> None:
         # would be a 500 at the first query that uses it (SECURITY.md I-03).
         if has_nul():
             abort(400)
+
+    def _form_field_limit() -> None:
+        """413 for an urlencoded body with too many fields, before anything (the CSRF
+        check included) parses it; the body is already capped by MAX_CONTENT_LENGTH."""
+        urlencoded = request.mimetype == "application/x-www-form-urlencoded"
+        if urlencoded and request.get_data(cache=True).count(b"&") >= MAX_URLENCODED_FIELDS:
+            abort(413)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _form_field_limit)
 
     @app.after_request
     def _headers(resp: Response) -> Response:

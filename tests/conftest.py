@@ -46,6 +46,7 @@ def template_db(tmp_path_factory) -> Iterator[str]:
         app = create_app({**BASE_OVERRIDES, "database_url": url})
         init_instance(app)
         get_db(app).dispose()
+        _snapshot_signing_keys(url)
         yield url
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -59,14 +60,31 @@ def template_db(tmp_path_factory) -> Iterator[str]:
 
 
 KEEP_TABLES = {"signing_keys", "alembic_version"}
+# The signing keys of each PostgreSQL template, as `idp init` made them. The table is
+# not truncated (new RSA keys per test would be slow) but put back to this before each
+# test, so keys rotated by one test (`idp keys rotate`) never reach the next.
+_SIGNING_KEYS: dict[str, list[dict]] = {}
+
+
+def _snapshot_signing_keys(url: str) -> None:
+    engine = create_engine(url)
+    with engine.connect() as c:
+        keys = Base.metadata.tables["signing_keys"]
+        _SIGNING_KEYS[url] = [dict(r) for r in c.execute(keys.select()).mappings()]
+    engine.dispose()
 
 
 def fresh_database_url(template_db: str, tmp_path: Path) -> str:
+    """The database for one test: a copy of the template (SQLite), or the template
+    itself emptied of everything but its original schema and signing keys (PostgreSQL)."""
     if USE_PG:
         engine = create_engine(template_db)
         names = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in KEEP_TABLES]
+        keys = Base.metadata.tables["signing_keys"]
         with engine.begin() as c:
             c.execute(text("TRUNCATE " + ", ".join(names) + " RESTART IDENTITY CASCADE"))
+            c.execute(keys.delete())
+            c.execute(keys.insert(), _SIGNING_KEYS[template_db])
         engine.dispose()
         return template_db
     target = tmp_path / "idp.db"

@@ -11,7 +11,11 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,63}$")
 
 
 def username_key(value: str) -> str:
-    return unicodedata.normalize("NFKC", value).strip().casefold()
+    """The lookup and uniqueness key of a username. Case folding alone turns the
+    dotted capital I (U+0130, what a Turkish keyboard gives for "I") into "i" plus a
+    combining dot above, so "ALİCE" would miss alice; it folds to a plain "i" here.
+    Stored keys are ASCII (``USERNAME_RE``), so no stored key changes."""
+    return unicodedata.normalize("NFKC", value).strip().casefold().replace("i\u0307", "i")
 
 
 def email_key(value: str) -> str:

@@ -2,8 +2,10 @@
 
 With a valid ``id_token_hint`` for the signed-in person (or no session at all) the
 session ends at once and the browser returns to the registered
-``post_logout_redirect_uri`` (exact match) with ``state``. Anything else asks the
-person to confirm, so a cross-site GET cannot sign anyone out (SECURITY.md P-28).
+``post_logout_redirect_uri`` (exact match) with ``state``, if one was sent. A hint that
+does not verify gets an error page; anything else (no hint, another person's, an
+unregistered URI) asks the person to confirm, so a cross-site GET cannot sign anyone
+out (SECURITY.md P-28).
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ def end_session() -> Any:
         return error_page(err.error, err.description)
     claims = req.id_token_claims
     signed_in_sub = current_user.sub if current_user.is_authenticated else None
-    if claims is not None and signed_in_sub in (None, claims.get("sub")):
+    # An unregistered post_logout_redirect_uri makes the request an error (RP-Initiated
+    # Logout 1.0 sections 3 and 4): never redirected, and not a silent logout (P-28).
+    bad_uri = bool(request.values.get("post_logout_redirect_uri")) and req.redirect_uri is None
+    if claims is not None and signed_in_sub in (None, claims.get("sub")) and not bad_uri:
         logout_user()
         response = server().create_endpoint_response("end_session", req)
         return response or render_template("oidc/logged_out.html")

@@ -9,6 +9,7 @@ import time_machine
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from tests import jose_attacks
 from tests.factories import (
     RP,
     authorize_params,
@@ -218,6 +219,22 @@ def test_forged_id_token_hint_is_invalid_request(client, rp):
     assert query(resp.headers["Location"])["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("kind", jose_attacks.KINDS)
+def test_id_token_hint_alg_confusion_or_header_key_is_invalid_request_I07(client, rp, kind):
+    """SECURITY.md I-07 and section 6 (JOSE): the claims of a real ID token of ours for
+    the signed-in person, but signed HS256 with our public key as the secret, or by an
+    attacker's key carried in a ``jwk`` header or named by ``jku``. Accepted, the hint
+    would match the session and prompt=none would return a code; it must be refused."""
+    real = _tokens(client, rp)["id_token"]
+    jwks = client.get("/jwks.json").get_json()
+    forged = jose_attacks.forge(kind, jose_attacks.claims_of(real), jwks)
+    _, challenge = pkce_pair()
+    resp = _authorize(client, authorize_params(rp, challenge, prompt="none", id_token_hint=forged))
+    assert resp.status_code == 303 and resp.headers["Location"].startswith(RP + "?")
+    q = query(resp.headers["Location"])
+    assert q["error"] == "invalid_request" and "code" not in q
+
+
 def test_nonce_optional_and_echoed_exactly_P14(client, rp):
     without = _claims(client, _tokens(client, rp, nonce=None)["id_token"])
     assert "nonce" not in without
@@ -350,14 +367,28 @@ def test_consent_is_asked_remembered_and_deny_returns_access_denied(client, db):
 
 
 def test_flow_from_another_session_is_not_honoured_M10(client, app, rp):
+    """SECURITY.md M-10: a flow id is bound to the session that started it. The replay
+    carries the very same parameters, so only that binding can drop the flow: were it
+    honoured, the other session's login (newer than the flow) would satisfy
+    prompt=login and a code would be issued without a fresh login."""
     _, challenge = pkce_pair()
-    resp = _authorize(client, authorize_params(rp, challenge))
+    params = authorize_params(rp, challenge, prompt="login")
+    resp = _authorize(client, params)
     flow = query(resp.headers["Location"])["flow"]
     other = app.test_client()
-    login(other)
-    params = authorize_params(rp, challenge, prompt="login")
+    login(other)  # after the flow started: auth_time >= the flow's start
     r = other.get("/authorize?" + urlencode({**params, "idp_flow": flow}))
-    assert "/login" in r.headers["Location"]  # prompt=login not satisfied by a foreign flow
+    assert r.status_code == 303 and r.headers["Location"].startswith("/login?flow=")
+
+
+def test_unknown_flow_id_gets_a_new_flow_and_login_returns_to_the_client_M10(client, app, rp):
+    _, challenge = pkce_pair()
+    params = authorize_params(rp, challenge)
+    resp = _authorize(client, {**params, "idp_flow": "not-a-flow-of-this-session"})
+    flow = query(resp.headers["Location"])["flow"]
+    assert flow != "not-a-flow-of-this-session"
+    after = login(client, flow=flow)
+    assert after.headers["Location"].startswith("/authorize?")
 
 
 def test_login_hint_prefills_username(client, rp):

@@ -59,7 +59,8 @@ class Flow:
     def __init__(self, client, rp, **params):
         self.client, self.rp = client, rp
         self.verifier, challenge = pkce_pair()
-        self.resp = client.get("/authorize?" + urlencode(authorize_params(rp, challenge, **params)))
+        self.params = authorize_params(rp, challenge, **params)
+        self.resp = client.get("/authorize?" + urlencode(self.params))
         self.follow()
 
     @property
@@ -266,13 +267,19 @@ def test_email_resend_limits_and_expiry_A10(client, db, alice, smtp_sink):
         too_soon = _send_email(flow)
         assert too_soon.status_code == 429 and too_soon.headers["Retry-After"] == "90"
         assert len(smtp_sink.to("alice@example.org")) == 1
-        traveller.shift(90)
-        assert _send_email(flow).status_code == 303
-        second = _email_code(smtp_sink, "alice@example.org")
-        assert len(smtp_sink.to("alice@example.org")) == 2
-        if second != first:
-            flow.submit_code("email", first)
-            assert flow.resp.status_code == 400  # superseded code refused
+        # Resend until the new code differs from the first (two random 6-digit codes
+        # collide once in a million; three in a row only if resending reuses the code,
+        # which is itself the bug), so the superseded-code check below always runs.
+        for sent in range(2, 5):
+            traveller.shift(90)
+            assert _send_email(flow).status_code == 303
+            second = _email_code(smtp_sink, "alice@example.org")
+            assert len(smtp_sink.to("alice@example.org")) == sent
+            if second != first:
+                break
+        assert second != first, "every resend carried the first code again"
+        flow.submit_code("email", first)
+        assert flow.resp.status_code == 400  # superseded code refused (SECURITY.md 7)
         traveller.shift(601)
         flow.submit_code("email", second)
         assert flow.resp.status_code == 400  # expired after 10 minutes
@@ -394,15 +401,17 @@ def test_flow_of_another_session_is_refused_M10(app, client, db, settings, alice
 
 
 def test_skipping_the_step_gets_no_code_M10(client, db, settings, alice):
+    """SECURITY.md M-10: after the password, going straight back to /authorize with the
+    live flow (same session, the very same parameters, so the flow is honoured) still
+    asks for the second factor; a flow that was sent to a step is not a pass."""
     enrol_totp(db, settings)
     rp = make_client(db)
     flow = Flow(client, rp, acr_values=ACR_MFA).login()
+    assert flow.at("/mfa/challenge")
     flow_id = query(flow.location)["flow"]
-    # Straight back to /authorize with the flow id: still asked for the factor.
-    _, challenge = pkce_pair()
-    params = authorize_params(rp, challenge, acr_values=ACR_MFA)
-    resp = client.get("/authorize?" + urlencode({**params, "idp_flow": flow_id}))
-    assert "/mfa/challenge" in resp.headers["Location"]
+    resp = client.get("/authorize?" + urlencode({**flow.params, "idp_flow": flow_id}))
+    assert resp.status_code == 303
+    assert resp.headers["Location"] == f"/mfa/challenge?flow={flow_id}"  # the same flow
 
 
 def test_revoking_last_factor_blocked_when_client_needs_mfa_M11(
@@ -476,7 +485,17 @@ def test_expired_soft_token_cannot_complete_mfa_login(client, db, settings, alic
     with time_machine.travel(T0 + 731 * 86400, tick=False):
         flow = Flow(client, rp).login()
         assert flow.at("/mfa/enrol")  # the expired token does not count: renew (re-enrol)
-        assert oathtool_code(secret)
+        # A correct code of the expired token, posted to the challenge of this very flow
+        # (which accepts TOTP), is refused and no code reaches the client (MISSION B5).
+        flow_id = query(flow.location)["flow"]
+        page = flow.open_page()
+        resp = client.post(
+            f"/mfa/challenge?flow={flow_id}",
+            data={"method": "totp", "code": oathtool_code(secret), "csrf_token": csrf_token(page)},
+        )
+        assert resp.status_code == 400
+        again = client.get("/authorize?" + urlencode({**flow.params, "idp_flow": flow_id}))
+        assert again.headers["Location"] == f"/mfa/enrol?flow={flow_id}"
 
 
 def test_phr_needs_webauthn_user_verification(client, db, settings, alice):

@@ -2,75 +2,90 @@
 
 from __future__ import annotations
 
-import os
-import socket
+import re
+import shutil
 import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
 from tests.conftest import fresh_database_url
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.served import free_port, idp_serve
 
 
 def test_serve_starts_gunicorn_workers_and_serves_discovery(template_db, tmp_path):
     url = fresh_database_url(template_db, tmp_path)
-    port = _free_port()
-    env = {**os.environ, "IDP_DATABASE_URL": url, "IDP_ISSUER": f"http://localhost:{port}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "idp.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # poll until the server answers (not a timing assertion)
-            try:
-                resp = requests.get(
-                    f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=10
-                )
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                assert proc.poll() is None, proc.stdout.read()
-                assert time.monotonic() < deadline, "idp serve did not start"
-                time.sleep(0.2)
+    with idp_serve(url, tmp_path / "serve.log", workers=2) as served:
+        resp = requests.get(f"{served.base}/.well-known/openid-configuration", timeout=10)
         assert resp.status_code == 200
-        assert resp.json()["issuer"] == f"http://localhost:{port}"
-        jwks = requests.get(f"http://127.0.0.1:{port}/jwks.json", timeout=5).json()
+        assert resp.json()["issuer"] == served.issuer
+        jwks = requests.get(f"{served.base}/jwks.json", timeout=5).json()
         assert len(jwks["keys"]) >= 2
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-    assert out.count("Booting worker") == 2
+    assert served.output().count("Booting worker") == 2
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
+def test_real_server_sends_no_version_banner_D04(template_db, tmp_path):
+    """SECURITY.md D-04: no server or framework version in the headers of the server
+    people reach (`idp serve`, gunicorn), on pages, API answers and errors alike. The
+    Flask test client writes no ``Server`` header at all, so only this can tell."""
+    url = fresh_database_url(template_db, tmp_path)
+    with idp_serve(url, tmp_path / "serve.log", workers=1) as served:
+        responses = [
+            requests.get(served.base + path, timeout=10)
+            for path in ("/login", "/.well-known/openid-configuration", "/does-not-exist")
+        ]
+        responses.append(requests.post(served.base + "/token", data={}, timeout=10))
+    assert [r.status_code for r in responses] == [200, 200, 404, 400]
+    for resp in responses:
+        banner = " ".join(
+            resp.headers.get(h, "") for h in ("Server", "X-Powered-By", "Via", "X-Runtime")
+        )
+        # gunicorn names itself ("gunicorn") but gives no version; nothing else may.
+        assert not re.search(r"\d|werkzeug|python|flask", banner, re.IGNORECASE), banner
+        assert resp.headers.get("Server") in (None, "gunicorn")
 
 
-@pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
-def test_login_throttle_shared_through_redis(app_factory, db):
-    """Two app instances (as two gunicorn workers) share one per-IP counter in Redis."""
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis of our own on a free port, nothing saved to disk, stopped afterwards, so
+    no test ever touches (or flushes) a Redis someone else uses."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not shutil.which(binary):
+        pytest.fail("redis-server is not installed (./dev installs Debian's redis-server)")
     import redis
 
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        + ["--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    store = redis.Redis(host="127.0.0.1", port=port)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # poll until it answers (not a timing assertion)
+            try:
+                store.ping()
+                break
+            except redis.ConnectionError:
+                assert proc.poll() is None, "redis-server exited"
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield store, f"redis://127.0.0.1:{port}/0"
+    finally:
+        store.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_login_throttle_shared_through_redis(app_factory, db, private_redis):
+    """Two app instances (as two gunicorn workers) share one per-IP counter in Redis."""
     from tests.factories import csrf_token, make_user
 
-    store = redis.Redis(host="127.0.0.1", port=6379, db=15)
-    store.flushdb()
-    settings = {"redis_url": "redis://127.0.0.1:6379/15", "login_rate_limit": "2 per minute"}
+    store, redis_url = private_redis
+    settings = {"redis_url": redis_url, "login_rate_limit": "2 per minute"}
     make_user(db)
 
     def attempt(app) -> int:
@@ -86,4 +101,3 @@ def test_login_throttle_shared_through_redis(app_factory, db):
     codes.append(attempt(second))
     assert codes == [200, 200, 429]
     assert any(b"idp" in k for k in store.keys("*"))
-    store.flushdb()

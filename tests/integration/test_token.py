@@ -369,6 +369,28 @@ def test_revocation_of_access_token_and_unknown_token(client, rp):
     )
 
 
+@pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
+def test_client_cannot_revoke_another_clients_token_RFC7009_2_1(client, db, rp, kind):
+    """RFC 7009 2.1: the server checks that the token was issued to the client asking;
+    if not, the request is refused (RFC 6749 5.2: invalid_grant, "issued to another
+    client") and the token is left alone: client A's access token still introspects
+    as active for A and reads userinfo, and its refresh token still refreshes."""
+    tokens = _offline_tokens(client, rp)
+    other = make_client(db, name="Other")
+    resp = client.post(
+        "/revoke",
+        data={"token": tokens[kind], "token_type_hint": kind},
+        auth=(other.client_id, other.secret),
+    )
+    assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_grant"
+    introspected = client.post(
+        "/introspect", data={"token": tokens["access_token"]}, auth=(rp.client_id, rp.secret)
+    ).get_json()
+    assert introspected["active"] is True and introspected["client_id"] == rp.client_id
+    assert _bearer(client, tokens["access_token"]).status_code == 200
+    assert _refresh(client, rp, tokens["refresh_token"]).status_code == 200
+
+
 def test_tokens_stored_only_as_digests(client, db, rp):
     tokens = _offline_tokens(client, rp)
     stored = {t.token_hash for t in db.scalars(select(Token))}

@@ -10,6 +10,7 @@ import time_machine
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from tests import jose_attacks
 from tests.factories import (
     RP_LOGOUT,
     authorize_params,
@@ -76,30 +77,38 @@ def _foreign_jwt() -> str:
 
 
 @pytest.mark.parametrize(
-    "token",
+    "token,error",
     [
-        None,
-        "",
-        "garbage",
-        "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
-        "HS256",
-        "foreign",
-        "big",
+        (None, None),  # RFC 6750 3.1: no credentials, no error code
+        ("", None),
+        ("garbage", "invalid_token"),
+        ("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "invalid_token"),
+        ("HS256", "invalid_token"),
+        ("hs256-our-public-key", "invalid_token"),
+        ("foreign", "invalid_token"),
+        ("big", "invalid_token"),
     ],
 )
-def test_userinfo_rejects_bad_tokens_P26_I07(client, rp, token):
+def test_userinfo_rejects_bad_tokens_P26_I07(client, rp, token, error):
+    """SECURITY.md P-26, I-07: 401 with the Bearer challenge, no claims, whatever the
+    token looks like (ours are opaque: no JWT is ever accepted as an access token).
+    A real access token exists meanwhile, so a lookup that matched too much would show."""
+    real = _tokens(client, rp)["id_token"]
     if token == "HS256":
         token = _b64({"alg": "HS256"}) + "." + _b64({"sub": "x"}) + ".c2ln"
+    elif token == "hs256-our-public-key":
+        jwks = client.get("/jwks.json").get_json()
+        token = jose_attacks.forge("hs256", jose_attacks.claims_of(real), jwks)
     elif token == "foreign":
         token = _foreign_jwt()
     elif token == "big":
         token = "A" * 100_000
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     resp = client.get("/userinfo", headers=headers)
-    assert resp.status_code in (400, 401, 431)
-    if resp.status_code == 401:
-        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
-        assert b"sub" not in resp.data
+    assert resp.status_code == 401
+    challenge = 'Bearer realm="idp"' + (f', error="{error}"' if error else "")
+    assert resp.headers["WWW-Authenticate"] == challenge
+    assert b"sub" not in resp.data
 
 
 def test_expired_access_token_is_invalid_token_P26(client, rp):
@@ -151,9 +160,29 @@ def test_old_session_cookie_is_useless_after_logout_S03(app, client, rp):
 
 @pytest.mark.parametrize("uri", ["https://evil.example.org/", RP_LOGOUT + "?foo=bar"])
 def test_unregistered_post_logout_uri_never_redirects_P28(client, rp, uri):
+    """SECURITY.md P-28, RP-Initiated Logout 1.0 sections 3-4: a valid hint with a
+    post_logout_redirect_uri that is not registered exactly is an erroneous request:
+    the GET neither signs out nor redirects; the person is asked, and confirming signs
+    out without the browser ever being sent to that URI."""
     tokens = _tokens(client, rp)
-    resp = _logout(client, id_token_hint=tokens["id_token"], post_logout_redirect_uri=uri)
+    resp = _logout(
+        client, id_token_hint=tokens["id_token"], post_logout_redirect_uri=uri, state="s1"
+    )
     assert resp.status_code == 200 and "Location" not in resp.headers
+    assert b"confirm-logout" in resp.data
+    assert client.get("/account").status_code == 200  # not signed out by the GET
+    confirmed = client.post(
+        "/logout/confirm",
+        data={
+            "csrf_token": csrf_token(resp.get_data(as_text=True)),
+            "client_id": rp.client_id,
+            "post_logout_redirect_uri": uri,
+            "state": "s1",
+        },
+    )
+    assert confirmed.status_code == 200 and "Location" not in confirmed.headers
+    assert b'id="signed-out"' in confirmed.data
+    assert client.get("/account").status_code == 302
 
 
 def test_logout_without_hint_asks_for_confirmation_P28(client, rp):
@@ -188,6 +217,27 @@ def test_forged_hint_never_logs_out_silently_P28(client, rp, kind):
     resp = _logout(client, id_token_hint=hint, post_logout_redirect_uri=RP_LOGOUT)
     assert resp.status_code == 400 and "Location" not in resp.headers
     assert client.get("/account").status_code == 200
+
+
+@pytest.mark.parametrize("kind", jose_attacks.KINDS)
+def test_hint_alg_confusion_or_header_key_never_logs_out_I07_P28(client, rp, kind):
+    """SECURITY.md I-07, P-28: a hint with the claims of the signed-in person's real ID
+    token, signed HS256 with our public key or by an attacker's key in a ``jwk``/``jku``
+    header, is not a valid hint: no logout, no redirect to post_logout_redirect_uri
+    (a valid one would do both at once, without asking)."""
+    tokens = _tokens(client, rp)
+    jwks = client.get("/jwks.json").get_json()
+    hint = jose_attacks.forge(kind, jose_attacks.claims_of(tokens["id_token"]), jwks)
+    resp = _logout(
+        client,
+        id_token_hint=hint,
+        post_logout_redirect_uri=RP_LOGOUT,
+        client_id=rp.client_id,
+        state="bye-1",
+    )
+    assert resp.status_code == 400 and "Location" not in resp.headers
+    assert b"invalid_request" in resp.data
+    assert client.get("/account").status_code == 200  # still signed in
 
 
 def test_hint_for_another_user_asks_confirmation(client, app, db, rp):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 import time_machine
@@ -148,10 +149,14 @@ def test_no_user_verification_when_phr_required_M09(client, db):
     rp = make_client(db)
     _set_min(db, rp, ACR_PHISHING_RESISTANT)
     flow = Flow(client, rp)
-    # The key has never shown UV: enrolment (of a UV-capable key) is offered instead.
-    assert flow.at("/mfa/enrol") or flow.at("/mfa/challenge")
-    if flow.at("/mfa/challenge"):
-        assert _assert(client, flow, soft).status_code == 400
+    # A registered key may verify the user another time, so it is asked for; its
+    # assertion without user verification is refused and the flow stays at the step.
+    assert flow.at("/mfa/challenge")
+    resp = _assert(client, flow, soft)
+    assert resp.status_code == 400 and resp.get_json() == {"ok": False}
+    flow_id = query(flow.location)["flow"]
+    again = client.get("/authorize?" + urlencode({**flow.params, "idp_flow": flow_id}))
+    assert again.headers["Location"] == f"/mfa/challenge?flow={flow_id}"
 
 
 def test_sign_count_regression_rejected_M09(client, db, keyholder):

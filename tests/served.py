@@ -1,0 +1,71 @@
+"""The real server: ``idp serve`` (gunicorn, several worker processes) on a database of
+the test run, for the behaviours the Flask test client cannot show (HTTP headers written
+by the server, requests racing in separate processes)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Served:
+    base: str  # http://127.0.0.1:PORT
+    issuer: str  # http://localhost:PORT
+    log: Path  # gunicorn's output (arbiter, workers, access log)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@contextmanager
+def idp_serve(database_url: str, log: Path, workers: int = 2) -> Iterator[Served]:
+    """Run ``idp serve --workers N`` on ``database_url`` until the block ends.
+
+    Returns once discovery answers and the arbiter has booted all ``workers``; output
+    goes to ``log`` (a file, not a pipe: a pipe nobody reads would block the server).
+    """
+    port = free_port()
+    issuer = f"http://localhost:{port}"
+    env = {**os.environ, "IDP_DATABASE_URL": database_url, "IDP_ISSUER": issuer}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "idp.cli", "serve", "--port", str(port)]
+            + ["--workers", str(workers)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    served = Served(f"http://127.0.0.1:{port}", issuer, log)
+    try:
+        deadline = time.monotonic() + 90
+        while True:  # poll until the server answers (not a timing assertion)
+            try:
+                requests.get(f"{served.base}/.well-known/openid-configuration", timeout=10)
+                if served.output().count("Booting worker") >= workers:
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            assert proc.poll() is None, served.output()
+            assert time.monotonic() < deadline, "idp serve did not start:\n" + served.output()
+            time.sleep(0.2)
+        yield served
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
