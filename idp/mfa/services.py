@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -65,6 +66,22 @@ def enrolled_kinds(db: Session, user_id: int, t: int) -> frozenset[str]:
             continue  # expired soft tokens cannot complete a login (MISSION B5)
         kinds.add(f.kind)
     return frozenset(kinds)
+
+
+STRONG_PROOFS = ("totp", "recovery", "webauthn", "webauthn_uv")
+
+
+def may_enrol_in_flow(
+    db: Session, user_id: int, t: int, proven: Mapping[str, int], since: int | None
+) -> bool:
+    """May a sign-in flow enrol a factor, and may finishing that enrolment count as a
+    second factor of this session? For a person with no usable strong factor yet, or
+    one who proved a strong factor in this session since ``since`` (the flow's start;
+    None: never). Otherwise a stolen password alone would pass step-up by adding the
+    attacker's own authenticator (SECURITY.md M-08). Asked before the factor is stored."""
+    if not (enrolled_kinds(db, user_id, t) - {"email"}):
+        return True
+    return since is not None and any(proven.get(k, -1) >= since for k in STRONG_PROOFS)
 
 
 # --- TOTP -------------------------------------------------------------------------

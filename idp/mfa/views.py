@@ -24,10 +24,11 @@ from idp.mfa.messages import mfa_message as _message
 from idp.mfa.services import MfaError
 from idp.models import MfaFactor
 from idp.oidc import flows
+from idp.oidc.acr import ACR_MFA
 from idp.oidc.errors import error_page
 from idp.oidc.flows import Flow
 from idp.oidc.interaction import url_for_next
-from idp.oidc.pipeline import Next
+from idp.oidc.pipeline import Next, StepUp
 
 bp = Blueprint("mfa", __name__)
 
@@ -142,12 +143,26 @@ def enrol() -> Any:
     if problem is not None:
         return problem
     renew = request.args.get("renew", type=int)
+    if renew is not None:
+        # Renewal is offered right after a soft-token code in this flow (MISSION B5).
+        if auth_state.factors().get(policy.TOTP, -1) < flow.started:
+            return error_page("flow_expired", None, 400)
+    elif not services.may_enrol_in_flow(
+        db_session(), current_user.id, now(), auth_state.factors(), flow.started
+    ):
+        # Someone who has a strong factor proves it first (then /authorize comes back
+        # here if a stronger one is still needed); enrolling is not a step-up.
+        usable = services.enrolled_kinds(db_session(), current_user.id, now())
+        kinds = tuple(k for k in (policy.TOTP, policy.WEBAUTHN) if k in usable)
+        flow = flows.save(flow.evolve(step_up=StepUp(ACR_MFA, kinds)))
+        return redirect(url_for_next(Next.SECOND_FACTOR, flow.id), code=303)
     webauthn_ok = bool({policy.WEBAUTHN, policy.WEBAUTHN_UV} & set(flow.step_up.factors))
     return totp_enrolment(
         flow.continue_url,
         url_for("mfa.enrol", flow=flow.id, renew=renew),
         flow.id if webauthn_ok and renew is None else None,
         replaces=renew,
+        flow_started=flow.started,
     )
 
 
@@ -156,6 +171,7 @@ def totp_enrolment(
     self_url: str,
     webauthn_flow: str | None = None,
     replaces: int | None = None,
+    flow_started: int | None = None,
 ) -> Any:
     """Shared by the flow and the account page: start, show QR, confirm with a code."""
     s, db = settings(), db_session()
@@ -171,6 +187,11 @@ def totp_enrolment(
     if request.method == "POST" and request.form.get("step") == "confirm" and pending_id:
         form = CodeForm()
         if form.validate_on_submit():
+            # A renewal (after a soft-token code) or a first factor proves a factor now;
+            # a further authenticator added from the account page does not (M-08).
+            proves = replaces is not None or services.may_enrol_in_flow(
+                db, current_user.id, now(), auth_state.factors(), flow_started
+            )
             try:
                 codes = services.confirm_totp(
                     db, s, current_user, pending_id, form.code.data, replaces=replaces
@@ -179,7 +200,8 @@ def totp_enrolment(
                 error = _message(exc.code)
             else:
                 session.pop("totp_pending", None)
-                auth_state.add_factor(policy.TOTP)
+                if proves:
+                    auth_state.add_factor(policy.TOTP)
                 return render_template(
                     "mfa/recovery_codes.html", codes=codes, continue_url=continue_url
                 )

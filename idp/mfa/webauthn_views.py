@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from idp.account import auth_state
 from idp.account.auth_state import recently_authenticated
+from idp.db import now
 from idp.db import session as db_session
 from idp.mfa import policy, services, webauthn
 from idp.oidc import flows
@@ -39,7 +40,10 @@ def _may_register() -> bool:
     """Registering needs a live enrolment flow or a recent password (M-08, M-11)."""
     if not current_user.is_authenticated:
         return False
-    if _flow() is not None:
+    flow = _flow()
+    if flow is not None and services.may_enrol_in_flow(
+        db_session(), current_user.id, now(), auth_state.factors(), flow.started
+    ):
         return True
     return recently_authenticated()
 
@@ -55,6 +59,11 @@ def register_options() -> Any:
 def register_verify() -> Any:
     if not _may_register():
         return _fail(403)
+    # Enrolling counts as proving a factor only where may_enrol_in_flow says (M-08).
+    flow = _flow()
+    proves = flow is not None and services.may_enrol_in_flow(
+        db_session(), current_user.id, now(), auth_state.factors(), flow.started
+    )
     try:
         factor = services.complete_webauthn_registration(
             db_session(),
@@ -66,9 +75,9 @@ def register_verify() -> Any:
         )
     except webauthn.WebAuthnFailed:
         return _fail()
-    flow = _flow()
     if flow is not None:
-        auth_state.add_factor(policy.WEBAUTHN_UV if factor.uv_capable else policy.WEBAUTHN)
+        if proves:
+            auth_state.add_factor(policy.WEBAUTHN_UV if factor.uv_capable else policy.WEBAUTHN)
         return jsonify(ok=True, redirect=flow.continue_url)
     return jsonify(ok=True, redirect=url_for("security.overview"))
 

@@ -499,12 +499,20 @@ def test_expired_soft_token_cannot_complete_mfa_login(client, db, settings, alic
 
 
 def test_phr_needs_webauthn_user_verification(client, db, settings, alice):
-    enrol_totp(db, settings)
+    """TOTP alone cannot reach phr: the person proves the TOTP first (enrolling with a
+    password alone is not a step-up, M-08), then registers a security key."""
+    secret = enrol_totp(db, settings)
     rp = make_client(db)
     _client_row(db, rp).min_acr = ACR_PHISHING_RESISTANT
     db.commit()
     flow = Flow(client, rp).login()
-    assert flow.at("/mfa/enrol")  # TOTP alone cannot reach phr
+    assert flow.at("/mfa/enrol")
+    flow.resp = client.get(flow.location)
+    assert flow.at("/mfa/challenge")
+    flow.submit_code("totp", oathtool_code(secret))
+    while flow.resp.status_code in (302, 303) and not flow.at("/mfa/enrol"):
+        flow.resp = client.get(flow.location)
+    assert flow.at("/mfa/enrol")
     page = flow.open_page()
     assert "webauthn-register" in page
 
