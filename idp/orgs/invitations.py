@@ -185,13 +185,9 @@ def check_identity(id_kind: str, national_id: str, passport: str, nationality: s
     raise InvitationError("identity_missing")
 
 
-def accept(
-    db: Session, token: str, *, username: str, name: str, password: str, identity: dict
-) -> User:
-    """Create the account and the membership; the link is consumed atomically."""
-    inv = find(db, token)
-    if inv is None:
-        raise InvitationError("invitation_expired")
+def _claim(db: Session, inv: Invitation) -> None:
+    """Use the link once: one conditional UPDATE, so two parallel acceptances cannot
+    both win; the loser gets ``invitation_expired``."""
     won = (
         db.execute(
             update(Invitation)
@@ -202,6 +198,16 @@ def accept(
     )
     if not won:
         raise InvitationError("invitation_expired")
+
+
+def accept(
+    db: Session, token: str, *, username: str, name: str, password: str, identity: dict
+) -> User:
+    """Create the account and the membership; the link is consumed atomically."""
+    inv = find(db, token)
+    if inv is None:
+        raise InvitationError("invitation_expired")
+    _claim(db, inv)
     try:
         user = create_user(
             db,
@@ -233,16 +239,7 @@ def accept_existing(db: Session, token: str, user: User) -> None:
         raise InvitationError("invitation_expired")
     if user.email_key != email_key(inv.email):
         raise InvitationError("other_account")
-    won = (
-        db.execute(
-            update(Invitation)
-            .where(Invitation.id == inv.id, Invitation.accepted_at.is_(None))
-            .values(accepted_at=now())
-        ).rowcount
-        == 1
-    )
-    if not won:
-        raise InvitationError("invitation_expired")
+    _claim(db, inv)
     try:
         services.add_member(db, inv.org_id, user, role=inv.role, actor=inv.invited_by)
     except MemberLimitReached:
