@@ -61,6 +61,11 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     # (about 0.1 ms on every discovery/token/userinfo call).
     app.before_request_funcs[None].remove(limiter._check_request_limit)
     login_manager.init_app(app)
+    from flask_bootstrap import Bootstrap5
+
+    # Only Bootstrap's files, served from this origin (CSP 'self'); no CDN, no macros.
+    app.config["BOOTSTRAP_SERVE_LOCAL"] = True
+    Bootstrap5(app)
     app.extensions["idp_oauth_server"] = create_server(app)
 
     from idp.account import email_page  # noqa: F401 - routes on the account blueprint
@@ -117,4 +122,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     app.jinja_env.filters["audit_summary"] = audit_summary
     app.jinja_env.globals["contact_labels"] = profile.contact_labels
+    from idp.branding import Brand
+
+    app.jinja_env.globals["brand"] = Brand(settings)
     return app

@@ -50,6 +50,16 @@ class Settings:
     default_locale: str = "th"  # IDP_DEFAULT_LOCALE: th | en
     totp_validity_days: int = 730  # IDP_TOTP_VALIDITY_DAYS: soft-token validity (MISSION B5)
     dev_outbox: bool = False  # IDP_DEV_OUTBOX: show the dev mail outbox page (demo only)
+    # Branding (MISSION: an agency's own portal). The demo sets its own values.
+    brand_name_th: str = "บริการยืนยันตัวตน"  # IDP_BRAND_NAME_TH: shown in Thai pages and mails
+    brand_name_en: str = "Sign-in service"  # IDP_BRAND_NAME_EN
+    brand_logo: str = (
+        ""  # IDP_BRAND_LOGO: path of a PNG/SVG/JPEG logo file; empty = the built-in one
+    )
+    brand_primary_colour: str = "#12355b"  # IDP_BRAND_PRIMARY_COLOUR: #rrggbb, 4.5:1 on white
+    help_url: str = ""  # IDP_HELP_URL: help / contact page, in the footer
+    privacy_url: str = ""  # IDP_PRIVACY_URL: privacy notice (PDPA), in the footer
+    terms_url: str = ""  # IDP_TERMS_URL: terms of use, in the footer
     extra: dict[str, Any] = field(default_factory=dict)  # test-only Flask config overrides
 
     @property
@@ -128,6 +138,12 @@ def validate(settings: Settings) -> None:
         raise ConfigError("IDP_ENV must be development, production or test")
     if settings.default_locale not in {"th", "en"}:
         raise ConfigError("IDP_DEFAULT_LOCALE must be th or en")
+    from idp.branding import BrandError, check_brand
+
+    try:
+        check_brand(settings)
+    except BrandError as err:
+        raise ConfigError(str(err)) from None
     if settings.is_production:
         check_production(settings)
 
