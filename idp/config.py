@@ -11,9 +11,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEV_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105 - the known dev value we refuse in prod
 DEFAULT_SQLITE_URL = "sqlite:///instance/idp.db"
+LOCALES = ("th", "en")  # the languages of pages and mails; a person's choice is one of them
 
 
 class ConfigError(RuntimeError):
@@ -48,6 +50,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # IDP_CORS_ORIGINS comma-separated, for token/userinfo
     trusted_proxies: int = 0  # IDP_TRUSTED_PROXIES: X-Forwarded-* hops to trust
     default_locale: str = "th"  # IDP_DEFAULT_LOCALE: th | en
+    timezone: str = "Asia/Bangkok"  # IDP_TIMEZONE: IANA zone of the times in pages and mails
     totp_validity_days: int = 730  # IDP_TOTP_VALIDITY_DAYS: soft-token validity (MISSION B5)
     dev_outbox: bool = False  # IDP_DEV_OUTBOX: show the dev mail outbox page (demo only)
     # Branding (MISSION: an agency's own portal). The demo sets its own values.
@@ -65,6 +68,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The deployment's time zone (IDP_TIMEZONE), checked at start-up."""
+        return ZoneInfo(self.timezone)
 
     @property
     def is_https(self) -> bool:
@@ -136,8 +144,15 @@ def validate(settings: Settings) -> None:
         raise ConfigError("IDP_SIGNING_ALG must be RS256 or ES256")
     if settings.env not in {"development", "production", "test"}:
         raise ConfigError("IDP_ENV must be development, production or test")
-    if settings.default_locale not in {"th", "en"}:
+    if settings.default_locale not in LOCALES:
         raise ConfigError("IDP_DEFAULT_LOCALE must be th or en")
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            "IDP_TIMEZONE must be an IANA time zone such as Asia/Bangkok, "
+            f"not {settings.timezone!r}"
+        ) from None
     from idp.branding import BrandError, check_brand
 
     try:

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import logging
 import secrets
+from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, abort, jsonify, render_template, request
+from flask import Flask, Response, abort, current_app, jsonify, render_template, request
 from flask.globals import request_ctx
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from idp import dates
 from idp.config import Settings
+from idp.db import now
 
 log = logging.getLogger("idp")
 
@@ -124,13 +128,33 @@ def install(app: Flask, settings: Settings) -> None:
         return _page(500, _("Something went wrong on our side. Reference: %(ref)s", ref=ref))
 
 
-def format_epoch(value: int) -> str:
-    """Epoch seconds as a date and time in the person's language (Flask-Babel)."""
-    from datetime import UTC, datetime
+def _zone_and_locale() -> tuple[ZoneInfo, str]:
+    """The deployment's zone and the language being rendered: the page's, or a mail's
+    (idp.mail renders under ``flask_babel.force_locale``)."""
+    settings = current_app.extensions["idp_settings"]
+    locale = get_locale()
+    return settings.zone, locale.language if locale else settings.default_locale
 
-    from flask_babel import format_datetime
 
-    return format_datetime(datetime.fromtimestamp(value, UTC), "medium")
+def format_epoch(value: int, zone: bool = False) -> str:
+    """The ``datetime`` filter: epoch seconds as a date and time in the language being
+    rendered and the deployment's zone (IDP_TIMEZONE), Thai with the Buddhist-era year
+    (idp/dates.py); ``zone=True`` names the zone, where a reader could not know it."""
+    tz, locale = _zone_and_locale()
+    text = dates.format_datetime(value, locale, tz)
+    return f"{text} ({dates.zone_label(tz, value)})" if zone else text
+
+
+def format_epoch_date(value: int) -> str:
+    """The ``date`` filter: the date alone (e.g. a soft token's expiry day)."""
+    tz, locale = _zone_and_locale()
+    return dates.format_date(value, locale, tz)
+
+
+def timezone_label(at: int | None = None) -> str:
+    """The ``timezone_label`` global, for table headings: "Asia/Bangkok, UTC+07:00"."""
+    tz, _locale = _zone_and_locale()
+    return dates.zone_label(tz, now() if at is None else at)
 
 
 def _page(status: int, message: str):
