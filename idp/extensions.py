@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from flask import current_app, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from idp.config import LOCALES
 from idp.oidc.keys import KeyCache
 
 csrf = CSRFProtect()
@@ -23,8 +24,6 @@ limiter = Limiter(
     in_memory_fallback_enabled=True,
     key_prefix="idp",
 )
-
-LOCALES = ("th", "en")
 
 
 def keys() -> KeyCache:
@@ -48,6 +47,24 @@ def select_locale() -> str:
         request.accept_languages.best_match(LOCALES)
         or current_app.extensions["idp_settings"].default_locale
     )
+
+
+def page_locale() -> str:
+    """The language of the page being rendered (th | en), as :func:`select_locale`
+    decided it."""
+    locale = get_locale()
+    return locale.language if locale else current_app.extensions["idp_settings"].default_locale
+
+
+def chosen_locale() -> str | None:
+    """The language the person chose with the switch: ``?lang=`` on this request, or
+    the ``idp_lang`` cookie the switch sets. None when nobody chose: ``ui_locales`` is
+    the relying party's wish and Accept-Language the browser's, not the person's choice,
+    so neither is remembered for the person (idp.account.services.remember_locale)."""
+    for chosen in (request.args.get("lang"), request.cookies.get("idp_lang")):
+        if chosen in LOCALES:
+            return chosen
+    return None
 
 
 def _flow_ui_locales() -> str | None:

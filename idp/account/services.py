@@ -16,7 +16,7 @@ from idp.account.passwords import (
     password_problem,
     verify_password,
 )
-from idp.config import Settings
+from idp.config import LOCALES, Settings
 from idp.db import now
 from idp.models import User
 
@@ -46,9 +46,12 @@ def create_user(
     email: str,
     password: str,
     name: str = "",
+    locale: str | None = None,
     **profile: object,
 ) -> User:
-    """Create a user; raises :class:`AccountError` for invalid or duplicate data."""
+    """Create a user; raises :class:`AccountError` for invalid or duplicate data.
+    ``locale``: the language the person used to create it (th | en); None (the command
+    line, the demo) leaves it unchosen, so mails use IDP_DEFAULT_LOCALE."""
     if not is_valid_username(username):
         raise AccountError(
             "username must be 2-64 characters: letters, digits, '.', '_', '@' or '-'"
@@ -73,6 +76,7 @@ def create_user(
         name=name,
         password_hash=hash_password(password),
         password_changed_at=t,
+        locale=locale if locale in LOCALES else None,
         created_at=t,
         updated_at=t,
         **profile,
@@ -91,6 +95,29 @@ def set_email(user: User, address: str, *, verified: bool) -> None:
     """Give the account a new address (the caller checked it is valid and free)."""
     user.email, user.email_key = address.strip(), email_key(address)
     user.email_verified, user.updated_at = verified, now()
+
+
+def remember_locale(user: User, locale: str | None) -> bool:
+    """Keep the language the person chose (th | en) for what reaches them outside a
+    page: mails, and the OIDC ``locale`` claim. Returns whether it changed; the caller
+    commits. Called when they choose one:
+
+    - the ``?lang=`` switch while signed in (account.views, before every request);
+    - account creation, with the language of the page it was created on (an accepted
+      invitation: idp.orgs.invitations.accept);
+    - a successful sign-in after choosing a language with the switch (its cookie, or
+      ``?lang=`` on the login page). Decision: yes, a sign-in updates it, because the
+      switch used while signed out is the person's latest explicit choice and would
+      otherwise be lost. Only that explicit choice counts (idp.extensions.
+      chosen_locale): the language a relying party asked for (``ui_locales``) or the
+      browser's Accept-Language never change it, so an English-only application cannot
+      turn a Thai person's mails English. Anyone who can sign in could use the switch
+      anyway, so the password alone is enough to set it.
+    """
+    if locale not in LOCALES or user.locale == locale:
+        return False
+    user.locale, user.updated_at = locale, now()
+    return True
 
 
 def has_strong_factor(db: Session, user_id: int) -> bool:

@@ -11,9 +11,9 @@ from sqlalchemy import delete, select
 
 from idp.account.auth_state import start_login
 from idp.account.forms import LoginForm, PostForm
-from idp.account.services import authenticate
+from idp.account.services import authenticate, remember_locale
 from idp.db import session as db_session
-from idp.extensions import limiter, login_manager
+from idp.extensions import chosen_locale, limiter, login_manager
 from idp.models import Client, Consent, Grant, Organization, OrgChoice, User
 from idp.oidc import flows
 from idp.oidc.revocation import end_grants
@@ -35,6 +35,16 @@ def load_user(user_id: str) -> User | None:
 login_manager.login_view = "account.login"
 
 
+@bp.before_app_request
+def _remember_switched_language() -> None:
+    """The language switch (``?lang=``) used while signed in is the person's choice for
+    their mails too (services.remember_locale). Only a request carrying ``lang`` loads
+    the person for this."""
+    lang = request.args.get("lang")
+    if lang and current_user.is_authenticated and remember_locale(current_user, lang):
+        db_session().commit()
+
+
 def _login_limit() -> str:
     return current_app.extensions["idp_settings"].login_rate_limit
 
@@ -52,6 +62,8 @@ def login() -> Any:
         result = authenticate(db_session(), settings, form.username.data, form.password.data)
         if result.user is not None:
             start_login(result.user)
+            if remember_locale(result.user, chosen_locale()):  # see remember_locale
+                db_session().commit()
             if flow is not None:
                 return redirect(flow.continue_url, code=303)
             return redirect(_next_target() or url_for("account.home"), code=303)

@@ -22,7 +22,10 @@ class User(UserMixin, Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     given_name: Mapped[str] = mapped_column(String(100), default="")
     family_name: Mapped[str] = mapped_column(String(100), default="")
-    locale: Mapped[str] = mapped_column(String(10), default="th")
+    # The language the person chose (th | en): the page switch while signed in, a sign-in
+    # after choosing it, the page of an accepted invitation. None: never chosen, mails
+    # use IDP_DEFAULT_LOCALE (idp.mail.recipient_locale). Also the OIDC ``locale`` claim.
+    locale: Mapped[str | None] = mapped_column(String(10), nullable=True, default=None)
     phone_number: Mapped[str] = mapped_column(String(32), default="")
     phone_number_verified: Mapped[bool] = mapped_column(default=False)
     address: Mapped[dict] = mapped_column(default=dict)
