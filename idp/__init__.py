@@ -70,7 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     from idp.account import email_page  # noqa: F401 - routes on the account blueprint
     from idp.account.views import bp as account_bp
-    from idp.mfa.messages import security_messages
+    from idp.mfa.messages import revoke_reason_labels, security_messages
     from idp.mfa.security_page import bp as security_bp
     from idp.mfa.views import bp as mfa_bp
     from idp.mfa.webauthn_views import bp as webauthn_bp
@@ -117,7 +117,10 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["security_messages"] = security_messages
+    app.jinja_env.globals["factor_reason_labels"] = revoke_reason_labels
     app.jinja_env.filters["datetime"] = web.format_epoch
+    app.jinja_env.filters["date"] = web.format_epoch_date
+    app.jinja_env.globals["timezone_label"] = web.timezone_label
     from idp.audit import summary as audit_summary
 
     app.jinja_env.filters["audit_summary"] = audit_summary

@@ -7,13 +7,16 @@ import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 from flask import has_request_context, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp import dates
 from idp.account.identifiers import username_key
 from idp.db import now
 from idp.models import AuditEvent, Organization, User
@@ -94,9 +97,10 @@ FILTERS = ("tag", "actor", "subject", "ip", "since", "until")
 
 
 def query_from_args(
-    args: Mapping[str, str], org_id: int | None, limit: int = 1000
+    args: Mapping[str, str], org_id: int | None, limit: int = 1000, zone: tzinfo = UTC
 ) -> tuple[AuditQuery, dict]:
-    """An audit query from a search form's values (dates as YYYY-MM-DD, UTC); returns the
+    """An audit query from a search form's values (dates as YYYY-MM-DD, days in
+    ``zone``: the deployment's, the zone the audit tables show times in); returns the
     cleaned values too, to fill the form again."""
     values = {k: (args.get(k) or "").strip()[:100] for k in FILTERS}
     return (
@@ -106,21 +110,23 @@ def query_from_args(
             actor=values["actor"],
             subject=values["subject"],
             ip=values["ip"],
-            since=_day(values["since"]),
-            until=_day(values["until"], end=True),
+            since=_day(values["since"], zone),
+            until=_day(values["until"], zone, end=True),
             limit=limit,
         ),
         values,
     )
 
 
-def _day(value: str, *, end: bool = False) -> int | None:
-    """Midnight UTC of a YYYY-MM-DD date; ``end`` gives the next midnight."""
+def _day(value: str, zone: tzinfo, *, end: bool = False) -> int | None:
+    """Midnight in ``zone`` of a YYYY-MM-DD date; ``end`` gives the next midnight."""
     try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         return None
-    return int(day.timestamp()) + (86400 if end else 0)
+    if end:
+        day += timedelta(days=1)
+    return int(datetime.combine(day, time(0), tzinfo=zone).timestamp())
 
 
 def search(db: Session, q: AuditQuery) -> list:
@@ -168,16 +174,21 @@ def _short(value: object) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
-def to_csv(rows: list) -> bytes:
+def to_csv(rows: list, locale: str, zone: tzinfo) -> bytes:
     """Rows of :func:`search` as CSV, with a BOM so that spreadsheet programs read the
-    Thai text as UTF-8."""
+    Thai text as UTF-8. ``when_utc`` is the machine field (ISO 8601, UTC); the second
+    column is the same moment for people, in the exporter's language (Thai with the
+    Buddhist-era year) and the deployment's zone, named in its heading."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["when_utc", "action", "organisation", "by", "whom", "ip", "details"])
+    with force_locale(locale):
+        human = _("Date and time (%(zone)s)", zone=dates.zone_label(zone, now()))
+    writer.writerow(["when_utc", human, "action", "organisation", "by", "whom", "ip", "details"])
     for event, by, whom, org in rows:
         writer.writerow(
             [
                 datetime.fromtimestamp(event.at, UTC).isoformat(),
+                dates.format_datetime(event.at, locale, zone),
                 event.tag,
                 org or "",
                 by or "",

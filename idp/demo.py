@@ -91,7 +91,7 @@ def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
     settings = app.extensions["idp_settings"]
     client_secrets: dict[str, str] = {}
     totp_secrets: dict[str, str] = {}
-    with get_db(app).factory() as s:
+    with app.app_context(), get_db(app).factory() as s:  # mails render templates
         for username, email, name, password, with_totp in DEMO_USERS:
             user = s.scalar(select(User).where(User.username_key == username))
             if user is None:

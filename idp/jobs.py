@@ -35,10 +35,10 @@ def totp_reminders(db: Session, settings: Settings, t: int) -> int:
         notify(
             settings,
             user,
-            "Your authenticator app expires soon",
-            f"The authenticator app '{factor.name}' on your account {user.username} expires "
-            f"in {max(1, int(days_left))} day(s). Sign in and choose 'renew now'.\n"
-            f"แอปยืนยันตัวตนของคุณจะหมดอายุในอีก {max(1, int(days_left))} วัน",
+            "totp_expiring",
+            name=factor.name,
+            days=max(1, int(days_left)),
+            expires_at=factor.expires_at,
         )
         factor.reminded_days = due
         sent += 1
@@ -62,5 +62,7 @@ def purge(db: Session, t: int) -> int:
 
 
 def run_jobs(db: Session, settings: Settings) -> dict[str, int]:
+    """Every job once. Mails are rendered from templates: run inside an app context
+    (``idp jobs run`` pushes one)."""
     t = now()
     return {"totp_reminders_sent": totp_reminders(db, settings, t), "purged": purge(db, t)}

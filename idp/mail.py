@@ -1,23 +1,109 @@
-"""Outgoing mail over SMTP (``IDP_SMTP_URL``: smtp://host:port or smtps://user:pw@host)."""
+"""Outgoing mail: the one front door (:func:`send_templated`) and the SMTP transport
+(``IDP_SMTP_URL``: smtp://host:port, smtp+starttls://user:pw@host or smtps://user:pw@host).
+
+Every mail is written in its recipient's language, not the language of the request
+that causes it (an admin's page, a cron job): :func:`recipient_locale` is the person's
+chosen locale, else IDP_DEFAULT_LOCALE. A mail is a pair of templates rendered under
+``flask_babel.force_locale``:
+
+- ``templates/mail/<name>.txt``: ``{% block subject %}`` (one line) and the plain text;
+- ``templates/mail/<name>.html``: the same text as simple, accessible HTML (``lang``,
+  a heading with the brand's name in that language, inline styles: mail clients drop
+  style sheets, and the pages' CSP does not apply to mail).
+
+Both go out as one multipart/alternative message. A code or link given to the
+template (``code``, ``link``) must appear in both parts, or rendering fails: a reader
+of either part gets everything they need.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
+from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from flask import current_app
+from flask_babel import force_locale
+from markupsafe import escape
+
+from idp.config import LOCALES, Settings
+
 log = logging.getLogger("idp.mail")
+
+MUST_APPEAR_IN_BOTH = ("code", "link")
 
 
 class MailError(RuntimeError):
     """The message could not be handed to the SMTP server."""
 
 
-def send_mail(smtp_url: str, sender: str, to: str, subject: str, body: str) -> None:
+class MailTemplateError(RuntimeError):
+    """A mail template lost a code or link in one of its parts (a bug, not an outage)."""
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+def recipient_locale(settings: Settings, person: Any | None) -> str:
+    """The language to write to ``person`` in: their chosen locale (``users.locale``),
+    else the deployment default (IDP_DEFAULT_LOCALE); None (no account yet) gives the
+    default too."""
+    chosen = getattr(person, "locale", None)
+    return chosen if chosen in LOCALES else settings.default_locale
+
+
+def _tidy_text(text: str) -> str:
+    """Template indentation and blank runs out; paragraphs stay one blank line apart."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+def render_mail(template: str, locale: str, **context: Any) -> RenderedMail:
+    """Subject, text and HTML of ``mail/<template>`` in ``locale`` (th | en)."""
+    if locale not in LOCALES:
+        raise ValueError(f"unsupported mail locale {locale!r}")
+    env = current_app.jinja_env
+    settings = current_app.extensions["idp_settings"]
+    values = {"locale": locale, "brand_colour": settings.brand_primary_colour, **context}
+    with force_locale(locale):
+        text_template = env.get_template(f"mail/{template}.txt")
+        subject_block = text_template.blocks["subject"](text_template.new_context(values))
+        subject = " ".join("".join(subject_block).split())
+        text = _tidy_text(text_template.render(values))
+        html = env.get_template(f"mail/{template}.html").render(subject=subject, **values)
+    for key in MUST_APPEAR_IN_BOTH:
+        if key in context and (
+            str(context[key]) not in text or str(escape(context[key])) not in html
+        ):
+            raise MailTemplateError(f"mail/{template}: {key} missing from a part")
+    return RenderedMail(subject, text, html)
+
+
+def send_templated(settings: Settings, to: str, template: str, locale: str, **context: Any) -> None:
+    """Render ``mail/<template>`` in ``locale`` and send it to ``to``; raises MailError
+    when the SMTP server does not take it. Needs an app context (the CLI pushes one)."""
+    mail = render_mail(template, locale, **context)
+    send_mail(settings.smtp_url, settings.mail_from, to, mail.subject, mail.text, mail.html)
+
+
+def send_mail(
+    smtp_url: str, sender: str, to: str, subject: str, body: str, html: str | None = None
+) -> None:
+    """The transport: one message, multipart/alternative when ``html`` is given (the
+    plain text first, as RFC 2046 5.1.4 orders the alternatives)."""
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject
     msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     parts = urlsplit(smtp_url)
     host, port = (
         parts.hostname or "127.0.0.1",

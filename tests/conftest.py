@@ -125,6 +125,15 @@ def db(app):
     s.close()
 
 
+@pytest.fixture
+def app_context(app):
+    """An app context for calling a service that mails directly, outside any request
+    (mails are rendered from the app's templates, as ``idp jobs run`` does it). Not
+    with ``client`` in the same test: its requests would share this context's ``g``."""
+    with app.app_context():
+        yield
+
+
 class Inbox:
     """Messages received by the in-process SMTP server (RECIPES.md 6)."""
 

@@ -132,3 +132,14 @@ def exchange(client, rp: RP_Client, code, verifier, **extra):
     if rp.secret:
         return client.post("/token", data=data, auth=(rp.client_id, rp.secret))
     return client.post("/token", data={**data, "client_id": rp.client_id})
+
+
+def mail_text(msg) -> str:
+    """The plain-text part of a mail received by the SMTP sink (every mail of ours is
+    multipart/alternative: text and HTML)."""
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def mail_html(msg) -> str:
+    """The HTML part of a received mail."""
+    return msg.get_body(preferencelist=("html",)).get_content()

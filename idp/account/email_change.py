@@ -15,6 +15,7 @@ changed to is the one the accepted code was mailed to, never one read elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import Any
 
@@ -25,8 +26,9 @@ from sqlalchemy.orm import Session
 from idp.account.identifiers import email_key, is_valid_email
 from idp.account.services import set_email
 from idp.audit import AuditTag, record
-from idp.mail import MailError, send_mail
-from idp.mfa import email_codes
+from idp.db import now
+from idp.mail import MailError, recipient_locale, send_templated
+from idp.mfa import email_codes, email_otp
 from idp.mfa.email_codes import Pending
 from idp.mfa.email_otp import Outcome, Purpose
 from idp.models import User
@@ -78,19 +80,37 @@ def start(db: Session, settings: Any, user: User, new_email: str) -> None:
         raise EmailChangeError("code_recently_sent")  # no mail bombing through us
     code = issued.code
     try:
-        send_mail(
-            settings.smtp_url,
-            settings.mail_from,
+        send_templated(
+            settings,
             new_email,
-            "รหัสยืนยันอีเมล / Email confirmation code",
-            f"รหัสยืนยันอีเมลใหม่ของบัญชี {user.username}: {code}\n"
-            f"The code to confirm the new email of the account {user.username} is: {code}\n"
-            "It works for 10 minutes. If you did not ask for it, ignore this mail.\n",
+            "email_change_code",
+            recipient_locale(settings, user),  # the account owner's, at the new address
+            username=user.username,
+            email=new_email,
+            code=code,
+            minutes=email_otp.POLICIES[Purpose.EMAIL_CHANGE].ttl // 60,
         )
     except MailError:
         db.rollback()  # no code, no pause: the person may simply try again
         raise
     db.commit()
+
+
+def tell_old_address(settings: Any, user: User, old: str) -> None:
+    """After the change: the old address learns of it, in the owner's language (best
+    effort: the change stands, and is audited, whether or not this mail goes out)."""
+    with contextlib.suppress(MailError):
+        send_templated(
+            settings,
+            old,
+            "email_changed",
+            recipient_locale(settings, user),
+            username=user.username,
+            old=old,
+            new=user.email,
+            by="self",
+            when=now(),
+        )
 
 
 def confirm(db: Session, settings: Any, user: User, code: str) -> str:

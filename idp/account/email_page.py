@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
@@ -14,7 +13,7 @@ from idp.account.forms import PostForm
 from idp.account.messages import email_messages
 from idp.account.views import bp
 from idp.db import session as db_session
-from idp.mail import MailError, send_mail
+from idp.mail import MailError
 
 
 @bp.route("/account/email", methods=["GET", "POST"])
@@ -31,17 +30,7 @@ def change_email() -> Any:
             if request.form.get("step") == "confirm":
                 old = email_change.confirm(db, settings, current_user, request.form.get("code", ""))
                 db.commit()
-                with contextlib.suppress(MailError):  # best effort: the change stands
-                    send_mail(
-                        settings.smtp_url,
-                        settings.mail_from,
-                        old,
-                        "อีเมลของบัญชีถูกเปลี่ยน / Your email was changed",
-                        f"อีเมลของบัญชี {current_user.username} เปลี่ยนจาก {old} เป็น "
-                        f"{current_user.email}\nThe email of the account "
-                        f"{current_user.username} was changed from {old} to "
-                        f"{current_user.email}. If this was not you, contact support at once.\n",
-                    )
+                email_change.tell_old_address(settings, current_user, old)
                 return redirect(url_for("account.home", m="email_changed"), code=303)
             email_change.start(db, settings, current_user, request.form.get("email", ""))
         except email_change.EmailChangeError as exc:

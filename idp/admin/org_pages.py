@@ -17,6 +17,7 @@ from idp.admin import services
 from idp.admin.messages import operator_messages
 from idp.admin.views import bp, operator_required
 from idp.db import session as db_session
+from idp.extensions import page_locale
 from idp.mail import MailError
 from idp.models import Client, ClientScope, Membership, Organization, OrgClient, OrgDocument
 from idp.orgs import documents
@@ -94,6 +95,7 @@ def create_org() -> Any:
             member_limit=limit if limit is not None else 0,
             first_admin=form.get("first_admin", "")[:254],
             actor=current_user.id,
+            locale=page_locale(),  # a new admin's invitation: the operator's language
         )
     except OrgError as exc:
         db.rollback()

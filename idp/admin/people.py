@@ -82,16 +82,7 @@ def set_active(user_id: int) -> Any:
         db.rollback()
         return _back(exc.code)
     db.commit()
-    notify(
-        current_app.extensions["idp_settings"],
-        user,
-        "บัญชีของคุณถูกเปิดใช้งาน / Your account was enabled"
-        if active
-        else "บัญชีของคุณถูกระงับ / Your account was disabled",
-        f"บัญชี {user.username} {'เปิดใช้งานอีกครั้งแล้ว' if active else 'ถูกระงับโดยผู้ดูแลระบบ'}\n"
-        f"The account {user.username} was {'enabled' if active else 'disabled'} by a "
-        "platform operator.\n",
-    )
+    notify(current_app.extensions["idp_settings"], user, "account_status", active=active)
     return _back("enabled" if active else "disabled")
 
 

@@ -14,6 +14,7 @@ from idp.account.identifiers import is_valid_email
 from idp.account.services import find_login_user
 from idp.audit import AuditTag, record
 from idp.db import now
+from idp.mail import recipient_locale
 from idp.mfa.services import notify
 from idp.models import (
     Client,
@@ -33,6 +34,7 @@ from idp.orgs.services import (
     add_member,
     add_scope,
     create_org,
+    display_name,
     lock_org,
     member_count,
     org_admins,
@@ -57,6 +59,7 @@ def create_organisation(
     member_limit: int,
     first_admin: str,
     actor: int,
+    locale: str | None = None,
 ) -> tuple[Organization, str]:
     """An organisation created by an operator is active at once. Its first admin (A1) is
     an existing account (username or email), or is invited by email to create one.
@@ -82,7 +85,7 @@ def create_organisation(
     if admin is not None:
         add_member(db, org.id, admin, role="admin", actor=actor)
         return org, "added"
-    invitations.invite(db, settings, org, who, actor, role="admin")
+    invitations.invite(db, settings, org, who, actor, role="admin", locale=locale)
     return org, "invited"
 
 
@@ -187,24 +190,19 @@ def set_status(db: Session, org_id: int, action: str, actor: int | None) -> Orga
     return org
 
 
-STATUS_MAIL = {
-    "active": ("approved / อนุมัติแล้ว", "can now use", "ใช้งานระบบได้แล้ว"),
-    "suspended": ("suspended / ถูกระงับ", "can no longer use", "ถูกระงับการใช้งานระบบ"),
-}
-
-
 def notify_status(db: Session, settings: Any, org: Organization) -> None:
     """Tell the organisation's admins it was approved, reactivated or suspended (best
-    effort, after the commit: a mail outage never undoes the decision). The mail is in
-    Thai and English, like every organisation mail."""
-    subject, en, th = STATUS_MAIL[org.status]
+    effort, after the commit: a mail outage never undoes the decision), each in their
+    own language, with the organisation's name in it."""
     for admin in org_admins(db, org.id):
+        locale = recipient_locale(settings, admin)
         notify(
             settings,
             admin,
-            f"{org.name_th}: {subject}",
-            f"{org.name_th} ({org.identifier}) {th} (idp)\n"
-            f"{org.name_en or org.name_th} {en} the applications of idp.\n",
+            "org_status",
+            org=display_name(org, locale),
+            identifier=org.identifier,
+            status=org.status,
         )
 
 

@@ -76,7 +76,7 @@ def jobs_run() -> None:
     from idp.jobs import run_jobs
 
     app = _app()
-    with get_db(app).factory() as s:
+    with app.app_context(), get_db(app).factory() as s:  # mails render templates
         click.echo(json.dumps(run_jobs(s, app.extensions["idp_settings"])))
 
 

@@ -181,7 +181,7 @@ def orgs_set_status(identifier, action, as_json) -> None:
     from idp.orgs.entitlements import StatusConflict
 
     app = _app()
-    with get_db(app).factory() as s:
+    with app.app_context(), get_db(app).factory() as s:  # the mails render templates
         org = _org(s, identifier)
         try:
             set_status(s, org.id, action, actor=None)

@@ -72,7 +72,7 @@ def users_enrol_totp(username, name, as_json) -> None:
 
     app = _app()
     settings = app.extensions["idp_settings"]
-    with get_db(app).factory() as s:
+    with app.app_context(), get_db(app).factory() as s:  # the mail renders templates
         user = find_login_user(s, username)
         if user is None:
             _fail(f"no user {username!r}")

@@ -22,7 +22,11 @@ class _Sink:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with _LOCK:
             MESSAGES.append(
-                {"to": str(msg["To"]), "subject": str(msg["Subject"]), "body": msg.get_content()}
+                {
+                    "to": str(msg["To"]),
+                    "subject": str(msg["Subject"]),
+                    "body": msg.get_body(preferencelist=("plain",)).get_content(),
+                }
             )
         return "250 OK"
 

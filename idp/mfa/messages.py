@@ -29,3 +29,14 @@ def security_messages() -> dict[str, str]:
         ),
         "revoked": _("The factor was removed. We sent you an email about it."),
     }
+
+
+def revoke_reason_labels() -> dict[str, str]:
+    """Why a factor was removed (services.REVOKE_REASONS), as the form words it; a Jinja
+    global (``factor_reason_labels``) so that a mail says it in the recipient's language."""
+    return {
+        "name_change": _("Name change"),
+        "new_phone": _("New phone"),
+        "lost_device": _("Lost device"),
+        "other": _("Other"),
+    }

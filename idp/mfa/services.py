@@ -16,8 +16,8 @@ from idp.account import lockout
 from idp.audit import AuditTag, record
 from idp.config import Settings
 from idp.db import now
-from idp.mail import MailError, send_mail
-from idp.mfa import email_codes, policy, totp, webauthn
+from idp.mail import MailError, recipient_locale, send_templated
+from idp.mfa import email_codes, email_otp, policy, totp, webauthn
 from idp.mfa.email_otp import Purpose
 from idp.models import Client, Grant, MfaFactor, RecoveryCode, User
 from idp.oidc.acr import ACR_MFA
@@ -39,10 +39,18 @@ class MfaError(ValueError):
         self.params = params
 
 
-def notify(settings: Settings, user: User, subject: str, body: str) -> None:
-    """Best-effort notification: a mail outage must not undo a security change."""
+def notify(settings: Settings, user: User, template: str, **context: object) -> None:
+    """Best-effort notification in the person's language (``mail/<template>``, with
+    ``username`` filled in): a mail outage must not undo a security change."""
     try:
-        send_mail(settings.smtp_url, settings.mail_from, user.email, subject, body)
+        send_templated(
+            settings,
+            user.email,
+            template,
+            recipient_locale(settings, user),
+            username=user.username,
+            **context,
+        )
     except MailError:
         log.warning("notification to user %s not delivered", user.id)
 
@@ -186,13 +194,7 @@ def provision_totp(
 
 
 def _notify_totp_added(settings: Settings, user: User, factor: MfaFactor) -> None:
-    notify(
-        settings,
-        user,
-        "New authenticator app added",
-        f"An authenticator app ({factor.name}) was added to your account {user.username}. "
-        "If this was not you, contact support and revoke it at once.",
-    )
+    notify(settings, user, "totp_added", name=factor.name, when=now())
 
 
 # --- WebAuthn ---------------------------------------------------------------------
@@ -208,13 +210,7 @@ def complete_webauthn_registration(
     factor = webauthn.register(db, settings.issuer, user, sid, credential_json, name)
     record(db, AuditTag.MFA_WEBAUTHN_ENROLLED, actor=user.id, subject=user.id, factor=factor.id)
     db.commit()
-    notify(
-        settings,
-        user,
-        "New security key added",
-        f"A security key or passkey ({factor.name}) was added to your account "
-        f"{user.username}. If this was not you, contact support.",
-    )
+    notify(settings, user, "webauthn_added", name=factor.name, when=now())
     return factor
 
 
@@ -274,14 +270,13 @@ def send_email_otp(db: Session, settings: Settings, user: User, flow_key: str) -
     code = issued.code
     db.commit()  # before the mail: a failed delivery does not lift the resend pause
     try:
-        send_mail(
-            settings.smtp_url,
-            settings.mail_from,
+        send_templated(
+            settings,
             user.email,
-            f"Your sign-in code: {code}",
-            f"Your idp sign-in code is {code}. It is valid for 10 minutes.\n"
-            f"รหัสเข้าสู่ระบบ idp ของคุณคือ {code} ใช้ได้ภายใน 10 นาที\n\n"
-            "If you did not try to sign in, change your password.",
+            "signin_code",
+            recipient_locale(settings, user),
+            code=code,
+            minutes=email_otp.POLICIES[Purpose.MFA].ttl // 60,
         )
     except MailError:
         raise MfaError("mail_failed") from None
@@ -402,7 +397,9 @@ def revoke_factor(db: Session, settings: Settings, user: User, factor_id: int, r
     notify(
         settings,
         user,
-        "A sign-in factor was removed",
-        f"The {factor.kind} factor '{factor.name}' was removed from your account "
-        f"{user.username} (reason: {reason}). If this was not you, contact support.",
+        "factor_removed",
+        kind=factor.kind,
+        name=factor.name,
+        reason=reason,
+        when=factor.revoked_at,
     )

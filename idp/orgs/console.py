@@ -25,6 +25,7 @@ from idp.account.forms import PostForm
 from idp.audit import EXPORT_LIMIT, AuditTag, query_from_args, record, to_csv
 from idp.audit import search as audit_search
 from idp.db import session as db_session
+from idp.extensions import page_locale
 from idp.mail import MailError
 from idp.mfa.guard import console_step_up
 from idp.models import (
@@ -177,7 +178,8 @@ def change_scope(org: Organization, user_id: int, scope_id: int) -> Any:
 
 def _audit_rows(org: Organization, limit: int = 1000) -> tuple[list, dict]:
     """This organisation's audit trail, newest first, filtered like the operator's."""
-    query, values = query_from_args(request.args, org.id, limit)
+    zone = current_app.extensions["idp_settings"].zone  # the days the table shows
+    query, values = query_from_args(request.args, org.id, limit, zone)
     return audit_search(db_session(), query), values
 
 
@@ -198,7 +200,11 @@ def audit(org: Organization) -> Any:
 @org_admin
 def audit_csv(org: Organization) -> Response:
     return Response(
-        to_csv(_audit_rows(org, EXPORT_LIMIT)[0]),
+        to_csv(
+            _audit_rows(org, EXPORT_LIMIT)[0],
+            page_locale(),
+            current_app.extensions["idp_settings"].zone,
+        ),
         200,
         {
             "Content-Type": "text/csv; charset=utf-8",
@@ -244,7 +250,12 @@ def invite(org: Organization) -> Any:
 def _invite(org: Organization, email: str) -> Any:
     try:
         invitations.invite(
-            db_session(), current_app.extensions["idp_settings"], org, email, current_user.id
+            db_session(),
+            current_app.extensions["idp_settings"],
+            org,
+            email,
+            current_user.id,
+            locale=page_locale(),  # for a person without an account: the admin's language
         )
     except invitations.InvitationError as exc:
         db_session().rollback()

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from idp.account.identifiers import email_key, is_valid_email
 from idp.account.services import AccountError, create_user
 from idp.audit import AuditTag, record
-from idp.config import Settings
+from idp.config import LOCALES, Settings
 from idp.db import now
-from idp.mail import send_mail
+from idp.mail import recipient_locale, send_templated
 from idp.models import Invitation, Membership, Organization, User
 from idp.oidc.tokens import token_digest
 from idp.orgs import services
@@ -44,11 +44,15 @@ def invite(
     settings: Settings,
     org: Organization,
     email: str,
-    actor: int,
+    actor: int | None,
     role: str = "member",
+    locale: str | None = None,
 ) -> None:
     """Create the invitation and mail its link, whether or not the address has an
-    account (the mail tells an account holder to sign in and accept). Raises
+    account (the mail tells an account holder to sign in and accept). The mail is in
+    the recipient's language: an account holder's chosen one; for an address without
+    an account, ``locale``, the inviting admin's page language (None, e.g. from the
+    command line: IDP_DEFAULT_LOCALE). Raises
     InvitationError ``email_invalid``, ``member_limit_reached``, or ``already_member``
     for an address of one of the organisation's members (the admin sees their
     addresses anyway); the audit record is the same either way. MailError: the caller
@@ -93,28 +97,21 @@ def invite(
     # The mail goes out before the caller commits: if it fails (MailError), the caller
     # rolls back and nothing was created, so the form can simply be sent again.
     link = f"{settings.issuer}/invite/{token}"
-    if account is None:
-        body = (
-            f"You are invited to join {org.name_th} on idp.\n"
-            f"คุณได้รับเชิญให้เข้าร่วม {org.name_th}\n\n{link}\n\n"
-            "The link works once, within 72 hours."
-        )
-    else:
-        body = (
-            f"An administrator of {org.name_th} invites your idp account to join the "
-            "organisation. Open the link, sign in with your account and accept.\n"
-            f"ผู้ดูแลของ {org.name_th} เชิญบัญชี idp ของคุณเข้าร่วมองค์กร "
-            "เปิดลิงก์ เข้าสู่ระบบด้วยบัญชีของคุณ แล้วกดเข้าร่วม\n\n"
-            f"{link}\n\n"
-            "The link works once, within 72 hours. If you do not want to join, ignore "
-            "this mail."
-        )
-    send_mail(
-        settings.smtp_url,
-        settings.mail_from,
+    to_locale = (
+        recipient_locale(settings, account)
+        if account is not None
+        else (locale if locale in LOCALES else settings.default_locale)
+    )
+    send_templated(
+        settings,
         email.strip(),
-        f"Invitation to {org.name_th}",
-        body,
+        "invitation",
+        to_locale,
+        org=services.display_name(org, to_locale),
+        link=link,
+        expires_at=t + INVITE_TTL,
+        has_account=account is not None,
+        role=role,
     )
 
 
@@ -201,9 +198,18 @@ def _claim(db: Session, inv: Invitation) -> None:
 
 
 def accept(
-    db: Session, token: str, *, username: str, name: str, password: str, identity: dict
+    db: Session,
+    token: str,
+    *,
+    username: str,
+    name: str,
+    password: str,
+    identity: dict,
+    locale: str | None = None,
 ) -> User:
-    """Create the account and the membership; the link is consumed atomically."""
+    """Create the account and the membership; the link is consumed atomically.
+    ``locale``: the language of the page the account was created on, kept as the
+    person's choice for their mails (account.services.remember_locale)."""
     inv = find(db, token)
     if inv is None:
         raise InvitationError("invitation_expired")
@@ -216,6 +222,7 @@ def accept(
             password=password,
             name=name,
             email_verified=True,
+            locale=locale,
             **identity,
         )
     except AccountError as exc:

@@ -14,7 +14,7 @@ from idp.account.identifiers import email_key, is_valid_email
 from idp.account.services import set_email
 from idp.audit import AuditTag, record
 from idp.db import now
-from idp.mail import MailError, send_mail
+from idp.mail import MailError, recipient_locale, send_templated
 from idp.models import (
     Client,
     ClientScope,
@@ -65,6 +65,12 @@ def create_org(
     db.add(org)
     db.flush()
     return org
+
+
+def display_name(org: Organization, locale: str) -> str:
+    """The organisation's name in ``locale``: the English name for ``en`` when it has
+    one, else the Thai name (every organisation has one)."""
+    return org.name_en if locale == "en" and org.name_en else org.name_th
 
 
 def allow_client(db: Session, org_id: int, client_id: str) -> None:
@@ -379,16 +385,20 @@ def change_admin_email(
     tag = AuditTag.OP_EMAIL_CHANGED if by_operator else AuditTag.ORG_ADMIN_EMAIL_CHANGED
     record(db, tag, actor=actor, subject=user_id, org=org_id, before=old, after=user.email)
     db.commit()  # the mails describe a change that happened
-    by = "a platform operator" if by_operator else f"an administrator of {org.name_th}"
+    locale = recipient_locale(settings, user)  # both addresses are the owner's
     for address in (old, user.email):
         with contextlib.suppress(MailError):  # best effort: the change is audited anyway
-            send_mail(
-                settings.smtp_url,
-                settings.mail_from,
+            send_templated(
+                settings,
                 address,
-                "Your email was changed",
-                f"The email of the account {user.username} was changed from {old} to "
-                f"{user.email} by {by}.",
+                "email_changed",
+                locale,
+                username=user.username,
+                old=old,
+                new=user.email,
+                by="operator" if by_operator else "admin",
+                org=display_name(org, locale),
+                when=now(),
             )
     return user
 

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from idp.account.forms import PostForm
 from idp.db import session as db_session
+from idp.extensions import page_locale
 from idp.models import Organization
 from idp.oidc import flows
 from idp.oidc.errors import error_page
@@ -65,6 +66,7 @@ def accept_invitation(token: str) -> Any:
                 name=form.name.data,
                 password=form.password.data,
                 identity=identity,
+                locale=page_locale(),  # the language the person created the account in
             )
         except invitations.InvitationError as exc:
             error = invitation_message(exc.code)

@@ -257,7 +257,7 @@ def test_enrol_totp_is_audited_mailed_and_works_with_oathtool(run, smtp_sink):
     data = json.loads(result.stdout)
     assert data["otpauth_uri"].startswith("otpauth://totp/idp:")
     (mail,) = smtp_sink.to("somchai@example.org")
-    assert mail["Subject"] == "New authenticator app added"
+    assert mail["Subject"] == "มีการเพิ่มแอปยืนยันตัวตนใหม่"  # no language chosen: th
     (event,) = audit_events(run, "mfa:totp:enrolled")
     with database(run) as (app, s):
         user = s.scalar(select(User).where(User.username == "somchai"))
@@ -502,7 +502,7 @@ def test_set_status_mails_the_admins_like_the_console(run, smtp_sink):
     )
     assert suspended.returncode == 0, suspended.stderr
     (mail,) = smtp_sink.to("ann@example.org")
-    assert mail["Subject"] == "กรม: suspended / ถูกระงับ"
+    assert mail["Subject"] == "กรม: ถูกระงับการใช้งาน"
     (event,) = audit_events(run, "op:org:status")
     assert (event.actor_user_id, event.details["after"]) == (None, "suspended")
 

@@ -10,7 +10,7 @@ import time_machine
 from sqlalchemy import select
 
 from idp.models import AuditEvent, User
-from tests.factories import csrf_token, login, make_user
+from tests.factories import csrf_token, login, mail_text, make_user
 from tests.integration.test_mfa import T0
 
 
@@ -21,7 +21,7 @@ def app(app_factory, smtp_sink):
 
 def _code(smtp_sink, address):
     mail = smtp_sink.to(address)[-1]
-    return re.search(r"\b(\d{6})\b", mail.get_content()).group(1)
+    return re.search(r"\b(\d{6})\b", mail_text(mail)).group(1)
 
 
 def _post(client, **data):

@@ -16,7 +16,7 @@ from idp.mfa import email_codes, email_otp, services
 from idp.mfa.email_otp import Outcome, Purpose
 from idp.models import User
 from idp.oidc.acr import ACR_MFA, ACR_MFA_EMAIL
-from tests.factories import csrf_token, login, make_client, make_user, query
+from tests.factories import csrf_token, login, mail_text, make_client, make_user, query
 from tests.integration.test_mfa import T0, Flow, _client_row, _email_code, _send_email, claims
 
 
@@ -70,7 +70,7 @@ def _change_email(client, **data):
 
 
 def _code_to(smtp_sink, address) -> str:
-    body = smtp_sink.to(address)[-1].get_content()
+    body = mail_text(smtp_sink.to(address)[-1])
     return re.search(r"\b(\d{6})\b", body).group(1)
 
 

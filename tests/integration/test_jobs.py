@@ -16,9 +16,9 @@ T0 = 1_800_000_000
 def test_reminders_sent_once_per_threshold(app_factory, db, smtp_sink):
     app = app_factory(smtp_url=smtp_sink.url)
     settings = app.extensions["idp_settings"]
-    make_user(db)
+    make_user(db, locale="en")
     user = db.scalar(select(User))
-    with time_machine.travel(T0, tick=False) as traveller:
+    with app.app_context(), time_machine.travel(T0, tick=False) as traveller:
         factor, _ = services.start_totp(db, settings, user, "Phone")
         factor.status = "active"
         db.commit()

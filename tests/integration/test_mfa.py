@@ -20,6 +20,7 @@ from tests.factories import (
     csrf_token,
     exchange,
     login,
+    mail_text,
     make_client,
     make_user,
     pkce_pair,
@@ -223,7 +224,7 @@ def test_max_age_zero_redoes_password_and_second_factor_M05(client, db, settings
 
 
 def _email_code(inbox, address) -> str:
-    body = inbox.to(address)[-1].get_content()
+    body = mail_text(inbox.to(address)[-1])
     return re.search(r"\b(\d{6})\b", body).group(1)
 
 
@@ -362,9 +363,8 @@ def test_user_without_factor_is_led_through_totp_enrolment(client, db, smtp_sink
     flow.resp = client.get(cont)
     flow.follow()
     assert claims(client, flow.tokens()["id_token"])["acr"] == ACR_MFA
-    assert any(
-        "authenticator app" in m["Subject"].lower() for m in smtp_sink.to("alice@example.org")
-    )
+    # alice chose no language: the deployment default, Thai
+    assert any("แอปยืนยันตัวตน" in m["Subject"] for m in smtp_sink.to("alice@example.org"))
 
 
 def test_recovery_code_single_use(client, db, settings, alice):
@@ -442,7 +442,7 @@ def test_revoking_last_factor_blocked_when_client_needs_mfa_M11(
     )
     db.refresh(factor)
     assert factor.status == "revoked" and factor.revoke_reason == "lost_device"
-    assert any("removed" in m["Subject"] for m in smtp_sink.to("alice@example.org"))
+    assert any("ถูกลบ" in m["Subject"] for m in smtp_sink.to("alice@example.org"))
     assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "mfa:factor:revoked"))
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from idp.mfa import services as mfa
 from idp.models import AuditEvent, Entitlement, Membership, User
 from idp.orgs import services
-from tests.factories import csrf_token, login, make_client, make_user, query
+from tests.factories import csrf_token, login, mail_text, make_client, make_user, query
 from tests.otp import oathtool_code
 
 
@@ -184,7 +184,9 @@ def test_audit_trail_lists_and_exports_own_org_only(client, db, world):
     assert csv_resp.headers["Content-Disposition"].startswith("attachment;")
     body = csv_resp.data.decode("utf-8-sig")
     lines = body.strip().splitlines()
-    assert lines[0] == "when_utc,action,organisation,by,whom,ip,details"
+    assert lines[0] == (
+        'when_utc,"Date and time (Asia/Bangkok, UTC+07:00)",action,organisation,by,whom,ip,details'
+    )
     assert len(lines) == 2 and "ann" in lines[1] and "boss" in lines[1] and "ben" not in body
     assert client.get(f"/orgs/{world['b'].id}/admin/audit.csv").status_code == 404
     by_whom = client.get(f"/orgs/{world['a'].id}/admin/audit?subject=ann").get_data(as_text=True)
@@ -221,7 +223,7 @@ def _invite(client, world, email="newbie@example.org"):
 
 
 def _link(smtp_sink, email):
-    body = smtp_sink.to(email)[-1].get_content()
+    body = mail_text(smtp_sink.to(email)[-1])
     return re.search(r"http://localhost(/invite/\S+)", body).group(1)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from idp.mfa import services as mfa
 from idp.models import AuditEvent, Invitation, Membership
 from idp.orgs import invitations, services
-from tests.factories import PASSWORD, csrf_token, login, make_user, query
+from tests.factories import PASSWORD, csrf_token, login, mail_text, make_user, query
 from tests.otp import oathtool_code
 
 EXISTING = "ben@example.org"  # ben has an account (admin of another organisation)
@@ -108,14 +108,16 @@ def test_answer_is_the_same_for_an_address_with_and_without_account_E02_A02(
 
 
 @pytest.mark.parametrize("form", list(FORMS))
-def test_the_right_mail_is_sent_to_each_address_E02(client, world, smtp_sink, form):
+def test_the_right_mail_is_sent_to_each_address_E02(client, db, world, smtp_sink, form):
+    world["ben"].locale = "en"  # the account holder's language; the new person: boss's page
+    db.commit()
     _console(client, world)
     _send(client, world, form, EXISTING)
     _send(client, world, form, UNKNOWN)
     (to_account,) = smtp_sink.to(EXISTING)
     (to_new,) = smtp_sink.to(UNKNOWN)
     assert to_account["Subject"] == to_new["Subject"] == "Invitation to A"
-    account_body, new_body = to_account.get_content(), to_new.get_content()
+    account_body, new_body = mail_text(to_account), mail_text(to_new)
     assert "sign in with your account and accept" in account_body
     assert "sign in" not in new_body.lower()
     for body in (account_body, new_body):
@@ -123,7 +125,7 @@ def test_the_right_mail_is_sent_to_each_address_E02(client, world, smtp_sink, fo
 
 
 def _link(smtp_sink, email: str) -> str:
-    body = smtp_sink.to(email)[-1].get_content()
+    body = mail_text(smtp_sink.to(email)[-1])
     return re.search(r"http://localhost(/invite/\S+)", body).group(1)
 
 
@@ -190,7 +192,7 @@ def test_accept_existing_refuses_an_account_with_another_address(db, world, app,
             db, app.extensions["idp_settings"], world["a"], EXISTING, world["boss"].id
         )
         db.commit()
-    token = re.search(r"/invite/(\S+)", smtp_sink.to(EXISTING)[-1].get_content()).group(1)
+    token = re.search(r"/invite/(\S+)", mail_text(smtp_sink.to(EXISTING)[-1])).group(1)
     with pytest.raises(invitations.InvitationError) as exc:
         invitations.accept_existing(db, token, world["carl"])
     assert exc.value.code == "other_account"

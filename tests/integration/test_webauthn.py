@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from idp.models import AuditEvent, Client, MfaFactor
 from idp.oidc.acr import ACR_MFA, ACR_PHISHING_RESISTANT
-from tests.factories import csrf_token, login, make_client, make_user, query
+from tests.factories import csrf_token, login, mail_text, make_client, make_user, query
 from tests.integration.test_mfa import T0, Flow, claims
 from tests.webauthn_soft import SoftAuthenticator
 
@@ -66,7 +66,8 @@ def _assert(client, flow, soft, origin=ORIGIN, rp_id=None):
 def test_registration_stores_named_credential_and_notifies(db, keyholder, smtp_sink):
     factor = db.scalar(select(MfaFactor))
     assert factor.kind == "webauthn" and factor.name == "YubiKey" and factor.uv_capable
-    assert any("security key" in m["Subject"].lower() for m in smtp_sink.to("alice@example.org"))
+    # alice chose no language: the deployment default, Thai
+    assert any("กุญแจความปลอดภัย" in m["Subject"] for m in smtp_sink.to("alice@example.org"))
 
 
 def test_registration_needs_recent_password(client, db):
@@ -191,7 +192,7 @@ def test_registration_is_audited_and_notified_like_totp_M08(db, keyholder, smtp_
     assert event.details["factor"] == factor.id
     assert event.actor_user_id == event.subject_user_id == factor.user_id
     (mail,) = smtp_sink.to("alice@example.org")
-    assert mail["Subject"] == "New security key added" and "(YubiKey)" in mail.get_content()
+    assert mail["Subject"] == "มีการเพิ่มกุญแจความปลอดภัยใหม่" and "(YubiKey)" in mail_text(mail)
 
 
 def test_registration_for_another_origin_leaves_no_factor_audit_or_mail_M09(client, db, smtp_sink):
