@@ -22,7 +22,11 @@ import logging
 import re
 import smtplib
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -94,16 +98,40 @@ def send_templated(settings: Settings, to: str, template: str, locale: str, **co
     send_mail(settings.smtp_url, settings.mail_from, to, mail.subject, mail.text, mail.html)
 
 
+def _address(value: str) -> str:
+    """An address header, its display name (if any) RFC 2047-encoded when not ASCII."""
+    name, address = parseaddr(value)
+    return formataddr((name, address), charset="utf-8") if name else address
+
+
+def _message(sender: str, to: str, subject: str, body: str, html: str | None) -> Message:
+    """The message, built with the classic ``email.mime`` API: the modern one
+    (``EmailMessage``) folds a long non-ASCII Subject into encoded-words with the space
+    between them outside any word, and RFC 2047 (6.2) tells readers to drop such
+    spaces ("คำเชิญเข้าร่วม บริษัท ก" arrived as "คำเชิญเข้าร่วมบริษัท ก"); ``Header``
+    keeps every space inside an encoded-word of at most 75 characters."""
+    text_part = MIMEText(body, "plain", "utf-8")
+    if html is None:
+        msg: Message = text_part
+    else:
+        msg = MIMEMultipart("alternative")
+        msg.attach(text_part)
+        msg.attach(MIMEText(html, "html", "utf-8"))
+    msg["From"], msg["To"] = _address(sender), _address(to)
+    msg["Subject"] = Header(subject, "us-ascii" if subject.isascii() else "utf-8")
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
+    return msg
+
+
 def send_mail(
     smtp_url: str, sender: str, to: str, subject: str, body: str, html: str | None = None
 ) -> None:
     """The transport: one message, multipart/alternative when ``html`` is given (the
     plain text first, as RFC 2046 5.1.4 orders the alternatives)."""
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg.set_content(body)
-    if html is not None:
-        msg.add_alternative(html, subtype="html")
+    if "\n" in subject or "\r" in subject:
+        raise ValueError("a subject is one line")
+    msg = _message(sender, to, subject, body, html)
     parts = urlsplit(smtp_url)
     host, port = (
         parts.hostname or "127.0.0.1",

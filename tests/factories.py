@@ -136,8 +136,8 @@ def exchange(client, rp: RP_Client, code, verifier, **extra):
 
 def mail_text(msg) -> str:
     """The plain-text part of a mail received by the SMTP sink (every mail of ours is
-    multipart/alternative: text and HTML)."""
-    return msg.get_body(preferencelist=("plain",)).get_content()
+    multipart/alternative: text and HTML), with its line ends as written (SMTP sends CRLF)."""
+    return msg.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
 
 
 def mail_html(msg) -> str:

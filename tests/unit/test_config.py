@@ -20,6 +20,11 @@ def test_defaults_are_for_development():
     assert s.code_ttl == 60 and s.access_token_ttl <= 600
 
 
+def test_the_time_zone_is_bangkok_unless_set():
+    assert load_settings({}).zone.key == "Asia/Bangkok"
+    assert load_settings({"IDP_TIMEZONE": "Asia/Tokyo"}).zone.key == "Asia/Tokyo"
+
+
 def test_environment_values_are_typed():
     s = load_settings(
         {
@@ -41,6 +46,9 @@ def test_environment_values_are_typed():
         ({"IDP_ISSUER": "ftp://x"}, "IDP_ISSUER"),
         ({"IDP_SIGNING_ALG": "HS256"}, "IDP_SIGNING_ALG"),
         ({"IDP_ENV": "staging"}, "IDP_ENV"),
+        ({"IDP_TIMEZONE": "Bangkok"}, "IDP_TIMEZONE"),
+        ({"IDP_TIMEZONE": "../../etc/passwd"}, "IDP_TIMEZONE"),
+        ({"IDP_TIMEZONE": ""}, "IDP_TIMEZONE"),
     ],
 )
 def test_malformed_values_are_refused_with_the_variable_named(env, fragment):
