@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from idp import create_app
 from idp.db import get_db
+from idp.demo import DEMO_BRAND
 from relying_parties.app import RPConfig, create_rp
 from tests.conftest import BASE_OVERRIDES, Inbox, start_smtp_sink
 from tests.factories import PASSWORD, make_client, make_user
@@ -122,6 +123,7 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
     app = create_app(
         {
             **BASE_OVERRIDES,
+            **DEMO_BRAND,  # a portal's header and footer, as in `idp demo`
             "issuer": issuer,
             "smtp_url": inbox.url,
             "database_url": database_url,
