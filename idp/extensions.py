@@ -50,6 +50,14 @@ def select_locale() -> str:
     )
 
 
+def page_locale() -> str:
+    """The request's language ("th" or "en"), as Flask-Babel chose it."""
+    from flask_babel import get_locale
+
+    chosen = get_locale()
+    return chosen.language if chosen is not None else LOCALES[0]
+
+
 def _flow_ui_locales() -> str | None:
     from idp.oidc import flows
 

@@ -250,7 +250,7 @@ def test_audit_search_filters_and_exports(client, db, world):
     assert "Nothing matches" in unknown
     csv_resp = client.get("/operator/audit.csv?org=MOC-01")
     lines = csv_resp.data.decode("utf-8-sig").strip().splitlines()
-    assert lines[0].startswith("when_utc,action,organisation")
+    assert lines[0].startswith("when_utc,action,action_label,organisation")
     assert len(lines) == 2 and "MOC-01" in lines[1]
 
 
