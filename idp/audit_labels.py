@@ -38,7 +38,7 @@ def action_labels() -> dict[str, str]:
         t.ORG_ROLE_CHANGED: _("Member's role changed"),
         t.ORG_SCOPE_GRANTED: _("Right granted"),
         t.ORG_SCOPE_REVOKED: _("Right revoked"),
-        t.ORG_ACCESS_DENIED: _("Console of another organisation refused"),
+        t.ORG_ACCESS_DENIED: _("Console refused: not an admin of this organisation"),
         t.ORG_ADMIN_EMAIL_CHANGED: _("Admin's email changed by another admin"),
         t.ORG_MEMBER_INVITED: _("Invitation sent"),
         t.ORG_INVITATION_WITHDRAWN: _("Invitation withdrawn"),

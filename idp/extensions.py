@@ -51,11 +51,12 @@ def select_locale() -> str:
 
 
 def page_locale() -> str:
-    """The request's language ("th" or "en"), as Flask-Babel chose it."""
+    """The language of the page being rendered (th | en), as :func:`select_locale`
+    decided it."""
     from flask_babel import get_locale
 
-    chosen = get_locale()
-    return chosen.language if chosen is not None else LOCALES[0]
+    locale = get_locale()
+    return locale.language if locale else current_app.extensions["idp_settings"].default_locale
 
 
 def _flow_ui_locales() -> str | None:

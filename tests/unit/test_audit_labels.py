@@ -36,13 +36,19 @@ def _tag_refs(node: ast.AST) -> list[str]:
 
 
 def _record_calls():
-    """(path, call) for every call of ``record`` / ``audit.record``."""
+    """(path, call, tag names) for every call of ``record`` / ``audit.record``; a tag
+    passed in a variable counts as every AuditTag its function names."""
     for path, tree in _trees():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-                if name == "record" and len(node.args) >= 2:
-                    yield path, node
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, ast.Call):
+                    name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                    if name == "record" and len(node.args) >= 2:
+                        tag = node.args[1]
+                        names = _tag_refs(func if isinstance(tag, ast.Name) else tag)
+                        yield path, node, names
 
 
 def emitted_tags() -> set[str]:
@@ -57,7 +63,8 @@ def emitted_tags() -> set[str]:
 
 
 def test_the_source_scan_finds_the_audit_calls():
-    assert len(list(_record_calls())) >= 30
+    calls = list(_record_calls())
+    assert len(calls) >= 30 and all(names for _path, _call, names in calls)
     assert {"org:scope:granted", "op:user:email_changed", "mfa:totp:enrolled"} <= emitted_tags()
 
 
@@ -77,7 +84,7 @@ def test_audit_records_name_their_tag_by_the_enum():
     """A string literal tag would escape the catalogue (and the enum)."""
     literal = [
         f"{path.name}:{call.lineno}"
-        for path, call in _record_calls()
+        for path, call, _names in _record_calls()
         if isinstance(call.args[1], ast.Constant)
     ]
     assert literal == []
@@ -87,7 +94,7 @@ def test_every_recorded_detail_has_a_name():
     names = audit_labels.detail_labels()
     unnamed = {
         f"{path.name}:{kw.arg}"
-        for path, call in _record_calls()
+        for path, call, _names in _record_calls()
         for kw in call.keywords
         if kw.arg and kw.arg not in NOT_DETAILS and kw.arg not in names
     }
@@ -98,8 +105,7 @@ def test_every_fixed_value_has_a_label():
     """Literal before/after/reason values (``"held"``, ``"renewed"``) read as words
     (None reads as a dash)."""
     unlabelled = []
-    for path, call in _record_calls():
-        tags = _tag_refs(call.args[1])
+    for path, call, tags in _record_calls():
         for kw in call.keywords:
             value = kw.value.value if isinstance(kw.value, ast.Constant) else None
             if kw.arg in ("before", "after", "reason") and value is not None:
@@ -176,3 +182,16 @@ def test_summary_reads_as_words(tag, details, expected):
 def test_unknown_tag_keeps_its_code():
     assert audit_labels.action_label("some:old:tag") == "some:old:tag"
     assert audit_labels.action_label("org:scope:granted") == "Right granted"
+
+
+def test_org_trail_filter_offers_every_action_filed_under_an_organisation():
+    """The org console's action dropdown lists every tag recorded with ``org=``."""
+    from idp.orgs.console import ORG_TRAIL_TAGS
+
+    filed = {
+        AuditTag[name].value
+        for _path, call, names in _record_calls()
+        if any(kw.arg == "org" for kw in call.keywords)
+        for name in names
+    }
+    assert sorted(filed - {t.value for t in ORG_TRAIL_TAGS}) == []
