@@ -188,6 +188,11 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
             "env": "development",
             "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
             "dev_outbox": True,
+            "brand_name_th": "ศูนย์บริการยืนยันตัวตนกลาง (สาธิต)",
+            "brand_name_en": "Central Identity Service (demo)",
+            "help_url": "/help",
+            "privacy_url": "/privacy",
+            "terms_url": "/terms",
         }
     )
     init_instance(app)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from idp.account.messages import email_messages
+from idp.account.messages import account_messages, email_messages
 
 
 def org_rule_messages() -> dict[str, str]:
@@ -88,7 +88,8 @@ def invitation_message(code: str) -> str:
         "invitation_expired": _("This invitation has expired or was already used."),
         "member_limit_reached": org_rule_messages()["member_limit_reached"],
         "other_account": _("This invitation is for another account."),
-    }.get(code, code)
+        **account_messages(),
+    }.get(code, _("The invitation could not be accepted. Check the form and try again."))
 
 
 def upload_messages() -> dict[str, str]:
