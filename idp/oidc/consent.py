@@ -52,13 +52,10 @@ def consent() -> Any:
         db_session().commit()
         flow = flows.save(flow.evolve(consented=True))
         return redirect(flow.continue_url, code=303)
-    labels = scope_labels(db_session(), client.client_id, scopes, page_locale())
     return render_template(
         "oidc/consent.html",
         form=form,
         client=client,
-        scopes=scopes,
         flow_id=flow.id,
-        labels=labels,
-        scope_labels={item.name: item.label for item in labels},  # TODO(templates): drop
+        labels=scope_labels(db_session(), client.client_id, scopes, page_locale()),
     )
