@@ -306,6 +306,32 @@ def test_org_edits_its_addresses_A9(client, db, world):
     assert client.get(f"/orgs/{world['b'].id}/admin/profile").status_code == 404
 
 
+def test_a_refused_profile_lists_every_bad_field_and_keeps_what_was_typed_WCAG_3_3_1(
+    client, db, world
+):
+    """Bad input loses nothing: the page comes back with the typed values and one linked
+    error per bad field; the stored profile is unchanged."""
+    _console(client, world)
+    url = f"/orgs/{world['a'].id}/admin/profile"
+    page = client.get(url + "?lang=en").get_data(as_text=True)
+    typed = {
+        "address": "99 ถนนสีลม",
+        "postcode": "1050",
+        "contact_email": "not-an-address",
+        "website": "ftp://example.org",
+        "branches": "สาขา 1",
+    }
+    resp = client.post(url, data={**typed, "csrf_token": csrf_token(page)})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    start = html.index('id="profile-error"')
+    summary = html[start : html.index("</div>", start)]
+    assert re.findall(r'href="#([^"]+)"', summary) == ["postcode", "contact_email", "website"]
+    assert 'value="99 ถนนสีลม"' in html and ">สาขา 1</textarea>" in html
+    db.refresh(world["a"])
+    assert world["a"].head_office.get("address") is None
+
+
 def test_every_console_route_with_another_organisations_id_is_404_and_audited_E01(
     app, client, db, world
 ):
