@@ -184,7 +184,7 @@ def test_audit_trail_lists_and_exports_own_org_only(client, db, world):
     assert csv_resp.headers["Content-Disposition"].startswith("attachment;")
     body = csv_resp.data.decode("utf-8-sig")
     lines = body.strip().splitlines()
-    assert lines[0] == "when_utc,action,organisation,by,whom,ip,details"
+    assert lines[0] == "when_utc,action,action_label,organisation,by,whom,ip,details,change"
     assert len(lines) == 2 and "ann" in lines[1] and "boss" in lines[1] and "ben" not in body
     assert client.get(f"/orgs/{world['b'].id}/admin/audit.csv").status_code == 404
     by_whom = client.get(f"/orgs/{world['a'].id}/admin/audit?subject=ann").get_data(as_text=True)
