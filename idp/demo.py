@@ -201,6 +201,7 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
     )
     init_instance(app)
     client_secrets, totp_secrets = seed(app, host, port)
+    settings = app.extensions["idp_settings"]
     servers = [make_server(host, port, app, threaded=True)]
     lines = [
         f"IdP          {issuer}   (discovery: {issuer}/.well-known/openid-configuration)",
@@ -221,6 +222,9 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
                 base_url=base,
                 step_up_label=label,
                 scope=scope,
+                idp_name_th=settings.brand_name_th,
+                idp_name_en=settings.brand_name_en,
+                scope_labels={name: (th, en) for name, th, en, _s in DEMO_SCOPES[slug]},
             )
         )
         servers.append(make_server(host, port + offset, rp, threaded=True))

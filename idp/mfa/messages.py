@@ -29,3 +29,21 @@ def security_messages() -> dict[str, str]:
         ),
         "revoked": _("The factor was removed. We sent you an email about it."),
     }
+
+
+def revoke_reason_labels() -> dict[str, str]:
+    """Why a factor was removed (``mfa_factors.revoke_reason``): the reasons a person
+    chooses on the security page, and ``renewed`` for a soft token replaced by renewal."""
+    return {
+        "name_change": _("Name change"),
+        "new_phone": _("New phone"),
+        "lost_device": _("Lost device"),
+        "other": _("Other"),
+        "renewed": _("Replaced by a renewed one"),
+    }
+
+
+def default_factor_names() -> dict[str, str]:
+    """The name a new factor gets when the person leaves the name empty, in their
+    language (it is theirs to rename); keyed by ``mfa_factors.kind``."""
+    return {"totp": _("Authenticator"), "webauthn": _("Security key")}

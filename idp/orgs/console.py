@@ -175,6 +175,14 @@ def change_scope(org: Organization, user_id: int, scope_id: int) -> Any:
     return _back(org, "saved")
 
 
+# The actions filed under an organisation (record(..., org=...)): its admins' and the
+# operators' decisions about it.
+ORG_TRAIL_TAGS = {t for t in AuditTag if t.value.startswith(("org:", "op:org:"))} | {
+    AuditTag.OP_DOCUMENT_REVIEWED,
+    AuditTag.OP_EMAIL_CHANGED,
+}
+
+
 def _audit_rows(org: Organization, limit: int = 1000) -> tuple[list, dict]:
     """This organisation's audit trail, newest first, filtered like the operator's."""
     query, values = query_from_args(request.args, org.id, limit)
@@ -189,7 +197,7 @@ def audit(org: Organization) -> Any:
         "orgs/audit.html",
         org=org,
         rows=rows,
-        tags=[t.value for t in AuditTag if t.value.startswith(("org:", "op:org:"))],
+        tags=[t.value for t in AuditTag if t in ORG_TRAIL_TAGS],
         args=values,
     )
 

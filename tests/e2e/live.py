@@ -131,6 +131,7 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
     )
     idp_srv.app = app
     servers, rps, einvoice = [idp_srv], {}, ""
+    settings = app.extensions["idp_settings"]
     with get_db(app).factory() as db:
         somchai = make_user(db, "somchai", name="Somchai Jaidee")
         make_user(db, "alice")
@@ -165,6 +166,9 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
                     base_url=base,
                     step_up_label=label,
                     scope=scope,
+                    idp_name_th=settings.brand_name_th,
+                    idp_name_en=settings.brand_name_en,
+                    scope_labels={"einvoice:submit": ("ส่งใบกำกับภาษี", "Submit invoices")},
                 )
             )
             servers.append(rp_srv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 from playwright.sync_api import expect
@@ -26,7 +27,9 @@ def test_rp_login_shows_claims_and_logout_ends_idp_session(live, page):
     expect(page.locator("#rp-user")).to_have_text("somchai")
     expect(page.locator("#rp-acr")).to_have_text("urn:idp:acr:pwd")
     expect(page.locator("#rp-amr")).to_have_text("pwd")
-    assert int(page.locator("#rp-auth-time").inner_text()) > 0
+    # auth_time is shown as a date; the machine-readable time is in <time datetime>.
+    auth_time = page.locator("#rp-auth-time").get_attribute("datetime")
+    assert datetime.fromisoformat(auth_time).timestamp() > 0
     expect(page.locator("#rp-claims")).to_contain_text("somchai@example.org")
     expect(page.locator("#rp-userinfo")).to_contain_text("Somchai Jaidee")
 
