@@ -157,44 +157,47 @@ def search(db: Session, q: AuditQuery) -> list:
     return list(db.execute(stmt).all())
 
 
-def summary(details: dict | None) -> str:
-    """One line for tables: ``before → after`` first, then the other details."""
-    details = dict(details or {})
-    details.pop("org", None)
-    parts = []
-    if "before" in details or "after" in details:
-        before, after = details.pop("before", None), details.pop("after", None)
-        parts.append(f"{_short(before)} → {_short(after)}")
-    parts += [f"{k}={_short(v)}" for k, v in sorted(details.items())]
-    return "; ".join(parts)
-
-
-def _short(value: object) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 200 else text[:199] + "…"
+CSV_COLUMNS = (
+    "when_utc",
+    "action",
+    "action_label",
+    "organisation",
+    "by",
+    "whom",
+    "ip",
+    "details",
+    "change",
+)
 
 
 def to_csv(rows: list, locale: str, zone: tzinfo) -> bytes:
     """Rows of :func:`search` as CSV, with a BOM so that spreadsheet programs read the
-    Thai text as UTF-8. ``when_utc`` is the machine field (ISO 8601, UTC); the second
-    column is the same moment for people, in the exporter's language (Thai with the
-    Buddhist-era year) and the deployment's zone, named in its heading."""
+    Thai text as UTF-8. The codes and raw details stay (machine columns: ``when_utc`` is
+    ISO 8601 in UTC); the columns for people are in the exporter's language ``locale``:
+    the second, the same moment as a date and time (Thai with the Buddhist-era year) in
+    the deployment's ``zone``, named in its heading, and the action's label and the
+    change in words (``action_label``, ``change``)."""
+    # Imported here: the labels module needs AuditTag from this one.
+    from idp.audit_labels import action_label, summary
+
     out = io.StringIO()
     writer = csv.writer(out)
     with force_locale(locale):
         human = _("Date and time (%(zone)s)", zone=dates.zone_label(zone, now()))
-    writer.writerow(["when_utc", human, "action", "organisation", "by", "whom", "ip", "details"])
-    for event, by, whom, org in rows:
-        writer.writerow(
-            [
-                datetime.fromtimestamp(event.at, UTC).isoformat(),
-                dates.format_datetime(event.at, locale, zone),
-                event.tag,
-                org or "",
-                by or "",
-                whom or "",
-                event.ip or "",
-                json.dumps(event.details, ensure_ascii=False),
-            ]
-        )
+        writer.writerow([CSV_COLUMNS[0], human, *CSV_COLUMNS[1:]])
+        for event, by, whom, org in rows:
+            writer.writerow(
+                [
+                    datetime.fromtimestamp(event.at, UTC).isoformat(),
+                    dates.format_datetime(event.at, locale, zone),
+                    event.tag,
+                    action_label(event.tag),
+                    org or "",
+                    by or "",
+                    whom or "",
+                    event.ip or "",
+                    json.dumps(event.details, ensure_ascii=False),
+                    summary(event.details, event.tag),
+                ]
+            )
     return out.getvalue().encode("utf-8-sig")

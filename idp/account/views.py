@@ -13,10 +13,12 @@ from idp.account.auth_state import start_login
 from idp.account.forms import LoginForm, PostForm
 from idp.account.services import authenticate, remember_locale
 from idp.db import session as db_session
-from idp.extensions import chosen_locale, limiter, login_manager
+from idp.extensions import chosen_locale, limiter, login_manager, page_locale
 from idp.models import Client, Consent, Grant, Organization, OrgChoice, User
 from idp.oidc import flows
 from idp.oidc.revocation import end_grants
+from idp.oidc.scope_labels import scope_labels
+from idp.oidc.scopes import split_scope
 from idp.orgs.login import forget_org
 from idp.orgs.services import administered_orgs
 from idp.safe_redirect import local_path
@@ -119,6 +121,12 @@ def home() -> Any:
         "account/home.html",
         admin_orgs=administered_orgs(db, current_user.id),
         consents=rows,
+        consent_labels={
+            client.client_id: scope_labels(
+                db, client.client_id, split_scope(consent.scope), page_locale()
+            )
+            for consent, client in rows
+        },
         org_choices=db.execute(
             select(Client, Organization)
             .join(OrgChoice, OrgChoice.client_id == Client.client_id)

@@ -55,3 +55,13 @@ def reason_labels() -> dict[str, str]:
         "request": _("The person asked for it"),
         "other": _("Other"),
     }
+
+
+def acr_labels() -> dict[str, str]:
+    """The assurance levels (:data:`idp.oidc.acr.ACR_LADDER`) in words."""
+    return {
+        "urn:idp:acr:pwd": _("Password"),
+        "urn:idp:acr:mfa-email": _("Password and an emailed code"),
+        "urn:idp:acr:mfa": _("Two factors (authenticator app or security key)"),
+        "urn:idp:acr:phr": _("Phishing-resistant (security key with user verification)"),
+    }

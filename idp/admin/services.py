@@ -14,6 +14,7 @@ from idp.account.identifiers import is_valid_email
 from idp.account.services import find_login_user
 from idp.audit import AuditTag, record
 from idp.db import now
+from idp.localized import org_name
 from idp.mail import recipient_locale
 from idp.mfa.services import notify
 from idp.models import (
@@ -34,7 +35,6 @@ from idp.orgs.services import (
     add_member,
     add_scope,
     create_org,
-    display_name,
     lock_org,
     member_count,
     org_admins,
@@ -200,7 +200,7 @@ def notify_status(db: Session, settings: Any, org: Organization) -> None:
             settings,
             admin,
             "org_status",
-            org=display_name(org, locale),
+            org=org_name(org, locale),
             identifier=org.identifier,
             status=org.status,
         )

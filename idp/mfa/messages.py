@@ -32,11 +32,20 @@ def security_messages() -> dict[str, str]:
 
 
 def revoke_reason_labels() -> dict[str, str]:
-    """Why a factor was removed (services.REVOKE_REASONS), as the form words it; a Jinja
-    global (``factor_reason_labels``) so that a mail says it in the recipient's language."""
+    """Why a factor was removed (``mfa_factors.revoke_reason``): the reasons a person
+    chooses on the security page, and ``renewed`` for a soft token replaced by renewal.
+    Also a Jinja global (``factor_reason_labels``), so a mail says it in the
+    recipient's language."""
     return {
         "name_change": _("Name change"),
         "new_phone": _("New phone"),
         "lost_device": _("Lost device"),
         "other": _("Other"),
+        "renewed": _("Replaced by a renewed one"),
     }
+
+
+def default_factor_names() -> dict[str, str]:
+    """The name a new factor gets when the person leaves the name empty, in their
+    language (it is theirs to rename); keyed by ``mfa_factors.kind``."""
+    return {"totp": _("Authenticator"), "webauthn": _("Security key")}

@@ -6,17 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, redirect, render_template, request
-from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from idp.db import session as db_session
+from idp.extensions import page_locale
 from idp.oidc import flows
 from idp.oidc.blueprint import bp
 from idp.oidc.clients import load_client
 from idp.oidc.errors import error_page, redirect_error
 from idp.oidc.interaction import url_for_next
 from idp.oidc.pipeline import Next
+from idp.oidc.scope_labels import scope_labels
 from idp.oidc.scopes import split_scope
 from idp.oidc.signin import remember_consent
 
@@ -55,18 +56,6 @@ def consent() -> Any:
         "oidc/consent.html",
         form=form,
         client=client,
-        scopes=scopes,
         flow_id=flow.id,
-        scope_labels=scope_labels(),
+        labels=scope_labels(db_session(), client.client_id, scopes, page_locale()),
     )
-
-
-def scope_labels() -> dict[str, str]:
-    return {
-        "openid": _("Know who you are (your account identifier)"),
-        "profile": _("Your name and username"),
-        "email": _("Your email address"),
-        "phone": _("Your phone number"),
-        "address": _("Your address"),
-        "offline_access": _("Keep access while you are away"),
-    }

@@ -176,6 +176,14 @@ def change_scope(org: Organization, user_id: int, scope_id: int) -> Any:
     return _back(org, "saved")
 
 
+# The actions filed under an organisation (record(..., org=...)): its admins' and the
+# operators' decisions about it.
+ORG_TRAIL_TAGS = {t for t in AuditTag if t.value.startswith(("org:", "op:org:"))} | {
+    AuditTag.OP_DOCUMENT_REVIEWED,
+    AuditTag.OP_EMAIL_CHANGED,
+}
+
+
 def _audit_rows(org: Organization, limit: int = 1000) -> tuple[list, dict]:
     """This organisation's audit trail, newest first, filtered like the operator's."""
     zone = current_app.extensions["idp_settings"].zone  # the days the table shows
@@ -191,7 +199,7 @@ def audit(org: Organization) -> Any:
         "orgs/audit.html",
         org=org,
         rows=rows,
-        tags=[t.value for t in AuditTag if t.value.startswith(("org:", "op:org:"))],
+        tags=[t.value for t in AuditTag if t in ORG_TRAIL_TAGS],
         args=values,
     )
 

@@ -24,6 +24,7 @@ from idp.account.services import AccountError, create_user
 from idp.audit import AuditTag, record
 from idp.config import LOCALES, Settings
 from idp.db import now
+from idp.localized import org_name
 from idp.mail import recipient_locale, send_templated
 from idp.models import Invitation, Membership, Organization, User
 from idp.oidc.tokens import token_digest
@@ -107,7 +108,7 @@ def invite(
         email.strip(),
         "invitation",
         to_locale,
-        org=services.display_name(org, to_locale),
+        org=org_name(org, to_locale),
         link=link,
         expires_at=t + INVITE_TTL,
         has_account=account is not None,

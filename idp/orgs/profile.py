@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 from flask import Response, abort, render_template, request
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -28,15 +27,6 @@ CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone", "website")
 # The whole multipart body may exceed the file limit by the form fields and boundaries;
 # anything bigger is refused with 413 before it is read.
 UPLOAD_BODY_LIMIT = documents.MAX_BYTES + 64 * 1024
-
-
-def contact_labels() -> dict[str, str]:
-    return {
-        "contact_name": _("Contact person"),
-        "contact_email": _("Contact email"),
-        "contact_phone": _("Contact phone"),
-        "website": _("Website"),
-    }
 
 
 PHONE = re.compile(r"\+?[0-9][0-9 -]{5,19}")

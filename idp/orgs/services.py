@@ -14,6 +14,7 @@ from idp.account.identifiers import email_key, is_valid_email
 from idp.account.services import set_email
 from idp.audit import AuditTag, record
 from idp.db import now
+from idp.localized import org_name
 from idp.mail import MailError, recipient_locale, send_templated
 from idp.models import (
     Client,
@@ -65,12 +66,6 @@ def create_org(
     db.add(org)
     db.flush()
     return org
-
-
-def display_name(org: Organization, locale: str) -> str:
-    """The organisation's name in ``locale``: the English name for ``en`` when it has
-    one, else the Thai name (every organisation has one)."""
-    return org.name_en if locale == "en" and org.name_en else org.name_th
 
 
 def allow_client(db: Session, org_id: int, client_id: str) -> None:
@@ -397,7 +392,7 @@ def change_admin_email(
                 old=old,
                 new=user.email,
                 by="operator" if by_operator else "admin",
-                org=display_name(org, locale),
+                org=org_name(org, locale),
                 when=now(),
             )
     return user

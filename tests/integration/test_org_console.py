@@ -185,7 +185,8 @@ def test_audit_trail_lists_and_exports_own_org_only(client, db, world):
     body = csv_resp.data.decode("utf-8-sig")
     lines = body.strip().splitlines()
     assert lines[0] == (
-        'when_utc,"Date and time (Asia/Bangkok, UTC+07:00)",action,organisation,by,whom,ip,details'
+        'when_utc,"Date and time (Asia/Bangkok, UTC+07:00)",action,action_label,'
+        "organisation,by,whom,ip,details,change"
     )
     assert len(lines) == 2 and "ann" in lines[1] and "boss" in lines[1] and "ben" not in body
     assert client.get(f"/orgs/{world['b'].id}/admin/audit.csv").status_code == 404

@@ -3,8 +3,9 @@
 The strings are found the way the README's ``pybabel extract`` finds them: babel.cfg's
 mapping (pages, mail templates in .txt and .html, Python) and pybabel's default
 keywords (``_``, ``gettext``, ``ngettext``, ``pgettext``, ``npgettext``...) plus ``_l``.
-A message with a context (``pgettext``) is its own entry: "Change" the noun and
-"Change" the verb are checked separately; a plural needs every Thai form."""
+A message with a context (``pgettext``) is its own entry: the noun "Change" of the
+audit tables and the verb "Change" of the account page are two Thai words, checked
+separately; a plural message (``ngettext``) needs every Thai form."""
 
 from __future__ import annotations
 
@@ -98,6 +99,14 @@ def test_context_and_plural_keywords_are_extracted():
         (None, "%(num)d day"),
     }
     assert found["html"] == {("verb", "Change"), (None, "%(num)d day"), ("seats", "%(num)d seat")}
+
+
+def test_contexts_and_plurals_are_extracted_from_the_source():
+    """The extraction reaches the pgettext and ngettext calls of the code itself (a
+    guard on this test's keys)."""
+    assert any(context for _file, context, _id in _extracted())
+    with PO.open("rb") as f:
+        assert any(isinstance(m.id, tuple) for m in read_po(f, locale="th"))
 
 
 def _entries(catalog) -> dict:
