@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.factories import csrf_token, login, make_user
+from tests.factories import csrf_token, login, mail_text, make_user
 
 BRAND = {
     "brand_name_th": "กรมทดสอบระบบ",
@@ -97,7 +97,7 @@ def _invitation_link(app, db, smtp_sink) -> str:
     with app.test_request_context():
         invitations.invite(db, app.extensions["idp_settings"], org, "new@example.org", boss.id)
     db.commit()
-    body = smtp_sink.to("new@example.org")[-1].get_content()
+    body = mail_text(smtp_sink.to("new@example.org")[-1])
     return re.search(r"http://localhost(/invite/\S+)", body).group(1)
 
 
