@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, redirect, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 
 from idp.db import session as db_session
+from idp.models import ClientScope, Organization
 from idp.oidc import flows
 from idp.oidc.blueprint import bp
 from idp.oidc.clients import load_client
@@ -18,7 +21,7 @@ from idp.oidc.errors import error_page, redirect_error
 from idp.oidc.interaction import url_for_next
 from idp.oidc.pipeline import Next
 from idp.oidc.scopes import split_scope
-from idp.oidc.signin import remember_consent
+from idp.oidc.signin import flow_org_choice, remember_consent
 
 
 class ConsentForm(FlaskForm):
@@ -32,10 +35,18 @@ def consent() -> Any:
         return error_page("flow_expired", None, 400)
     if not current_user.is_authenticated:
         return redirect(url_for_next(Next.LOGIN, flow.id))
-    client = load_client(db_session(), flow.client_id)
+    db = db_session()
+    client = load_client(db, flow.client_id)
     if client is None:
         abort(400)
-    scopes = split_scope(client.get_allowed_scope(flow.param("scope")))
+    # Only what would be issued: for an organisation client, the rights the person
+    # holds in the organisation they act for (issue 9), and that organisation named.
+    requested = split_scope(client.get_allowed_scope(flow.param("scope")))
+    choice = flow_org_choice(db, client.client_id, current_user.id, flow, requested)
+    if choice.kind not in ("ok", "none"):
+        return redirect(flow.continue_url, code=303)  # /authorize decides again
+    scopes = list(choice.scope)
+    org = db.get(Organization, choice.org_id) if choice.org_id is not None else None
     form = ConsentForm()
     if form.validate_on_submit():
         if request.form.get("decision") != "allow":
@@ -49,16 +60,28 @@ def consent() -> Any:
             )
         remember_consent(db_session(), current_user.id, client.client_id, scopes)
         db_session().commit()
-        flow = flows.save(flow.evolve(consented=True))
+        # Issue for the organisation the person consented for, whatever happens to
+        # the remembered choice meanwhile.
+        flow = flows.save(flow.evolve(consented=True, org_id=choice.org_id or flow.org_id))
         return redirect(flow.continue_url, code=303)
     return render_template(
         "oidc/consent.html",
         form=form,
         client=client,
         scopes=scopes,
+        org=org,
         flow_id=flow.id,
-        scope_labels=scope_labels(),
+        scope_labels={**scope_labels(), **declared_scope_labels(db, client.client_id)},
     )
+
+
+def declared_scope_labels(db: Any, client_id: str) -> dict[str, str]:
+    """A client's organisation rights by their description in the page's language."""
+    thai = str(get_locale() or "th") == "th"
+    return {
+        row.name: (row.description_th if thai else row.description_en) or row.name
+        for row in db.scalars(select(ClientScope).where(ClientScope.client_id == client_id))
+    }
 
 
 def scope_labels() -> dict[str, str]:
