@@ -118,10 +118,13 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["security_messages"] = security_messages
     app.jinja_env.filters["datetime"] = web.format_epoch
-    from idp.audit import summary as audit_summary
+    from idp import template_helpers
 
-    app.jinja_env.filters["audit_summary"] = audit_summary
-    app.jinja_env.globals["contact_labels"] = profile.contact_labels
+    template_helpers.install(app)
+    from idp.orgs.messages import address_labels, contact_labels
+
+    app.jinja_env.globals["contact_labels"] = contact_labels
+    app.jinja_env.globals["address_labels"] = address_labels
     from idp.branding import Brand
 
     app.jinja_env.globals["brand"] = Brand(settings)

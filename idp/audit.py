@@ -151,39 +151,42 @@ def search(db: Session, q: AuditQuery) -> list:
     return list(db.execute(stmt).all())
 
 
-def summary(details: dict | None) -> str:
-    """One line for tables: ``before → after`` first, then the other details."""
-    details = dict(details or {})
-    details.pop("org", None)
-    parts = []
-    if "before" in details or "after" in details:
-        before, after = details.pop("before", None), details.pop("after", None)
-        parts.append(f"{_short(before)} → {_short(after)}")
-    parts += [f"{k}={_short(v)}" for k, v in sorted(details.items())]
-    return "; ".join(parts)
-
-
-def _short(value: object) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 200 else text[:199] + "…"
+CSV_COLUMNS = (
+    "when_utc",
+    "action",
+    "action_label",
+    "organisation",
+    "by",
+    "whom",
+    "ip",
+    "details",
+    "change",
+)
 
 
 def to_csv(rows: list) -> bytes:
     """Rows of :func:`search` as CSV, with a BOM so that spreadsheet programs read the
-    Thai text as UTF-8."""
+    Thai text as UTF-8. The codes and raw details stay (machine columns); the action's
+    label and the change in words (``action_label``, ``change``) are in the language
+    of the person who exports."""
+    # Imported here: the labels module needs AuditTag from this one.
+    from idp.audit_labels import action_label, summary
+
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["when_utc", "action", "organisation", "by", "whom", "ip", "details"])
+    writer.writerow(CSV_COLUMNS)
     for event, by, whom, org in rows:
         writer.writerow(
             [
                 datetime.fromtimestamp(event.at, UTC).isoformat(),
                 event.tag,
+                action_label(event.tag),
                 org or "",
                 by or "",
                 whom or "",
                 event.ip or "",
                 json.dumps(event.details, ensure_ascii=False),
+                summary(event.details, event.tag),
             ]
         )
     return out.getvalue().encode("utf-8-sig")

@@ -188,10 +188,16 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
             "env": "development",
             "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
             "dev_outbox": True,
+            "brand_name_th": "ศูนย์บริการยืนยันตัวตนกลาง (สาธิต)",
+            "brand_name_en": "Central Identity Service (demo)",
+            "help_url": "/help",
+            "privacy_url": "/privacy",
+            "terms_url": "/terms",
         }
     )
     init_instance(app)
     client_secrets, totp_secrets = seed(app, host, port)
+    settings = app.extensions["idp_settings"]
     servers = [make_server(host, port, app, threaded=True)]
     lines = [
         f"IdP          {issuer}   (discovery: {issuer}/.well-known/openid-configuration)",
@@ -212,6 +218,9 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
                 base_url=base,
                 step_up_label=label,
                 scope=scope,
+                idp_name_th=settings.brand_name_th,
+                idp_name_en=settings.brand_name_en,
+                scope_labels={name: (th, en) for name, th, en, _s in DEMO_SCOPES[slug]},
             )
         )
         servers.append(make_server(host, port + offset, rp, threaded=True))

@@ -50,6 +50,15 @@ def select_locale() -> str:
     )
 
 
+def page_locale() -> str:
+    """The language of the page being rendered (th | en), as :func:`select_locale`
+    decided it."""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return locale.language if locale else current_app.extensions["idp_settings"].default_locale
+
+
 def _flow_ui_locales() -> str | None:
     from idp.oidc import flows
 

@@ -47,6 +47,8 @@ def has_nul() -> bool:
 
 
 def install(app: Flask, settings: Settings) -> None:
+    _install_brand_routes(app, settings)
+
     @app.before_request
     def _refuse_nul() -> None:
         # No value of ours contains NUL, and PostgreSQL refuses it in text: such a value
@@ -122,6 +124,48 @@ def install(app: Flask, settings: Settings) -> None:
             resp.status_code = 500
             return resp
         return _page(500, _("Something went wrong on our side. Reference: %(ref)s", ref=ref))
+
+
+def _install_brand_routes(app: Flask, settings: Settings) -> None:
+    """The brand's stylesheet and logo, same-origin like everything else (CSP 'self')."""
+    from pathlib import Path
+
+    from flask import send_file
+
+    from idp import branding
+
+    css = branding.stylesheet(settings)
+
+    @app.get("/brand.css", endpoint="brand_css")
+    def _brand_css() -> Response:
+        resp = Response(css, mimetype="text/css")
+        resp.cache_control.public = True
+        resp.cache_control.max_age = 3600
+        return resp
+
+    @app.get("/brand/logo", endpoint="brand_logo")
+    def _brand_logo() -> Response:
+        if settings.brand_logo:
+            path = Path(settings.brand_logo)
+            resp = send_file(path, mimetype=branding.LOGO_TYPES[path.suffix.lower()], max_age=3600)
+        else:
+            resp = app.send_static_file("logo.svg")
+        # An SVG logo opened on its own must not run script (it is an image here).
+        resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        return resp
+
+    # Built-in help, privacy notice and terms: the demo's footer links point here; an
+    # agency sets IDP_HELP_URL / IDP_PRIVACY_URL / IDP_TERMS_URL to its own pages.
+    for page in ("help", "privacy", "terms"):
+        app.add_url_rule(
+            f"/{page}",
+            endpoint=f"page_{page}",
+            view_func=lambda page=page: render_template(f"pages/{page}.html"),
+        )
+
+    @app.get("/favicon.ico", endpoint="favicon")
+    def _favicon() -> Response:
+        return app.send_static_file("favicon.svg")
 
 
 def format_epoch(value: int) -> str:

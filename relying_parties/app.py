@@ -2,22 +2,38 @@
 
 It logs in by discovery + authorization code + PKCE (S256) + nonce with Authlib's
 client, shows the person's claims and the token's acr/amr/auth_time, calls userinfo,
-and logs out through the IdP's end_session_endpoint.
+and logs out through the IdP's end_session_endpoint. Each RP has its own look
+(``brands``) and words in Thai and English (``i18n``); its pages allow only its own
+origin (CSP ``default-src 'self'``): one stylesheet, no script.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from authlib.integrations.flask_client import OAuth, OAuthError
-from flask import Flask, redirect, render_template, request, session, url_for
+from flask import Flask, Response, g, redirect, render_template, request, session, url_for
+
+from relying_parties.brands import Brand, brand_for, favicon, stylesheet
+from relying_parties.i18n import (
+    LOCALES,
+    acr_words,
+    amr_words,
+    choose_locale,
+    human_datetime,
+    machine_datetime,
+    scope_words,
+    translate,
+)
 
 
 @dataclass(frozen=True)
 class RPConfig:
-    slug: str  # cookie and registry name, e.g. "emt"
-    title: str  # shown on the page
+    slug: str  # cookie and registry name, e.g. "emt"; picks the look in brands.BRANDS
+    title: str  # the name when the slug has no brand
     issuer: str  # the IdP
     client_id: str
     client_secret: str
@@ -28,15 +44,52 @@ class RPConfig:
     # "Submit an invoice" with acr_values=urn:idp:acr:mfa and max_age=0.
     step_up_label: str | None = None
     step_up_acr: str = "urn:idp:acr:mfa"
+    # The IdP's name on the "Sign in with ..." button (the demo passes IDP_BRAND_NAME_*).
+    idp_name_th: str = "บริการยืนยันตัวตน"
+    idp_name_en: str = "the sign-in service"
+    # This RP's own rights: scope -> (Thai, English) description.
+    scope_labels: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def brand(self) -> Brand:
+        return brand_for(self.slug, self.title)
+
+    def idp_name(self, locale: str) -> str:
+        return self.idp_name_th if locale == "th" else self.idp_name_en
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def pretty_json(value: object) -> str:
+    """Claims for people to read: Thai stays Thai (no \\u0e.. escapes). The template
+    autoescapes the result, which is text in a <pre>, not a script."""
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+ERRORS = {
+    "access_denied": "Sign-in was cancelled or not allowed.",
+    "logout_state_mismatch": (
+        "The sign-out response could not be checked; you are signed out of this application."
+    ),
+}
 
 
 def create_rp(cfg: RPConfig) -> Flask:
-    app = Flask(__name__, template_folder="templates")
+    app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config.update(
         SECRET_KEY=secrets.token_hex(32),
         SESSION_COOKIE_NAME=f"rp_{cfg.slug}",  # cookies ignore ports: keep names apart
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+    )
+    brand = cfg.brand
+    # form-action covers the redirects after /step-up and /logout, which go to the IdP.
+    csp = (
+        "default-src 'self'; base-uri 'none'; frame-ancestors 'none'; "
+        f"form-action 'self' {_origin(cfg.issuer)}"
     )
     oauth = OAuth(app)
     idp = oauth.register(
@@ -47,15 +100,66 @@ def create_rp(cfg: RPConfig) -> Flask:
         client_kwargs={"scope": cfg.scope, "code_challenge_method": "S256"},
     )
 
+    @app.before_request
+    def pick_locale():
+        chosen = request.args.get("lang")
+        if chosen in LOCALES:
+            session["lang"] = chosen
+        best = request.accept_languages.best_match(LOCALES)
+        g.locale = choose_locale(session.get("lang"), best)
+
+    @app.context_processor
+    def page_helpers():
+        locale = g.locale
+
+        def t(text: str, **values: object) -> str:
+            return translate(locale, text, **values)
+
+        return {
+            "cfg": cfg,
+            "brand": brand,
+            "locale": locale,
+            "t": t,
+            "app_name": brand.name(locale),
+            "idp_name": cfg.idp_name(locale),
+            "human_datetime": lambda epoch: human_datetime(epoch, locale),
+            "machine_datetime": machine_datetime,
+            "acr_words": lambda acr: acr_words(acr, locale),
+            "amr_words": lambda amr: amr_words(amr, locale),
+            "scope_words": lambda scope: scope_words(scope, locale, cfg.scope_labels),
+            "pretty_json": pretty_json,
+        }
+
+    @app.after_request
+    def security_headers(response):
+        response.headers["Content-Security-Policy"] = csp
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"  # the callback URL holds a code
+        if response.mimetype == "text/html":
+            response.headers["Cache-Control"] = "no-store"  # pages show personal data
+            response.vary.add("Cookie")
+        return response
+
+    @app.route("/brand.css")
+    def brand_css():
+        return Response(stylesheet(brand), mimetype="text/css")
+
+    @app.route("/favicon.svg")
+    def favicon_svg():
+        return Response(favicon(brand), mimetype="image/svg+xml")
+
     @app.route("/")
     def home():
+        error = request.args.get("error")
+        token = session.get("token_info")
         return render_template(
             "rp/home.html",
-            cfg=cfg,
             user=session.get("user"),
-            token=session.get("token_info"),
+            token=token,
+            scopes=(token or {}).get("scope", "").split(),
             userinfo=session.get("userinfo"),
-            error=request.args.get("error"),
+            error=error,
+            error_text=ERRORS.get(error or "", "Sign-in did not complete."),
             done=session.pop("done", None),
         )
 
@@ -80,13 +184,14 @@ def create_rp(cfg: RPConfig) -> Flask:
         claims = token["userinfo"]
         action = session.pop("pending_action", None)
         if action:
-            session["done"] = f"{action}: done at acr {claims.get('acr')}"
+            session["done"] = {"action": action, "acr": claims.get("acr")}
         session["user"] = dict(claims)
         session["id_token"] = token["id_token"]
         session["token_info"] = {
             "acr": claims.get("acr"),
             "amr": claims.get("amr"),
             "auth_time": claims.get("auth_time"),
+            "expires_at": token.get("expires_at"),
             "has_refresh_token": "refresh_token" in token,
             "scope": token.get("scope", ""),
         }
@@ -111,6 +216,12 @@ def create_rp(cfg: RPConfig) -> Flask:
             idp.validate_logout_response()
         except OAuthError:
             return redirect(url_for("home", error="logout_state_mismatch"))
-        return render_template("rp/logged_out.html", cfg=cfg)
+        # Post/redirect/get: the state is spent, so the page itself lives at a URL that
+        # can be reloaded (and switched to the other language).
+        return redirect(url_for("signed_out"))
+
+    @app.route("/signed-out")
+    def signed_out():
+        return render_template("rp/logged_out.html")
 
     return app

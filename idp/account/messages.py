@@ -70,3 +70,18 @@ def withdraw_confirmation(app: str) -> Confirmation:
         ),
         confirm_label=_("Yes, withdraw access"),
     )
+
+
+def account_messages() -> dict[str, str]:
+    """Why account data was refused (:class:`idp.account.services.AccountError` codes)."""
+    return {
+        "username_invalid": _(
+            "A username has 2 to 64 characters: letters, digits, '.', '_', '@' or '-'."
+        ),
+        "email_invalid": email_messages()["email_invalid"],
+        "password_too_short": _("The password is too short: use at least 8 characters."),
+        "password_too_long": _("The password is too long: use at most 128 characters."),
+        "password_contains_identity": _("The password must not contain your username or email."),
+        "username_taken": _("That username is taken: choose another one."),
+        "email_taken": email_messages()["email_taken"],
+    }

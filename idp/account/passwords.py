@@ -30,14 +30,16 @@ def burn_verification_time(password: str) -> None:
 
 
 def password_problem(password: str, context: tuple[str, ...] = ()) -> str | None:
-    """Why ``password`` is unacceptable, or None. Length in code points (NIST 800-63B);
-    no composition rules; context words (username, email local part) refused."""
+    """Why ``password`` is unacceptable, as a code (``account.messages.account_messages``
+    words it), or None. Length in code points (NIST 800-63B); no composition rules;
+    context words (username, email local part) refused. The rules are shown where a
+    password is chosen (templates/_forms.html password_rules): keep both in step."""
     if len(password) < MIN_LENGTH:
-        return f"at least {MIN_LENGTH} characters"
+        return "password_too_short"
     if len(password) > MAX_LENGTH:
-        return f"at most {MAX_LENGTH} characters"
+        return "password_too_long"
     lowered = password.casefold()
     for word in context:
         if word and len(word) >= 4 and word.casefold() in lowered:
-            return "must not contain your username or email"
+            return "password_contains_identity"
     return None

@@ -20,9 +20,27 @@ from idp.config import Settings
 from idp.db import now
 from idp.models import Client, Consent, Grant, Token, User
 
+# English for the CLI and logs; pages word the code in the person's language
+# (account.messages.account_messages).
+ACCOUNT_ERROR_TEXT = {
+    "username_invalid": "username must be 2-64 characters: letters, digits, '.', '_', '@' or '-'",
+    "email_invalid": "email address is not valid",
+    "password_too_short": "password: at least 8 characters",
+    "password_too_long": "password: at most 128 characters",
+    "password_contains_identity": "password: must not contain your username or email",
+    "username_taken": "username is already registered",
+    "email_taken": "email is already registered",
+}
+
 
 class AccountError(ValueError):
-    """A user-facing problem with account data; the message is safe to show."""
+    """A problem with account data: ``code`` for pages, ``field`` the form field it is
+    about, ``str()`` an English sentence for the CLI."""
+
+    def __init__(self, code: str, field: str | None = None) -> None:
+        super().__init__(ACCOUNT_ERROR_TEXT.get(code, code))
+        self.code = code
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -53,19 +71,17 @@ def create_user(
 ) -> User:
     """Create a user; raises :class:`AccountError` for invalid or duplicate data."""
     if not is_valid_username(username):
-        raise AccountError(
-            "username must be 2-64 characters: letters, digits, '.', '_', '@' or '-'"
-        )
+        raise AccountError("username_invalid", "username")
     if not is_valid_email(email):
-        raise AccountError("email address is not valid")
+        raise AccountError("email_invalid", "email")
     problem = password_problem(password, (username_key(username), email_key(email).split("@")[0]))
     if problem:
-        raise AccountError(f"password: {problem}")
+        raise AccountError(problem, "password")
     ukey, ekey = username_key(username), email_key(email)
     clash = db.scalar(select(User).where(or_(User.username_key == ukey, User.email_key == ekey)))
     if clash is not None:
         field = "username" if clash.username_key == ukey else "email"
-        raise AccountError(f"{field} is already registered")
+        raise AccountError(f"{field}_taken", field)
     t = now()
     user = User(
         sub=new_sub(),
@@ -164,8 +180,8 @@ class AllowedApp:
 
     client: Client
     scope: tuple[str, ...]  # what the person consented to, else what its tokens hold
-    consented: bool  # a consent on record (else the client skips consent)
-    offline: bool  # holds a live refresh token: keeps access while the person is away
+    consented: bool  # a consent on record (else the client skips consent and holds
+    # a live refresh token: it keeps access while the person is away)
 
 
 def allowed_applications(db: Session, user_id: int, t: int) -> list[AllowedApp]:
@@ -202,7 +218,6 @@ def allowed_applications(db: Session, user_id: int, t: int) -> list[AllowedApp]:
                 else offline[c.client_id]
             ),
             consented=c.client_id in consents,
-            offline=c.client_id in offline,
         )
         for c in clients
     ]

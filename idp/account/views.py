@@ -20,11 +20,12 @@ from idp.account.services import allowed_applications, authenticate
 from idp.confirm import confirmation_page, confirmed
 from idp.db import now
 from idp.db import session as db_session
-from idp.extensions import limiter, login_manager
+from idp.extensions import limiter, login_manager, page_locale
 from idp.models import Client, Consent, Grant, Organization, OrgChoice, User
 from idp.oidc import flows
 from idp.oidc.interaction import who_asks
 from idp.oidc.revocation import end_grants
+from idp.oidc.scope_labels import scope_labels
 from idp.orgs.login import forget_org
 from idp.orgs.services import administered_orgs
 from idp.safe_redirect import local_path
@@ -119,10 +120,15 @@ def index() -> Any:
 @login_required
 def home() -> Any:
     db = db_session()
+    allowed = allowed_applications(db, current_user.id, now())
     return render_template(
         "account/home.html",
         admin_orgs=administered_orgs(db, current_user.id),
-        allowed=allowed_applications(db, current_user.id, now()),
+        allowed=allowed,
+        allowed_labels={
+            app.client.client_id: scope_labels(db, app.client.client_id, app.scope, page_locale())
+            for app in allowed
+        },
         org_choices=db.execute(
             select(Client, Organization)
             .join(OrgChoice, OrgChoice.client_id == Client.client_id)

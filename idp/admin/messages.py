@@ -91,3 +91,13 @@ def status_confirmation(action: str, org: str, warnings: tuple[str, ...] = ()) -
         ),
         confirm_label=_("Yes, suspend"),
     )
+
+
+def acr_labels() -> dict[str, str]:
+    """The assurance levels (:data:`idp.oidc.acr.ACR_LADDER`) in words."""
+    return {
+        "urn:idp:acr:pwd": _("Password"),
+        "urn:idp:acr:mfa-email": _("Password and an emailed code"),
+        "urn:idp:acr:mfa": _("Two factors (authenticator app or security key)"),
+        "urn:idp:acr:phr": _("Phishing-resistant (security key with user verification)"),
+    }

@@ -18,6 +18,8 @@ from idp.admin.messages import operator_messages, status_confirmation
 from idp.admin.views import bp, operator_required
 from idp.confirm import confirmation_page, confirmed
 from idp.db import session as db_session
+from idp.extensions import page_locale
+from idp.localized import org_name
 from idp.mail import MailError
 from idp.models import Client, ClientScope, Membership, Organization, OrgClient, OrgDocument
 from idp.orgs import documents
@@ -155,7 +157,7 @@ def set_status(org_id: int) -> Any:
         shown = set(request.form.get("acknowledged", "").split(","))
         if not confirmed() or not set(warnings) <= shown:
             return confirmation_page(
-                status_confirmation(action, organisation.name_th, warnings),
+                status_confirmation(action, org_name(organisation, page_locale()), warnings),
                 url_for("admin.org", org_id=org_id),
                 {"acknowledged": ",".join(warnings)},
             )

@@ -6,6 +6,8 @@ from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from idp.mfa.messages import default_factor_names
+
 
 class CodeForm(FlaskForm):
     method = HiddenField(validators=[DataRequired()])
@@ -14,7 +16,9 @@ class CodeForm(FlaskForm):
 
 class EnrolForm(FlaskForm):
     name = StringField(
-        _l("Name for this authenticator"), default="Authenticator", validators=[Length(max=64)]
+        _l("Name for this authenticator"),
+        default=lambda: default_factor_names()["totp"],
+        validators=[Length(max=64)],
     )
 
 

@@ -79,3 +79,21 @@ def revoke_confirmation(name: str) -> Confirmation:
         details=(_("You can no longer sign in with it. We will send you an email about it."),),
         confirm_label=_("Yes, remove it"),
     )
+
+
+def revoke_reason_labels() -> dict[str, str]:
+    """Why a factor was removed (``mfa_factors.revoke_reason``): the reasons a person
+    chooses on the security page, and ``renewed`` for a soft token replaced by renewal."""
+    return {
+        "name_change": _("Name change"),
+        "new_phone": _("New phone"),
+        "lost_device": _("Lost device"),
+        "other": _("Other"),
+        "renewed": _("Replaced by a renewed one"),
+    }
+
+
+def default_factor_names() -> dict[str, str]:
+    """The name a new factor gets when the person leaves the name empty, in their
+    language (it is theirs to rename); keyed by ``mfa_factors.kind``."""
+    return {"totp": _("Authenticator"), "webauthn": _("Security key")}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from idp.account import auth_state
@@ -20,7 +20,7 @@ from idp.db import now
 from idp.db import session as db_session
 from idp.mfa import policy, services, totp
 from idp.mfa.forms import CodeForm, EnrolForm
-from idp.mfa.messages import enrol_reason, step_up_reason
+from idp.mfa.messages import default_factor_names, enrol_reason, step_up_reason
 from idp.mfa.messages import mfa_message as _message
 from idp.mfa.services import MfaError
 from idp.models import MfaFactor
@@ -134,7 +134,11 @@ def send_email() -> Any:
     except MfaError as exc:
         return _challenge_page(flow, CodeForm(), _message(exc.code), 503, email_wait=0)
     if not result.sent:  # too soon: 429 + Retry-After, and no mail
-        wait = _("Wait %(s)d seconds before asking for a new code.", s=result.retry_after)
+        wait = ngettext(
+            "Wait %(num)d second before asking for a new code.",
+            "Wait %(num)d seconds before asking for a new code.",
+            result.retry_after,
+        )
         return _challenge_page(flow, CodeForm(), wait, 429, result.retry_after)
     return redirect(url_for("mfa.challenge", flow=flow.id, sent=1), code=303)
 
@@ -186,7 +190,8 @@ def totp_enrolment(
     if request.method == "POST" and request.form.get("step") == "start":
         form = EnrolForm()
         if form.validate_on_submit():
-            factor, _secret = services.start_totp(db, s, current_user, form.name.data or "")
+            name = (form.name.data or "").strip() or default_factor_names()["totp"]
+            factor, _secret = services.start_totp(db, s, current_user, name)
             db.commit()
             session["totp_pending"] = factor.id
             return redirect(self_url, code=303)

@@ -12,6 +12,7 @@ from idp.account.auth_state import recently_authenticated
 from idp.db import now
 from idp.db import session as db_session
 from idp.mfa import policy, services, webauthn
+from idp.mfa.messages import default_factor_names
 from idp.oidc import flows
 from idp.oidc.acr import ACR_PHISHING_RESISTANT
 from idp.oidc.flows import Flow
@@ -71,7 +72,7 @@ def register_verify() -> Any:
             current_user,
             session.sid,
             request.get_data(as_text=True),
-            request.args.get("name", "Security key"),
+            request.args.get("name", "").strip() or default_factor_names()["webauthn"],
         )
     except webauthn.WebAuthnFailed:
         return _fail()

@@ -6,20 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, redirect, render_template, request
-from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 
 from idp.db import session as db_session
-from idp.models import ClientScope, Organization
+from idp.extensions import page_locale
+from idp.models import Organization
 from idp.oidc import flows
 from idp.oidc.blueprint import bp
 from idp.oidc.clients import load_client
 from idp.oidc.errors import error_page, redirect_error
 from idp.oidc.interaction import url_for_next
 from idp.oidc.pipeline import Next
+from idp.oidc.scope_labels import scope_labels
 from idp.oidc.scopes import split_scope
 from idp.oidc.signin import flow_org_choice, remember_consent
 
@@ -68,28 +67,7 @@ def consent() -> Any:
         "oidc/consent.html",
         form=form,
         client=client,
-        scopes=scopes,
         org=org,
         flow_id=flow.id,
-        scope_labels={**scope_labels(), **declared_scope_labels(db, client.client_id)},
+        labels=scope_labels(db, client.client_id, scopes, page_locale()),
     )
-
-
-def declared_scope_labels(db: Any, client_id: str) -> dict[str, str]:
-    """A client's organisation rights by their description in the page's language."""
-    thai = str(get_locale() or "th") == "th"
-    return {
-        row.name: (row.description_th if thai else row.description_en) or row.name
-        for row in db.scalars(select(ClientScope).where(ClientScope.client_id == client_id))
-    }
-
-
-def scope_labels() -> dict[str, str]:
-    return {
-        "openid": _("Know who you are (your account identifier)"),
-        "profile": _("Your name and username"),
-        "email": _("Your email address"),
-        "phone": _("Your phone number"),
-        "address": _("Your address"),
-        "offline_access": _("Keep access while you are away"),
-    }

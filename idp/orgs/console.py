@@ -26,6 +26,8 @@ from idp.audit import EXPORT_LIMIT, AuditTag, query_from_args, record, to_csv
 from idp.audit import search as audit_search
 from idp.confirm import confirmation_page, confirmed
 from idp.db import session as db_session
+from idp.extensions import page_locale
+from idp.localized import org_name
 from idp.mail import MailError
 from idp.mfa.guard import console_step_up
 from idp.models import (
@@ -132,7 +134,9 @@ def remove_member(org: Organization, user_id: int) -> Any:
     if not confirmed():
         person = db_session().get(User, user_id)
         return confirmation_page(
-            remove_member_confirmation(person.name or person.username, org.name_th),
+            remove_member_confirmation(
+                person.name or person.username, org_name(org, page_locale())
+            ),
             url_for("console.overview", org_id=org.id),
         )
     try:
@@ -182,6 +186,14 @@ def change_scope(org: Organization, user_id: int, scope_id: int) -> Any:
     return _back(org, "saved")
 
 
+# The actions filed under an organisation (record(..., org=...)): its admins' and the
+# operators' decisions about it.
+ORG_TRAIL_TAGS = {t for t in AuditTag if t.value.startswith(("org:", "op:org:"))} | {
+    AuditTag.OP_DOCUMENT_REVIEWED,
+    AuditTag.OP_EMAIL_CHANGED,
+}
+
+
 def _audit_rows(org: Organization, limit: int = 1000) -> tuple[list, dict]:
     """This organisation's audit trail, newest first, filtered like the operator's."""
     query, values = query_from_args(request.args, org.id, limit)
@@ -196,7 +208,7 @@ def audit(org: Organization) -> Any:
         "orgs/audit.html",
         org=org,
         rows=rows,
-        tags=[t.value for t in AuditTag if t.value.startswith(("org:", "op:org:"))],
+        tags=[t.value for t in AuditTag if t in ORG_TRAIL_TAGS],
         args=values,
     )
 

@@ -220,7 +220,7 @@ def accept(
         )
     except AccountError as exc:
         db.rollback()
-        raise InvitationError(str(exc)) from exc
+        raise InvitationError(exc.code) from exc
     try:
         services.add_member(db, inv.org_id, user, role=inv.role, actor=inv.invited_by)
     except MemberLimitReached:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from idp.account.messages import email_messages
+from idp.account.messages import account_messages, email_messages
 from idp.confirm import Confirmation
 
 
@@ -89,7 +89,8 @@ def invitation_message(code: str) -> str:
         "invitation_expired": _("This invitation has expired or was already used."),
         "member_limit_reached": org_rule_messages()["member_limit_reached"],
         "other_account": _("This invitation is for another account."),
-    }.get(code, code)
+        **account_messages(),
+    }.get(code, _("The invitation could not be accepted. Check the form and try again."))
 
 
 def upload_messages() -> dict[str, str]:
@@ -129,3 +130,78 @@ def remove_member_confirmation(person: str, org: str) -> Confirmation:
         ),
         confirm_label=_("Yes, remove from the organisation"),
     )
+
+
+def contact_labels() -> dict[str, str]:
+    """The organisation's contact fields (:data:`idp.orgs.profile.CONTACT_FIELDS`)."""
+    return {
+        "contact_name": _("Contact person"),
+        "contact_email": _("Contact email"),
+        "contact_phone": _("Contact phone"),
+        "website": _("Website"),
+    }
+
+
+def address_labels() -> dict[str, str]:
+    """The head office's fields (:data:`idp.orgs.profile.ADDRESS_FIELDS`)."""
+    return {
+        "address": _("Head office address"),
+        "district": _("District"),
+        "province": _("Province"),
+        "postcode": _("Postcode"),
+        "phone": _("Phone"),
+    }
+
+
+def role_labels() -> dict[str, str]:
+    return {"admin": _("admin"), "member": _("member")}
+
+
+def status_labels() -> dict[str, str]:
+    """An organisation's status (``organizations.status``)."""
+    return {
+        "pending": _("pending approval"),
+        "active": _("active"),
+        "suspended": _("suspended"),
+    }
+
+
+def kind_label(kind: str) -> str:
+    """What an organisation is (``organizations.kind``): a company or an agency."""
+    return _("Company") if kind == "company" else _("Government agency")
+
+
+def kind_wording(kind: str, name: str = "") -> dict[str, str]:
+    """Sentences that name the organisation by its kind ("company" or "agency": in Thai
+    บริษัท or หน่วยงาน, never one word for both); ``name`` is the organisation's name in
+    the page's language (:func:`idp.localized.org_name`)."""
+    if kind == "company":
+        return {
+            "no_right": _(
+                "Your company %(org)s has not given you a right to use this application.",
+                org=name,
+            ),
+            "suspend_note": _(
+                "Suspending ends at once every token issued to people acting for this "
+                "company; they cannot act for it until it is reactivated."
+            ),
+            "no_admin": _("This company has no admin."),
+            "no_contact": _("The company has not entered any yet."),
+            "remove_member": _("Remove from the company"),
+            "console_title": _("Company admin"),
+            "profile_title": _("Company profile"),
+        }
+    return {
+        "no_right": _(
+            "Your agency %(org)s has not given you a right to use this application.", org=name
+        ),
+        "suspend_note": _(
+            "Suspending ends at once every token issued to people acting for this "
+            "agency; they cannot act for it until it is reactivated."
+        ),
+        "no_admin": _("This agency has no admin."),
+        "no_contact": _("The agency has not entered any yet."),
+        "remove_member": _("Remove from the agency"),
+        "console_title": _("Agency admin"),
+        "profile_title": _("Agency profile"),
+    }

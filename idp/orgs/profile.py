@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 from flask import Response, abort, render_template, request
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -30,35 +29,43 @@ CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone", "website")
 UPLOAD_BODY_LIMIT = documents.MAX_BYTES + 64 * 1024
 
 
-def contact_labels() -> dict[str, str]:
-    return {
-        "contact_name": _("Contact person"),
-        "contact_email": _("Contact email"),
-        "contact_phone": _("Contact phone"),
-        "website": _("Website"),
-    }
+PHONE = re.compile(r"\+?[0-9][0-9 -]{5,19}")
 
 
-def check_profile(head: dict[str, str], contact: dict[str, str]) -> str | None:
-    """The translated message for the first invalid field, or None."""
+def check_profile(head: dict[str, str], contact: dict[str, str]) -> list[tuple[str, str]]:
+    """Every invalid field with its translated message (the page's error summary lists
+    them all at once, WCAG 3.3.1); empty when the profile can be saved."""
+    messages = profile_messages()
+    problems = []
     if head["postcode"] and not re.fullmatch(r"\d{5}", head["postcode"]):
-        return profile_messages()["postcode_invalid"]
-    for phone in (head["phone"], contact["contact_phone"]):
-        if phone and not re.fullmatch(r"\+?[0-9][0-9 -]{5,19}", phone):
-            return profile_messages()["phone_invalid"]
+        problems.append(("postcode", messages["postcode_invalid"]))
+    for field, phone in (("phone", head["phone"]), ("contact_phone", contact["contact_phone"])):
+        if phone and not PHONE.fullmatch(phone):
+            problems.append((field, messages["phone_invalid"]))
     if contact["contact_email"] and not is_valid_email(contact["contact_email"]):
-        return profile_messages()["email_invalid"]
+        problems.append(("contact_email", messages["email_invalid"]))
     if contact["website"] and not re.fullmatch(r"https?://[^\s<>\"']+", contact["website"]):
-        return profile_messages()["website_invalid"]
-    return None
+        problems.append(("website", messages["website_invalid"]))
+    return problems
 
 
-def _render(org: Organization, form: PostForm, error: str | None, status: int) -> Any:
+def _render(
+    org: Organization,
+    form: PostForm,
+    errors: list[tuple[str, str]],
+    status: int,
+    typed: dict[str, Any] | None = None,
+) -> Any:
+    """The profile page; after a refused save it shows what was typed, not the stored
+    values, so nothing the admin entered is lost."""
+    stored = {"head_office": org.head_office, "branches": org.branches, "contact": org.contact}
+    shown = typed or stored
     return render_template(
         "orgs/profile.html",
         org=org,
         form=form,
-        error=error,
+        errors=errors,
+        shown=shown,
         fields=ADDRESS_FIELDS,
         contact_fields=CONTACT_FIELDS,
         documents=documents.history(db_session(), org.id),
@@ -71,17 +78,17 @@ def _render(org: Organization, form: PostForm, error: str | None, status: int) -
 def profile(org: Organization) -> Any:
     form = PostForm()
     if request.method != "POST" or not form.validate_on_submit():
-        return _render(org, form, None, 200)
+        return _render(org, form, [], 200)
     head = {k: request.form.get(k, "").strip()[:300] for k in ADDRESS_FIELDS}
     contact = {k: request.form.get(k, "").strip()[:254] for k in CONTACT_FIELDS}
     branches = [
         line.strip()[:300] for line in request.form.get("branches", "").splitlines() if line.strip()
     ][:50]
-    error = check_profile(head, contact)
-    if error is not None:
-        return _render(org, form, error, 400)
-    before = {"head_office": org.head_office, "branches": org.branches, "contact": org.contact}
     after = {"head_office": head, "branches": branches, "contact": contact}
+    errors = check_profile(head, contact)
+    if errors:
+        return _render(org, form, errors, 400, typed=after)
+    before = {"head_office": org.head_office, "branches": org.branches, "contact": org.contact}
     if before != after:
         org.head_office, org.branches, org.contact = head, branches, contact
         record(
@@ -108,7 +115,8 @@ def upload_document(org: Organization) -> Any:
         valid = form.validate_on_submit()
         file = request.files.get("document")
     except RequestEntityTooLarge:
-        return _render(org, PostForm(formdata=None), upload_messages()["document_too_large"], 413)
+        too_large = [("document", upload_messages()["document_too_large"])]
+        return _render(org, PostForm(formdata=None), too_large, 413)
     if not valid:
         return _back(org)
     data = file.read(documents.MAX_BYTES + 1) if file else b""
@@ -116,7 +124,7 @@ def upload_document(org: Organization) -> Any:
         documents.upload(db_session(), org.id, data, file.filename if file else "", current_user.id)
     except documents.DocumentError as exc:
         db_session().rollback()
-        return _render(org, form, upload_messages()[exc.code], exc.status)
+        return _render(org, form, [("document", upload_messages()[exc.code])], exc.status)
     db_session().commit()
     return _back(org, "document_uploaded")
 

@@ -49,8 +49,10 @@ def accept_invitation(token: str) -> Any:
     if account is not None:
         return _join_with_account(token, inv, account)
     form = InvitationForm()
-    error = None
-    if form.validate_on_submit():
+    errors: list[tuple[str | None, str]] = []
+    if form.is_submitted() and not form.validate():
+        errors = [(name, str(messages[0])) for name, messages in form.errors.items()]
+    elif form.is_submitted():
         try:
             identity = invitations.check_identity(
                 form.id_kind.data,
@@ -67,13 +69,27 @@ def accept_invitation(token: str) -> Any:
                 identity=identity,
             )
         except invitations.InvitationError as exc:
-            error = invitation_message(exc.code)
+            errors = [(INVITATION_ERROR_FIELDS.get(exc.code), invitation_message(exc.code))]
         else:
             return redirect(url_for("account.login"), code=303)
     org = db.get(Organization, inv.org_id)
     return render_template(
-        "orgs/invitation.html", form=form, org=org, email=inv.email, error=error
-    ), (200 if error is None else 400)
+        "orgs/invitation.html", form=form, org=org, email=inv.email, errors=errors
+    ), (400 if errors else 200)
+
+
+# Which field of the invitation form an InvitationError is about (the error summary
+# links there); codes about the invitation itself have no field.
+INVITATION_ERROR_FIELDS = {
+    "national_id_invalid": "national_id",
+    "passport_invalid": "passport_number",
+    "identity_missing": "id_kind-0",
+    "username_taken": "username",
+    "username_invalid": "username",
+    "password_too_short": "password",
+    "password_too_long": "password",
+    "password_contains_identity": "password",
+}
 
 
 def _join_with_account(token: str, inv: Any, account: Any) -> Any:

@@ -7,7 +7,11 @@
   if (left <= 0) return;
   var tick = setInterval(function () {
     left -= 1;
-    if (note) note.textContent = note.textContent.replace(/\d+/, String(Math.max(left, 0)));
+    if (note) {
+      // The page carries the sentence for 1 and for more (plural forms, issue 9).
+      var form = note.getAttribute(left === 1 ? "data-one" : "data-many") || note.textContent;
+      note.textContent = form.replace(/\d+/, String(Math.max(left, 0)));
+    }
     if (left <= 0) { button.disabled = false; clearInterval(tick); if (note) note.hidden = true; }
   }, 1000);
 })();

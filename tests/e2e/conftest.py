@@ -109,6 +109,7 @@ def live(template_db, tmp_path, smtp_sink):
     )
     idp_srv.app = app
     servers, rps = [idp_srv], {}
+    settings = app.extensions["idp_settings"]
     with get_db(app).factory() as db:
         somchai = make_user(db, "somchai", name="Somchai Jaidee")
         make_user(db, "alice")
@@ -142,6 +143,9 @@ def live(template_db, tmp_path, smtp_sink):
                     base_url=base,
                     step_up_label=label,
                     scope=scope,
+                    idp_name_th=settings.brand_name_th,
+                    idp_name_en=settings.brand_name_en,
+                    scope_labels={"einvoice:submit": ("ส่งใบกำกับภาษี", "Submit invoices")},
                 )
             )
             servers.append(rp_srv)

@@ -8,6 +8,7 @@ import base64
 import re
 import subprocess
 import time
+from datetime import datetime
 
 import pytest
 import time_machine
@@ -23,6 +24,13 @@ def _sign_in(page, username):
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("#sign-in")
+
+
+def _auth_time(page) -> float:
+    """The RP shows auth_time as a date; <time datetime> carries it in ISO 8601."""
+    return datetime.fromisoformat(
+        page.locator("#rp-auth-time").get_attribute("datetime")
+    ).timestamp()
 
 
 def _start(page, live, rp, username):
@@ -66,18 +74,24 @@ def test_password_session_steps_up_at_einvoice(live, page):
         page.click("#totp-submit")
         page.click("#consent-allow")
         expect(page.locator("#rp-acr")).to_have_text("urn:idp:acr:mfa")
-        first = int(page.locator("#rp-auth-time").inner_text())
+        first = _auth_time(page)
         clock.shift(120)
         # "Submit an invoice" asks for a fresh step-up: max_age=0 -> password + factor again.
+        # The page says who asks, and keeps somchai's name fixed (issue 9).
         page.click("#rp-step-up")
-        _sign_in(page, "somchai")
+        expect(page.locator("#reauth-reason")).to_contain_text("Demo einvoice asks you")
+        expect(page.locator("#username")).to_have_value("somchai")
+        expect(page.locator("#username")).not_to_be_editable()
+        expect(page.locator("#switch-user")).to_be_visible()
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in")
         page.fill("#totp-code", oathtool_code(live.totp_secret))  # 4 time steps later
         page.click("#totp-submit")
         expect(page.locator("#rp-done")).to_contain_text(
             "Submit an invoice: done at acr urn:idp:acr:mfa"
         )
         # OIDC Core 2 / SECURITY.md 6: auth_time is when this step-up happened.
-        assert int(page.locator("#rp-auth-time").inner_text()) >= first + 120
+        assert _auth_time(page) >= first + 120
 
 
 def test_email_otp_from_smtp(live, page):

@@ -253,7 +253,7 @@ def test_audit_search_filters_and_exports(client, db, world):
     _confirmed(client, f"/operator/orgs/{world['pending'].id}/status", page, action="approve")
     by_org = client.get("/operator/audit?org=MOC-01").get_data(as_text=True)
     assert "op:org:status</code>" in by_org and "org:scope:granted</code>" not in by_org
-    assert "pending → active" in by_org
+    assert "pending approval → active" in by_org  # values as labels (issue 9)
     by_tag = client.get("/operator/audit?tag=org:scope:granted").get_data(as_text=True)
     assert by_tag.count("org:scope:granted</code>") == 2
     by_actor = client.get("/operator/audit?actor=op").get_data(as_text=True)
@@ -264,7 +264,7 @@ def test_audit_search_filters_and_exports(client, db, world):
     assert "Nothing matches" in unknown
     csv_resp = client.get("/operator/audit.csv?org=MOC-01")
     lines = csv_resp.data.decode("utf-8-sig").strip().splitlines()
-    assert lines[0].startswith("when_utc,action,organisation")
+    assert lines[0].startswith("when_utc,action,action_label,organisation")
     assert len(lines) == 2 and "MOC-01" in lines[1]
 
 

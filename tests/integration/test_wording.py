@@ -493,7 +493,7 @@ def test_consent_names_the_organisation_and_lists_held_rights_only_E05(
     text = _text(page)
     consent_org = re.search(r'<p id="consent-org">([^<]+)</p>', text).group(1)
     assert org_name in consent_org
-    scopes = re.search(r'<ul class="list" id="consent-scopes">(.*?)</ul>', text, re.S).group(1)
+    scopes = re.search(r'<ul class="[^"]*" id="consent-scopes">(.*?)</ul>', text, re.S).group(1)
     assert held in scopes and not_held not in scopes and "einvoice:submit" not in scopes
     client.post(url, data={"decision": "allow", "csrf_token": csrf_token(text)})
     row = db.scalar(select(Consent).where(Consent.user_id == alice.id))
@@ -519,21 +519,25 @@ def _offline_tokens(client, db):
 
 
 @pytest.mark.parametrize(
-    "lang,offline",
+    "lang,offline,no_consent",
     [
-        ("en", "Keeps access while you are away"),
-        ("th", "เข้าถึงต่อได้แม้คุณไม่ได้ใช้งานอยู่"),
+        (
+            "en",
+            "Keep access while you are away",
+            "It did not ask for your consent: the service operator allowed it.",
+        ),
+        ("th", "เข้าถึงต่อได้แม้คุณไม่ได้ใช้งานอยู่", "ระบบนี้ไม่ได้ขอความยินยอมจากคุณ"),
     ],
 )
 def test_account_lists_clients_holding_refresh_tokens_and_withdraws_them(
-    client, db, alice, lang, offline
+    client, db, alice, lang, offline, no_consent
 ):
     rp, tokens = _offline_tokens(client, db)
     assert db.scalar(select(Consent)) is None  # skip consent: nothing on record
     _lang(client, lang)
     page = _text(client.get("/account"))
-    item = re.search(rf'<li id="allowed-{rp.client_id}">(.*?)</li>', page, re.S).group(1)
-    assert "Records" in item and offline in item
+    item = re.search(rf'id="allowed-{rp.client_id}">(.*?)</form>', page, re.S).group(1)
+    assert "Records" in item and offline in item and no_consent in item
 
     withdraw = client.post(
         f"/account/consents/{rp.client_id}/revoke", data={"csrf_token": csrf_token(page)}
