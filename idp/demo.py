@@ -82,6 +82,14 @@ DEMO_ORGS = [
     ("0105561234560", "บริษัท รอตรวจ จำกัด", "Awaiting Review Co., Ltd.", {}),
 ]
 PENDING_ORGS = {"0105561234560"}
+# The demo agency's brand; the footer links go to the built-in pages.
+DEMO_BRAND = {
+    "brand_name_th": "ศูนย์บริการยืนยันตัวตนกลาง (สาธิต)",
+    "brand_name_en": "Central Identity Service (demo)",
+    "help_url": "/help",
+    "privacy_url": "/privacy",
+    "terms_url": "/terms",
+}
 
 
 def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
@@ -188,11 +196,7 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
             "env": "development",
             "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
             "dev_outbox": True,
-            "brand_name_th": "ศูนย์บริการยืนยันตัวตนกลาง (สาธิต)",
-            "brand_name_en": "Central Identity Service (demo)",
-            "help_url": "/help",
-            "privacy_url": "/privacy",
-            "terms_url": "/terms",
+            **DEMO_BRAND,
         }
     )
     init_instance(app)

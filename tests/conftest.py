@@ -144,18 +144,25 @@ class Inbox:
         return [m for m in self.messages if m["To"] == address]
 
 
-@pytest.fixture
-def smtp_sink():
+def start_smtp_sink() -> tuple[Inbox, object]:
+    """A real SMTP server (aiosmtpd) collecting mail in an Inbox; returns the inbox
+    (``.url`` for IDP_SMTP_URL) and a function that stops it."""
     import socket
 
     from aiosmtpd.controller import Controller
 
-    with socket.socket() as s:
+    with socket.socket() as s:  # aiosmtpd cannot bind port 0 itself (RECIPES.md 6)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     inbox.url = f"smtp://127.0.0.1:{port}"
+    return inbox, controller.stop
+
+
+@pytest.fixture
+def smtp_sink():
+    inbox, stop = start_smtp_sink()
     yield inbox
-    controller.stop()
+    stop()

@@ -5,12 +5,14 @@
   document.querySelectorAll(".idp-show-password").forEach(function (button) {
     var input = document.getElementById(button.dataset.target);
     if (!input) return;
-    button.addEventListener("click", function () {
+    button.addEventListener("click", function (event) {
       var show = input.type === "password";
       input.type = show ? "text" : "password";
       button.textContent = show ? button.dataset.hide : button.dataset.show;
       button.setAttribute("aria-pressed", show ? "true" : "false");
-      input.focus();
+      // A pointer click goes back to typing; from the keyboard (detail 0) the focus stays
+      // on the button, so a screen reader announces its new state and Tab goes on in order.
+      if (event.detail > 0) input.focus();
     });
   });
   // Move focus to the error summary so a screen reader announces every error at once.

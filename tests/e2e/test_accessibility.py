@@ -1,0 +1,366 @@
+"""WCAG 2.1 AA in headless Chromium (issue 9): axe-core on every page type of the IdP,
+in Thai and in English, and the sign-in form used with the keyboard alone.
+
+axe-core comes bundled with the ``axe-playwright-python`` package. It is injected with
+``page.evaluate`` (the DevTools protocol), which the page's CSP (``script-src 'self'``)
+does not govern, so the pages are checked exactly as people get them: no
+``bypass_csp``, which would also let inline styles apply that browsers block.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import axe_playwright_python
+import pytest
+from flask import template_rendered
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from idp import PACKAGE_DIR
+from idp.admin.accounts import set_operator
+from idp.db import get_db
+from idp.models import MfaFactor, User
+from idp.orgs import services as orgs
+from tests.e2e.live import ORG_IDENTIFIER, sign_in
+from tests.factories import make_user
+from tests.otp import oathtool_code
+
+pytestmark = pytest.mark.e2e
+
+AXE_SOURCE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+FAILING_IMPACTS = {"serious", "critical"}
+LOCALES = {"th": "th-TH", "en": "en-GB"}
+# Pages that the walk does not visit, and why.
+NOT_WALKED = {"dev/outbox.html"}  # development only: IDP_DEV_OUTBOX, refused in production
+
+
+def page_templates() -> set[str]:
+    """Every page of the IdP: a template outside layouts/ that extends another
+    (partials and mail bodies do not)."""
+    root = PACKAGE_DIR / "templates"
+    pages = set()
+    for path in root.rglob("*.html"):
+        extends = re.search(r"{%-?\s*extends\s", path.read_text(encoding="utf-8"))
+        if extends and path.parent.name != "layouts":
+            pages.add(path.relative_to(root).as_posix())
+    return pages - NOT_WALKED
+
+
+class Walk:
+    """Visits pages in one language, runs axe-core on each and keeps what it finds."""
+
+    def __init__(self, live, browser, lang: str) -> None:
+        self.live, self.browser, self.lang = live, browser, lang
+        self.violations: list[str] = []
+        self.checked: list[str] = []
+        self.rendered: set[str] = set()
+        template_rendered.connect(self._rendered, live.app)
+
+    def _rendered(self, sender, template, context, **extra) -> None:
+        self.rendered.add(template.name)
+
+    def context(self):
+        return self.browser.new_context(locale=LOCALES[self.lang])
+
+    def check(self, page, name: str) -> None:
+        """axe-core on the page as it is now; serious and critical violations are
+        recorded with what is needed to find them: page, URL, rule, elements."""
+        page.wait_for_load_state()
+        self.checked.append(name)
+        lang = page.evaluate("document.documentElement.lang")
+        if lang != self.lang:
+            self.violations.append(f"{name} {page.url}: <html lang={lang!r}>, not {self.lang}")
+        page.evaluate(AXE_SOURCE)
+        result = page.evaluate(
+            "opts => axe.run(document, opts)",
+            {"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]},
+        )
+        for v in result["violations"]:
+            if v["impact"] not in FAILING_IMPACTS:
+                continue
+            nodes = "".join(
+                f"\n    at {' '.join(n['target'])}: {_first_reason(n)}" for n in v["nodes"][:8]
+            )
+            more = f"\n    (+{len(v['nodes']) - 8} more)" if len(v["nodes"]) > 8 else ""
+            self.violations.append(
+                f"{name} {page.url}\n  {v['id']} [{v['impact']}] {v['help']} ({v['helpUrl']})"
+                f"{nodes}{more}"
+            )
+
+    def goto(self, page, path: str, name: str) -> None:
+        page.goto(self.live.issuer + path)
+        self.check(page, name)
+
+
+def _first_reason(node: dict) -> str:
+    """axe's explanation for one element, e.g. the two colours and their ratio."""
+    lines = [ln.strip() for ln in (node.get("failureSummary") or "").splitlines()]
+    return next((ln for ln in lines if ln and not ln.startswith("Fix ")), "")
+
+
+def _arrange(live) -> None:
+    """What the walk needs beyond the e2e data: somchai is an operator, in a second
+    organisation (the organisation choice) and has a security key too (the choice of
+    factors); chai's soft token expires soon (the renewal offer); dara has only a
+    security key; lek is locked out."""
+    now = int(time.time())
+    with get_db(live.app).factory() as db:
+        somchai = db.scalar(select(User).where(User.username_key == "somchai"))
+        chai = db.scalar(select(User).where(User.username_key == "chai"))
+        set_operator(db, somchai.id, True, via="cli")
+        other = orgs.create_org(
+            db,
+            kind="company",
+            identifier="0105548001239",
+            name_th="บริษัท ไทยค้าขาย จำกัด",
+            name_en="Thai Trading Co., Ltd.",
+        )
+        orgs.allow_client(db, other.id, live.einvoice_client_id)
+        orgs.add_member(db, other.id, somchai)
+        dara = make_user(db, "dara", name="Dara Keyholder")
+        for n, user in enumerate((somchai, dara)):
+            db.add(
+                MfaFactor(
+                    user_id=user.id,
+                    kind="webauthn",
+                    name="Security key",
+                    status="active",
+                    credential_id=f"walk-credential-{n}",
+                    public_key=b"\x00",
+                    uv_capable=True,
+                    created_at=now,
+                )
+            )
+        db.scalar(
+            select(MfaFactor).where(MfaFactor.user_id == chai.id, MfaFactor.kind == "totp")
+        ).expires_at = now + 10 * 86400
+        lek = make_user(db, "lek", name="Lek Locked")
+        lek.failed_logins, lek.locked_until = 5, now + 300
+        db.commit()
+
+
+def _invitation_link(live, address: str) -> str:
+    mail = live.inbox.to(address)[-1].get_content()
+    return re.search(r"(/invite/[\w-]+)", mail).group(1)
+
+
+def _login_at(walk, page, rp: str) -> None:
+    page.goto(walk.live.rps[rp])
+    page.click("#rp-login")
+    expect(page.locator("#password")).to_be_visible()
+
+
+def _walk_somchai(walk, page) -> None:
+    """Anonymous pages, then an admin's and operator's session, ending signed out."""
+    live = walk.live
+    walk.goto(page, "/no/such/page", "error 404")
+    walk.goto(page, "/logout", "logout confirm")
+    for name in ("help", "privacy", "terms"):
+        walk.goto(page, f"/{name}", f"{name} page")
+
+    _login_at(walk, page, "einvoice")
+    walk.check(page, "sign-in")
+    sign_in(page, "somchai", "not the password")
+    expect(page.locator("#login-error")).to_be_visible()
+    walk.check(page, "sign-in error")
+    page.evaluate("document.querySelector('input[name=csrf_token]').value = 'forged'")
+    sign_in(page, "somchai")
+    walk.check(page, "error CSRF")
+
+    _login_at(walk, page, "einvoice")
+    sign_in(page, "somchai")
+    expect(page.locator("#totp-code")).to_be_visible()
+    walk.check(page, "step-up choice (app, key, recovery code)")
+    page.fill("#totp-code", "000000")
+    page.click("#totp-submit")
+    walk.check(page, "step-up error")
+    page.fill("#totp-code", oathtool_code(live.totp_secret))
+    page.click("#totp-submit")
+    walk.check(page, "organisation select")
+    page.click(f"#org-{ORG_IDENTIFIER}")
+    walk.check(page, "consent")
+    page.click("#consent-allow")
+    expect(page.locator("#rp-user")).to_have_text("somchai")
+
+    walk.goto(page, "/account", "account")
+    walk.goto(page, "/account/email", "email change")
+    page.fill("#email", "somchai.new@example.org")
+    page.click("#send-code")
+    walk.check(page, "email change: code sent")
+    walk.goto(page, "/account/security", "security page")
+    walk.goto(page, "/account/security/totp", "add an authenticator app")
+    walk.goto(page, "/account/security/webauthn", "add a security key")
+
+    page.goto(live.issuer + "/account")
+    page.click("a.org-console")
+    walk.check(page, "org console")
+    for address in ("new.person@example.org", "dara@example.org"):
+        page.fill("#invite-email", address)
+        page.click("#invite")
+    walk.check(page, "org console: invitations sent")
+    page.click("#profile-link")
+    walk.check(page, "org profile")
+    page.goto(live.issuer + "/account")
+    page.click("a.org-console")
+    page.click("#audit-link")
+    walk.check(page, "org audit")
+
+    walk.goto(page, _invitation_link(live, "new.person@example.org"), "invitation: new account")
+    walk.goto(page, _invitation_link(live, "dara@example.org"), "invitation: other account")
+
+    walk.goto(page, "/operator", "operator: organisations")
+    page.click(f"#org-{ORG_IDENTIFIER} a")
+    walk.check(page, "operator: organisation")
+    walk.goto(page, "/operator/people?q=somchai", "operator: people")
+    walk.goto(page, "/operator/clients", "operator: clients and rights")
+    walk.goto(page, "/operator/audit", "operator: audit")
+
+    page.goto(live.issuer + "/account")
+    page.click("#sign-out")
+    walk.check(page, "logged out")
+
+    walk.goto(page, _invitation_link(live, "dara@example.org"), "invitation: sign in to accept")
+    page.goto(live.issuer + "/login")
+    sign_in(page, "lek")
+    walk.check(page, "lockout")
+
+
+def _walk_alice(walk, page) -> None:
+    """No second factor: an emailed code, then setting up an authenticator app."""
+    live = walk.live
+    _login_at(walk, page, "search")
+    sign_in(page, "alice")
+    walk.check(page, "step-up: email code")
+    page.click("#email-send")
+    expect(page.locator("#email-sent")).to_be_visible()
+    walk.check(page, "step-up: email code sent")
+    code = re.search(r"\b(\d{6})\b", live.inbox.to("alice@example.org")[-1].get_content())
+    page.fill("#email-code", code.group(1))
+    page.click("#email-submit")
+    expect(page.locator("#rp-user")).to_have_text("alice")
+
+    page.goto(live.rps["einvoice"])
+    page.click("#rp-login")
+    walk.check(page, "enrolment start (app or key)")
+    page.click("#enrol-start")
+    walk.check(page, "enrolment: TOTP QR code")
+    page.fill("#totp-code", "000000")
+    page.click("#totp-confirm")
+    walk.check(page, "enrolment: TOTP error")
+    page.fill("#totp-code", oathtool_code(page.locator("#totp-secret").inner_text()))
+    page.click("#totp-confirm")
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    walk.check(page, "recovery codes")
+
+
+def _walk_chai(walk, page) -> None:
+    """A member without the right: the soft-token renewal offer, then no access."""
+    _login_at(walk, page, "einvoice")
+    sign_in(page, "chai")
+    walk.check(page, "step-up: TOTP only")
+    page.fill("#totp-code", oathtool_code(walk.live.chai_secret))
+    page.click("#totp-submit")
+    walk.check(page, "TOTP renewal offer")
+    page.click("#renew-later")
+    expect(page.locator("#no-access")).to_be_visible()
+    walk.check(page, "no access")
+
+
+def _walk_dara(walk, page) -> None:
+    """Only a security key; an invitation for an existing account."""
+    _login_at(walk, page, "einvoice")
+    sign_in(page, "dara")
+    expect(page.locator("#webauthn-start")).to_be_visible()
+    walk.check(page, "step-up: WebAuthn")
+    walk.goto(page, _invitation_link(walk.live, "dara@example.org"), "invitation: join")
+
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
+    """WCAG 2.1 AA (issue 9): axe-core finds no serious or critical violation on any
+    page type, each page declares the language it is in (WCAG 3.1.1), and the walk
+    reaches every page template of the IdP."""
+    _arrange(live)
+    walk = Walk(live, browser, lang)
+    for visit in (_walk_somchai, _walk_alice, _walk_chai, _walk_dara):
+        context = walk.context()
+        visit(walk, context.new_page())
+        context.close()
+    unvisited = page_templates() - walk.rendered
+    assert not unvisited, f"pages the accessibility walk never reached: {sorted(unvisited)}"
+    if walk.violations:
+        pytest.fail(
+            f"{len(walk.violations)} accessibility problems in {lang} "
+            f"({len(walk.checked)} pages checked):\n" + "\n".join(walk.violations),
+            pytrace=False,
+        )
+
+
+FOCUS_STYLE = """el => {
+    const s = getComputedStyle(el);
+    return {id: el.id, tag: el.tagName.toLowerCase(), type: el.type || '',
+            controls: el.getAttribute('aria-controls') || '',
+            focusVisible: el.matches(':focus-visible'),
+            outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0,
+            shadow: s.boxShadow !== 'none'};
+}"""
+
+
+def _tab(page) -> dict:
+    """Press Tab; describe the element that has the focus now and how it shows it."""
+    page.keyboard.press("Tab")
+    return page.evaluate_handle("document.activeElement").evaluate(FOCUS_STYLE)
+
+
+def _assert_focus_visible(focused: dict) -> None:
+    assert focused["focusVisible"], f"{focused} does not match :focus-visible"
+    assert focused["outline"] or focused["shadow"], f"no outline or box-shadow on {focused}"
+
+
+def test_sign_in_form_works_with_the_keyboard_alone(live, page):
+    """WCAG 2.1.1 (keyboard), 2.4.3 (focus order), 2.4.7 (focus visible), 3.3.1 and
+    4.1.3 (the error is announced): Tab reaches username, password, the show-password
+    toggle and the button in that order, each with a visible focus indicator; the
+    toggle works from the keyboard; Enter sends the form."""
+    page.goto(live.issuer + "/login")
+    for _ in range(20):  # past the skip link and the language switch
+        focused = _tab(page)
+        if focused["id"] == "username":
+            break
+    else:
+        pytest.fail("Tab never reached the username field")
+    _assert_focus_visible(focused)
+    page.keyboard.type("somchai")
+
+    focused = _tab(page)
+    assert focused["id"] == "password", focused
+    _assert_focus_visible(focused)
+    page.keyboard.type("not the password")
+
+    toggle = _tab(page)
+    assert toggle["tag"] == "button" and toggle["type"] == "button", toggle
+    assert toggle["controls"] == "password", toggle
+    _assert_focus_visible(toggle)
+    page.keyboard.press("Space")
+    expect(page.locator("#password")).to_have_attribute("type", "text")
+    expect(page.locator(".idp-show-password")).to_be_focused()
+    expect(page.locator(".idp-show-password")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Enter")
+    expect(page.locator("#password")).to_have_attribute("type", "password")
+
+    focused = _tab(page)
+    assert focused["id"] == "sign-in", focused
+    _assert_focus_visible(focused)
+
+    page.focus("#password")
+    page.keyboard.press("Enter")  # sends the form like the button
+    error = page.locator("#login-error")
+    expect(error).to_be_visible()
+    announced = error.get_attribute("role") == "alert" or error.evaluate(
+        "el => el.contains(document.activeElement) || document.activeElement === el"
+    )
+    assert announced, "the sign-in error is neither role=alert nor focused"
