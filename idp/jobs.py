@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from idp.account.lockout import purge_identifiers
 from idp.config import Settings
 from idp.db import now
 from idp.mfa.services import notify
@@ -48,7 +49,8 @@ def totp_reminders(db: Session, settings: Settings, t: int) -> int:
 
 def purge(db: Session, t: int) -> int:
     """Drop spent single-use artefacts older than a day (tombstones beyond any replay
-    window of interest: codes live 60 s, challenges 5 min, email codes 10 min)."""
+    window of interest: codes live 60 s, challenges 5 min, email codes 10 min), and
+    sign-in counts of typed names untouched for a day and not paused."""
     day_ago = t - 86400
     n = 0
     for stmt in (
@@ -57,6 +59,7 @@ def purge(db: Session, t: int) -> int:
         delete(EmailCode).where(EmailCode.expires_at < day_ago),
     ):
         n += db.execute(stmt).rowcount
+    n += purge_identifiers(db, day_ago, t)
     db.commit()
     return n
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import re
 import secrets
 from dataclasses import dataclass
@@ -143,3 +144,16 @@ def mail_text(msg) -> str:
 def mail_html(msg) -> str:
     """The HTML part of a received mail."""
     return msg.get_body(preferencelist=("html",)).get_content()
+
+
+def confirm(client, resp):
+    """Press "Yes" on the confirmation page ``resp`` (idp/confirm.py): post its form
+    with its hidden fields, as a browser does."""
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and 'id="confirm-yes"' in page, page[:500]
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1))
+    fields = {
+        html.unescape(n): html.unescape(v)
+        for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page)
+    }
+    return client.post(action, data=fields)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from idp.confirm import Confirmation
+
 
 def email_messages() -> dict[str, str]:
     """The self-service email change (SECURITY.md M-11) and the email codes shared by
@@ -23,6 +25,51 @@ def email_messages() -> dict[str, str]:
         ),
         "code_recently_sent": _("A code was sent less than a minute ago: wait a moment."),
     }
+
+
+def login_failed() -> str:
+    """A wrong password, or a name without an account: one text (ASVS 6.3.8)."""
+    return _("Sign-in failed: the username or password is wrong.")
+
+
+def login_paused(minutes: int) -> str:
+    """Too many failures with this name: the same text whether or not an account has
+    the name (the count is kept per typed name), so it confirms none."""
+    return _(
+        "Sign-in with this username or email is paused for a few minutes after too many "
+        "failed attempts. Wait %(m)d minutes, then try again.",
+        m=minutes,
+    )
+
+
+def reauth_reason(kind: str, name: str = "") -> str:
+    """Why a signed-in person is asked for their password again (``interaction.Asker``:
+    a relying party's ``prompt=login``/``max_age``, a console's age limit, or a change
+    on the account page)."""
+    if kind == "client":
+        return _("For your security, %(app)s asks you to enter your password again.", app=name)
+    if kind == "org_console":
+        return _(
+            "For your security, the organisation admin console asks you to enter your "
+            "password again."
+        )
+    if kind == "operator_console":
+        return _("For your security, the operator console asks you to enter your password again.")
+    return _("For your security, enter your password again to continue.")
+
+
+def withdraw_confirmation(app: str) -> Confirmation:
+    return Confirmation(
+        title=_("Withdraw access?"),
+        question=_("Withdraw the access of %(app)s to your account?", app=app),
+        details=(
+            _(
+                "Its sign-ins and tokens for you end now. It can use your account again "
+                "only after you sign in to it and allow it again."
+            ),
+        ),
+        confirm_label=_("Yes, withdraw access"),
+    )
 
 
 def account_messages() -> dict[str, str]:

@@ -18,7 +18,7 @@ from idp.account.passwords import (
 )
 from idp.config import LOCALES, Settings
 from idp.db import now
-from idp.models import User
+from idp.models import Client, Consent, Grant, Token, User
 
 # English for the CLI and logs; pages word the code in the person's language
 # (account.messages.account_messages).
@@ -46,6 +46,9 @@ class AccountError(ValueError):
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None
+    # Sign-in with the typed username or email is paused (too many failures): said
+    # alike for names with and without an account (lockout: the identifier counter).
+    paused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -152,26 +155,36 @@ def has_strong_factor(db: Session, user_id: int) -> bool:
 def authenticate(db: Session, settings: Settings, identifier: str, password: str) -> LoginResult:
     """Username-or-email + password, with the database lockout.
 
-    Every failure (unknown user, wrong password, locked, disabled) returns the same
-    empty result after the same amount of hashing work (ASVS 6.3.8, SECURITY.md A-01/A-02).
+    Every failure (unknown user, wrong password, locked, disabled) returns an empty
+    result after the same amount of hashing work and the same two commits (ASVS 6.3.8,
+    SECURITY.md A-01/A-02). ``paused`` comes from the typed identifier's counter only,
+    which an unknown name has too, so it tells nothing about whether an account exists.
     """
+    t, threshold = now(), settings.lockout_threshold
     user = find_login_user(db, identifier) if identifier else None
-    if user is None or not user.is_active:
+    if user is not None and not user.is_active:
+        user = None  # a disabled account answers like an unknown name
+    key = lockout.identifier_digest(settings.secret_key, identifier)
+    by_name, by_account = lockout.reserve_sign_in(
+        db, key, user.id if user is not None else None, t, threshold
+    )
+    if not by_name:
         burn_verification_time(password)
-        return LoginResult(None)
-    t = now()
-    if not lockout.reserve_attempt(db, user.id, t, settings.lockout_threshold):
-        burn_verification_time(password)
-        return LoginResult(None)
-    if verify_password(user.password_hash, password):
+        return LoginResult(None, paused=True)
+    if user is not None and by_account and verify_password(user.password_hash, password):
+        lockout.sign_in_succeeded(db, key)
         # The failure counter spans all factors (SECURITY.md 0.4 b): with a second
         # factor still to come, the password alone does not clear it; a completed
         # login does (the second factor, or the authorization that issues a code).
         if not has_strong_factor(db, user.id):
             login_completed(db, user)
         return LoginResult(user)
-    lockout.record_failure(db, user.id, t, settings.lockout_threshold, settings.lockout_seconds)
-    return LoginResult(None)
+    if user is None or not by_account:
+        burn_verification_time(password)  # unknown, disabled or locked: the same work
+    paused = lockout.sign_in_failed(
+        db, key, user.id if by_account else None, t, threshold, settings.lockout_seconds
+    )
+    return LoginResult(None, paused=paused)
 
 
 def login_completed(db: Session, user: User, *, read_this_request: bool = False) -> None:
@@ -186,3 +199,52 @@ def login_completed(db: Session, user: User, *, read_this_request: bool = False)
     if read_this_request and not user.failed_logins and user.locked_until is None:
         return
     lockout.record_success(db, user.id)
+
+
+@dataclass(frozen=True)
+class AllowedApp:
+    """One row of "Applications you allowed" on the account page."""
+
+    client: Client
+    scope: tuple[str, ...]  # what the person consented to, else what its tokens hold
+    consented: bool  # a consent on record (else the client skips consent and holds
+    # a live refresh token: it keeps access while the person is away)
+
+
+def allowed_applications(db: Session, user_id: int, t: int) -> list[AllowedApp]:
+    """Clients with the person's consent and clients that hold a live refresh token
+    for them (those registered with --skip-consent have no consent row, issue 9)."""
+    consents = {
+        c.client_id: c for c in db.scalars(select(Consent).where(Consent.user_id == user_id))
+    }
+    offline: dict[str, list[str]] = {}
+    for client_id, scope in db.execute(
+        select(Token.client_id, Token.scope)
+        .join(Grant, Grant.id == Token.grant_id)
+        .where(
+            Token.user_id == user_id,
+            Token.kind == "refresh",
+            Token.revoked_at.is_(None),
+            Token.used_at.is_(None),
+            Token.expires_at > t,
+            Grant.revoked_at.is_(None),
+        )
+    ):
+        held = offline.setdefault(client_id, [])
+        held += [s for s in scope.split() if s not in held]
+    ids = set(consents) | set(offline)
+    if not ids:
+        return []
+    clients = db.scalars(select(Client).where(Client.client_id.in_(ids)).order_by(Client.name))
+    return [
+        AllowedApp(
+            client=c,
+            scope=tuple(
+                consents[c.client_id].scope.split()
+                if c.client_id in consents
+                else offline[c.client_id]
+            ),
+            consented=c.client_id in consents,
+        )
+        for c in clients
+    ]

@@ -5,20 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import delete, select
 
 from idp.account.auth_state import start_login
 from idp.account.forms import LoginForm, PostForm
-from idp.account.services import authenticate, remember_locale
+from idp.account.messages import (
+    login_failed,
+    login_paused,
+    reauth_reason,
+    withdraw_confirmation,
+)
+from idp.account.services import allowed_applications, authenticate, remember_locale
+from idp.confirm import confirmation_page, confirmed
+from idp.db import now
 from idp.db import session as db_session
 from idp.extensions import chosen_locale, limiter, login_manager, page_locale
 from idp.models import Client, Consent, Grant, Organization, OrgChoice, User
 from idp.oidc import flows
+from idp.oidc.interaction import who_asks
 from idp.oidc.revocation import end_grants
 from idp.oidc.scope_labels import scope_labels
-from idp.oidc.scopes import split_scope
 from idp.orgs.login import forget_org
 from idp.orgs.services import administered_orgs
 from idp.safe_redirect import local_path
@@ -55,12 +62,19 @@ def _login_limit() -> str:
 @limiter.limit(_login_limit, methods=["POST"])
 def login() -> Any:
     flow = flows.load(request.values.get("flow"))
+    switching = request.args.get("switch") == "1"
+    # A signed-in person sent here again (prompt=login, max_age, a console's age
+    # limit, a change on the account page) confirms their own password: the name is
+    # shown fixed, with a way to sign in as someone else instead (as Keycloak does).
+    reauth = current_user.is_authenticated and not switching and (flow is None or flow.reauth)
     form = LoginForm()
-    if request.method == "GET" and flow is not None:
+    if request.method == "GET" and reauth:
+        form.username.data = current_user.username
+    elif request.method == "GET" and flow is not None:
         form.username.data = (flow.param("login_hint") or "")[:254]
-    error = None
+    error, paused = None, False
+    settings = current_app.extensions["idp_settings"]
     if form.validate_on_submit():
-        settings = current_app.extensions["idp_settings"]
         result = authenticate(db_session(), settings, form.username.data, form.password.data)
         if result.user is not None:
             start_login(result.user)
@@ -69,27 +83,34 @@ def login() -> Any:
             if flow is not None:
                 return redirect(flow.continue_url, code=303)
             return redirect(_next_target() or url_for("account.home"), code=303)
-        # One message for every failure: never which field was wrong, nor whether the
-        # account exists or is locked (ASVS 6.3.8); it says when to try again.
-        error = _(
-            "Sign-in failed: the username or password is wrong, or the account is "
-            "temporarily locked. After %(n)d failed attempts the account is locked for "
-            "%(m)d minutes; wait that long before you try again.",
-            n=settings.lockout_threshold,
-            m=max(1, settings.lockout_seconds // 60),
-        )
-    client_name = None
-    if flow is not None and flow.client_id:
-        client = db_session().scalar(select(Client).where(Client.client_id == flow.client_id))
-        client_name = client.name if client else None
+        # Never which field was wrong, nor whether the account exists: "paused" comes
+        # from the typed name's own count, kept for unknown names too (ASVS 6.3.8).
+        paused = result.paused
+        minutes = max(1, settings.lockout_seconds // 60)
+        error = login_paused(minutes) if paused else login_failed()
+    asker = who_asks(db_session(), flow)
+    next_page = request.args.get("next") if _next_target() else None
     return render_template(
         "account/login.html",
         form=form,
         error=error,
+        paused=paused,
         flow_id=flow.id if flow else None,
-        client_name=client_name,
-        next_page=request.args.get("next") if _next_target() else None,
+        client_name=asker.name if asker.kind == "client" else None,
+        next_page=next_page,
+        reauth=reauth,
+        reauth_reason=reauth_reason(asker.kind, asker.name) if reauth else None,
+        switch_url=url_for(
+            "account.login", flow=flow.id if flow else None, next=next_page, switch=1
+        ),
+        switching=switching,
     )
+
+
+@bp.route("/account/recover")
+def recover() -> Any:
+    """Until self-service recovery exists (issue 11): who can help."""
+    return render_template("account/recover.html")
 
 
 def _next_target() -> str | None:
@@ -111,21 +132,14 @@ def index() -> Any:
 @login_required
 def home() -> Any:
     db = db_session()
-    rows = db.execute(
-        select(Consent, Client)
-        .join(Client, Client.client_id == Consent.client_id)
-        .where(Consent.user_id == current_user.id)
-        .order_by(Client.name)
-    ).all()
+    allowed = allowed_applications(db, current_user.id, now())
     return render_template(
         "account/home.html",
         admin_orgs=administered_orgs(db, current_user.id),
-        consents=rows,
-        consent_labels={
-            client.client_id: scope_labels(
-                db, client.client_id, split_scope(consent.scope), page_locale()
-            )
-            for consent, client in rows
+        allowed=allowed,
+        allowed_labels={
+            app.client.client_id: scope_labels(db, app.client.client_id, app.scope, page_locale())
+            for app in allowed
         },
         org_choices=db.execute(
             select(Client, Organization)
@@ -145,8 +159,11 @@ def home() -> Any:
 def revoke_consent(client_id: str) -> Any:
     """Withdraw consent: the client's grants and tokens for this person end too."""
     form = PostForm()
-    if form.validate_on_submit():
-        db = db_session()
+    db = db_session()
+    client = db.scalar(select(Client).where(Client.client_id == client_id))
+    if form.validate_on_submit() and client is not None:
+        if not confirmed():
+            return confirmation_page(withdraw_confirmation(client.name), url_for("account.home"))
         db.execute(
             delete(Consent).where(
                 Consent.user_id == current_user.id, Consent.client_id == client_id

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from idp.account.lockout import clear_identifiers
 from idp.audit import AuditTag, record
 from idp.db import now
 from idp.models import Consent, Grant, User, WebSession
@@ -48,13 +49,15 @@ def set_active(db: Session, user_id: int, active: bool, reason: str, actor: int)
     return user
 
 
-def unlock(db: Session, user_id: int, actor: int) -> None:
-    """Lift a lockout after failed logins (the person proved who they are elsewhere)."""
+def unlock(db: Session, user_id: int, actor: int, secret_key: str) -> None:
+    """Lift a lockout after failed logins (the person proved who they are elsewhere):
+    the account's count and those of its username and email."""
     user = db.get(User, user_id)
     if user is None:
         raise LookupError(user_id)
     before = {"failed_logins": user.failed_logins, "locked_until": user.locked_until}
     user.failed_logins, user.locked_until = 0, None
+    clear_identifiers(db, secret_key, user)
     record(
         db,
         AuditTag.OP_USER_UNLOCKED,

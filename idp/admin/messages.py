@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from idp.confirm import Confirmation
 from idp.orgs.messages import admin_email_messages, org_rule_messages
 
 
@@ -55,6 +56,41 @@ def reason_labels() -> dict[str, str]:
         "request": _("The person asked for it"),
         "other": _("Other"),
     }
+
+
+def approval_warning_labels() -> dict[str, str]:
+    """Why approving may be premature (``entitlements.approval_warnings`` codes)."""
+    return {
+        "no_admin": _("The organisation has no admin: nobody could manage its members."),
+        "no_document": _("No power-of-attorney document has been uploaded."),
+        "document_not_reviewed": _("Its power-of-attorney document has not been reviewed yet."),
+        "document_rejected": _("Its power-of-attorney document was rejected."),
+    }
+
+
+def status_confirmation(action: str, org: str, warnings: tuple[str, ...] = ()) -> Confirmation:
+    """Confirming an approval (with the reasons it may be premature) or a suspension."""
+    if action == "approve":
+        labels = approval_warning_labels()
+        return Confirmation(
+            title=_("Approve the organisation?"),
+            question=_("Approve %(org)s?", org=org),
+            details=(_("Its members can then sign in to its applications for it."),),
+            warnings=tuple(labels[w] for w in warnings),
+            confirm_label=_("Yes, approve anyway") if warnings else _("Yes, approve"),
+            danger=bool(warnings),
+        )
+    return Confirmation(
+        title=_("Suspend the organisation?"),
+        question=_("Suspend %(org)s?", org=org),
+        details=(
+            _(
+                "Every token issued to people acting for it ends at once; they cannot act "
+                "for it until it is reactivated. Its admins are told by email."
+            ),
+        ),
+        confirm_label=_("Yes, suspend"),
+    )
 
 
 def acr_labels() -> dict[str, str]:

@@ -14,17 +14,20 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.account.forms import PostForm
 from idp.admin import services
-from idp.admin.messages import operator_messages
+from idp.admin.messages import operator_messages, status_confirmation
 from idp.admin.views import bp, operator_required
+from idp.confirm import confirmation_page, confirmed
 from idp.db import session as db_session
 from idp.extensions import page_locale
+from idp.localized import org_name
 from idp.mail import MailError
 from idp.models import Client, ClientScope, Membership, Organization, OrgClient, OrgDocument
 from idp.orgs import documents
 from idp.orgs import services as org_services
-from idp.orgs.entitlements import OrgError
+from idp.orgs.entitlements import STATUS_ACTIONS, OrgError
 
 STATUSES = ("pending", "active", "suspended")
+CONFIRMED_ACTIONS = ("approve", "suspend")  # reactivating is asked no confirmation
 
 
 def _org(org_id: int) -> Organization:
@@ -141,14 +144,26 @@ def org(org_id: int) -> Any:
 @bp.route("/orgs/<int:org_id>/status", methods=["POST"])
 @operator_required
 def set_status(org_id: int) -> Any:
-    _org(org_id)
+    organisation = _org(org_id)
     if not PostForm().validate_on_submit():
         return _back_to_org(org_id, "")
     db = db_session()
+    action = request.form.get("action", "")
+    applies = action in STATUS_ACTIONS and organisation.status in STATUS_ACTIONS[action][0]
+    if action in CONFIRMED_ACTIONS and applies:  # else the service says it conflicts
+        # Approving with no admin or no accepted power of attorney is confirmed with
+        # the reasons shown; the "Yes" carries the reasons it was shown, and any new
+        # one asks again (issue 9).
+        warnings = services.approval_warnings(db, org_id) if action == "approve" else ()
+        shown = set(request.form.get("acknowledged", "").split(","))
+        if not confirmed() or not set(warnings) <= shown:
+            return confirmation_page(
+                status_confirmation(action, org_name(organisation, page_locale()), warnings),
+                url_for("admin.org", org_id=org_id),
+                {"acknowledged": ",".join(warnings)},
+            )
     try:
-        organisation = services.set_status(
-            db, org_id, request.form.get("action", ""), current_user.id
-        )
+        organisation = services.set_status(db, org_id, action, current_user.id)
     except OrgError as exc:
         db.rollback()
         return _back_to_org(org_id, exc.code)

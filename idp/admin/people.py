@@ -94,6 +94,6 @@ def unlock(user_id: int) -> Any:
         abort(404)
     if not PostForm().validate_on_submit():
         return _back("")
-    accounts.unlock(db, user_id, current_user.id)
+    accounts.unlock(db, user_id, current_user.id, current_app.extensions["idp_settings"].secret_key)
     db.commit()
     return _back("unlocked")

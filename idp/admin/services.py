@@ -29,8 +29,8 @@ from idp.models import (
 )
 from idp.oidc.acr import ACR_LADDER
 from idp.oidc.revocation import end_grants
+from idp.orgs import documents, invitations
 from idp.orgs import entitlements as rules
-from idp.orgs import invitations
 from idp.orgs.services import (
     add_member,
     add_scope,
@@ -188,6 +188,13 @@ def set_status(db: Session, org_id: int, action: str, actor: int | None) -> Orga
         after=org.status,
     )
     return org
+
+
+def approval_warnings(db: Session, org_id: int) -> tuple[str, ...]:
+    """``rules.approval_warnings`` for the organisation as it is now."""
+    document = documents.current(db, org_id)
+    review = document.review if document is not None else None
+    return rules.approval_warnings(len(org_admins(db, org_id)), review)
 
 
 def notify_status(db: Session, settings: Any, org: Organization) -> None:

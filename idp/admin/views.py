@@ -45,7 +45,7 @@ def operator_required(view):
             )
             db.commit()
             abort(404)
-        return console_step_up() or view(**kw)
+        return console_step_up("operator_console") or view(**kw)
 
     return wrapper
 

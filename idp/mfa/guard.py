@@ -25,9 +25,10 @@ CONSOLE_IDLE = 15 * 60
 _SEEN = "console_seen"
 
 
-def console_step_up() -> Any | None:
+def console_step_up(console: str) -> Any | None:
     """Redirect to what is missing (password, second factor or enrolment), or None when
-    the session may use a console; then the console's idle clock restarts."""
+    the session may use a console; then the console's idle clock restarts. ``console``
+    ("org_console" or "operator_console") is named on those pages as the one asking."""
     t = now()
     seen = session.get(_SEEN)
     # After 15 idle minutes the whole login is done again: only factors proven after
@@ -47,8 +48,11 @@ def console_step_up() -> Any | None:
     # Back to the same page afterwards, with its query for a GET (a search, a filter);
     # only paths of routes behind this guard get here, so it stays on this site.
     back = request.full_path.rstrip("?") if request.method == "GET" else request.path
-    flow = flows.start_step_up(back, StepUp(decision.required, decision.factors))
-    return redirect(
-        url_for_next(STEP_UP_NEXT.get(decision.next_step or "", Next.SECOND_FACTOR), flow.id),
-        code=303,
+    goto = STEP_UP_NEXT.get(decision.next_step or "", Next.SECOND_FACTOR)
+    flow = flows.start_step_up(
+        back,
+        StepUp(decision.required, decision.factors),
+        asked_by=console,
+        reauth=goto is Next.LOGIN,  # the person is signed in: their password again
     )
+    return redirect(url_for_next(goto, flow.id), code=303)

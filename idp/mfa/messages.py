@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from idp.account.messages import email_messages
+from idp.confirm import Confirmation
 
 
 def mfa_message(code: str) -> str:
@@ -29,6 +30,55 @@ def security_messages() -> dict[str, str]:
         ),
         "revoked": _("The factor was removed. We sent you an email about it."),
     }
+
+
+def step_up_reason(kind: str, name: str = "") -> str:
+    """The second-factor page's first line: who asks for it (``interaction.Asker``)."""
+    if kind == "client":
+        return _("%(app)s asks you to confirm it is you with a second step.", app=name)
+    if kind == "org_console":
+        return _("The organisation admin console needs a second step to confirm it is you.")
+    if kind == "operator_console":
+        return _("The operator console needs a second step to confirm it is you.")
+    return _("Confirm it is you with a second step.")
+
+
+def enrol_reason(kind: str, name: str = "") -> str:
+    """The enrolment page's first line: who requires the new factor, or that the
+    person adds one of their own accord (from the account page)."""
+    if kind == "client":
+        return _(
+            "%(app)s requires a second step when you sign in. Set up an authenticator app "
+            "(soft token) on your phone.",
+            app=name,
+        )
+    if kind == "org_console":
+        return _(
+            "The organisation admin console requires a second step. Set up an "
+            "authenticator app (soft token) on your phone."
+        )
+    if kind == "operator_console":
+        return _(
+            "The operator console requires a second step. Set up an authenticator app "
+            "(soft token) on your phone."
+        )
+    if kind == "renew":
+        return _(
+            "Set up the authenticator app (soft token) that replaces the one that expires soon."
+        )
+    return _(
+        "You are adding an authenticator app (soft token) on your phone as a second step "
+        "for signing in."
+    )
+
+
+def revoke_confirmation(name: str) -> Confirmation:
+    return Confirmation(
+        title=_("Remove a second factor?"),
+        question=_("Remove '%(name)s' from your account?", name=name),
+        details=(_("You can no longer sign in with it. We will send you an email about it."),),
+        confirm_label=_("Yes, remove it"),
+    )
 
 
 def revoke_reason_labels() -> dict[str, str]:

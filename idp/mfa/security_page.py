@@ -10,12 +10,15 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_login import current_user, login_required
 
 from idp.account.auth_state import recently_authenticated
+from idp.confirm import confirmation_page, confirmed
 from idp.db import now
 from idp.db import session as db_session
 from idp.mfa import services
 from idp.mfa.forms import RenameForm, RevokeForm
+from idp.mfa.messages import revoke_confirmation
 from idp.mfa.services import MfaError
 from idp.mfa.views import totp_enrolment
+from idp.models import MfaFactor
 
 bp = Blueprint("security", __name__)
 
@@ -74,6 +77,10 @@ def revoke(factor_id: int) -> Any:
     form = RevokeForm()
     if not form.validate_on_submit():
         return redirect(url_for("security.overview"), code=303)
+    refusal = services.revoke_refusal(db_session(), current_user, factor_id)
+    if refusal is None and not confirmed():
+        factor = db_session().get(MfaFactor, factor_id)
+        return confirmation_page(revoke_confirmation(factor.name), url_for("security.overview"))
     try:
         services.revoke_factor(
             db_session(),

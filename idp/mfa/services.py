@@ -373,17 +373,27 @@ def strong_factor_required(db: Session, user_id: int) -> bool:
     return any(policy.rank(level) >= policy.rank(ACR_MFA) for level in levels)
 
 
+def revoke_refusal(db: Session, user: User, factor_id: int) -> str | None:
+    """Why the factor cannot be revoked (``not_found``, ``last_factor``), else None;
+    the security page asks this before it asks for confirmation."""
+    factor = db.get(MfaFactor, factor_id)
+    if factor is None or factor.user_id != user.id or factor.status != "active":
+        return "not_found"
+    others = [f for f in active_factors(db, user.id) if f.id != factor.id]
+    if not others and strong_factor_required(db, user.id):
+        return "last_factor"
+    return None
+
+
 def revoke_factor(db: Session, settings: Settings, user: User, factor_id: int, reason: str) -> None:
     """Revoke with a reason (MISSION B4); refused (``last_factor``) when it is the last
     factor and :func:`strong_factor_required` says the person must keep one."""
     if reason not in REVOKE_REASONS:
         raise MfaError("bad_reason")
+    refusal = revoke_refusal(db, user, factor_id)
+    if refusal is not None:
+        raise MfaError(refusal)
     factor = db.get(MfaFactor, factor_id)
-    if factor is None or factor.user_id != user.id or factor.status != "active":
-        raise MfaError("not_found")
-    others = [f for f in active_factors(db, user.id) if f.id != factor.id]
-    if not others and strong_factor_required(db, user.id):
-        raise MfaError("last_factor")
     factor.status, factor.revoked_at, factor.revoke_reason = "revoked", now(), reason
     record(
         db,

@@ -20,7 +20,7 @@ from idp.db import now
 from idp.db import session as db_session
 from idp.mfa import policy, services, totp
 from idp.mfa.forms import CodeForm, EnrolForm
-from idp.mfa.messages import default_factor_names
+from idp.mfa.messages import default_factor_names, enrol_reason, step_up_reason
 from idp.mfa.messages import mfa_message as _message
 from idp.mfa.services import MfaError
 from idp.models import MfaFactor
@@ -28,10 +28,11 @@ from idp.oidc import flows
 from idp.oidc.acr import ACR_MFA
 from idp.oidc.errors import error_page
 from idp.oidc.flows import Flow
-from idp.oidc.interaction import url_for_next
+from idp.oidc.interaction import Asker, url_for_next, who_asks
 from idp.oidc.pipeline import Next, StepUp
 
 bp = Blueprint("mfa", __name__)
+ON_ACCOUNT_PAGE = Asker("account")  # the person adds a factor of their own accord
 
 
 def settings():
@@ -98,10 +99,12 @@ def _challenge_page(
     allowed = set(flow.step_up.factors)
     if email_wait is None and policy.EMAIL in allowed:
         email_wait = _email_wait(flow.id)
+    asker = who_asks(db_session(), flow)
     resp = current_app.make_response(
         (
             render_template(
                 "mfa/challenge.html",
+                reason=step_up_reason(asker.kind, asker.name),
                 form=form,
                 flow_id=flow.id,
                 allowed=allowed,
@@ -168,6 +171,7 @@ def enrol() -> Any:
         flow.id if webauthn_ok and renew is None else None,
         replaces=renew,
         flow_started=flow.started,
+        asker=Asker("renew") if renew is not None else who_asks(db_session(), flow),
     )
 
 
@@ -177,8 +181,10 @@ def totp_enrolment(
     webauthn_flow: str | None = None,
     replaces: int | None = None,
     flow_started: int | None = None,
+    asker: Asker = ON_ACCOUNT_PAGE,
 ) -> Any:
-    """Shared by the flow and the account page: start, show QR, confirm with a code."""
+    """Shared by the flow and the account page: start, show QR, confirm with a code.
+    ``asker`` is who wants the factor (the account page: the person themself)."""
     s, db = settings(), db_session()
     pending_id = session.get("totp_pending")
     if request.method == "POST" and request.form.get("step") == "start":
@@ -215,6 +221,7 @@ def totp_enrolment(
     if factor is None or factor.user_id != current_user.id or factor.status != "pending":
         return render_template(
             "mfa/enrol_start.html",
+            reason=enrol_reason(asker.kind, asker.name),
             form=EnrolForm(),
             self_url=self_url,
             webauthn_options=url_for("webauthn.register_options", flow=webauthn_flow)

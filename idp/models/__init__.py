@@ -16,7 +16,7 @@ from idp.models.org import (
 )
 from idp.models.session import WebSession
 from idp.models.signing_key import SigningKey
-from idp.models.user import User
+from idp.models.user import IdentifierCounter, User
 
 __all__ = [
     "ClientScope",
@@ -37,6 +37,7 @@ __all__ = [
     "Client",
     "Consent",
     "Grant",
+    "IdentifierCounter",
     "SigningKey",
     "Token",
     "User",

@@ -44,3 +44,18 @@ class User(UserMixin, Base):
     is_operator: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class IdentifierCounter(Base):
+    """Failed sign-ins per typed username or email, whether or not an account has it
+    (issue 9): the login page says "paused" from this counter only, so an unknown name
+    pauses exactly like a real one and the message confirms nothing (ASVS 6.3.8,
+    SECURITY.md A-02). The key is a keyed hash of the normalised identifier, so the
+    table holds no names people typed (some type a password into the wrong field)."""
+
+    __tablename__ = "identifier_counters"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_attempt_at: Mapped[int] = mapped_column(BigInteger)

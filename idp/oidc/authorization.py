@@ -17,6 +17,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from idp.account import auth_state
+from idp.account.forms import PostForm
 from idp.account.services import login_completed
 from idp.db import now
 from idp.db import session as db_session
@@ -25,10 +26,15 @@ from idp.models import Organization
 from idp.oidc import flows, pipeline, signin
 from idp.oidc.blueprint import bp, server
 from idp.oidc.claims_request import ClaimsParameterError, essential_acr
-from idp.oidc.errors import error_page, malformed_request_page, redirect_error
+from idp.oidc.errors import (
+    error_page,
+    error_redirect_url,
+    malformed_request_page,
+    redirect_error,
+)
 from idp.oidc.interaction import url_for_next
 from idp.oidc.keys import ALGORITHMS
-from idp.oidc.pipeline import SignInRequest
+from idp.oidc.pipeline import Next, SignInRequest
 from idp.oidc.scopes import split_scope
 from idp.orgs.entitlements import OrgChoice
 from idp.orgs.login import admins_of
@@ -149,10 +155,15 @@ def authorize() -> Any:
         if outcome.error:
             return redirect_error(redirect_uri, outcome.error, outcome.description, state)
         if outcome.refused is not None:
-            return _no_access(client, outcome.refused)
+            return _no_access(client, outcome.refused, redirect_uri, state)
         flow = flow or flows.start(params, data.get("ui_locales"), client.client_id)
         if outcome.step_up is not None:
             flow = flows.save(flow.evolve(step_up=outcome.step_up))
+        if outcome.goto is Next.LOGIN:
+            # prompt=login, max_age or a level that wants a fresh password: the person
+            # signed in confirms it; an id_token_hint for someone else is a new sign-in.
+            reauth = user is not None and "id_token_hint_mismatch" not in outcome.reasons
+            flow = flows.save(flow.evolve(reauth=reauth))
         return redirect(url_for_next(outcome.goto, flow.id), code=303)
 
     issue = result.issue
@@ -169,9 +180,21 @@ def authorize() -> Any:
     return server().create_authorization_response(grant=grant, grant_user=user)
 
 
-def _no_access(client: Any, choice: OrgChoice) -> Any:
-    """The person may not use this organisation client (issue 4): say who can help."""
+def _no_access(client: Any, choice: OrgChoice, redirect_uri: str, state: str | None) -> Any:
+    """The person may not use this organisation client (issue 4): say who can help,
+    and offer the way back to the application (an ``access_denied`` answer to its
+    verified redirect URI, RFC 6749 4.1.2.1) and signing out (issue 9)."""
     db = db_session()
     org = db.get(Organization, choice.org_id) if choice.org_id is not None else None
     admins = admins_of(db, org.id) if org is not None else []
-    return render_template("orgs/no_access.html", client=client, org=org, admins=admins), 403
+    back = error_redirect_url(
+        redirect_uri, "access_denied", "The end-user has no right at this client.", state
+    )
+    return render_template(
+        "orgs/no_access.html",
+        client=client,
+        org=org,
+        admins=admins,
+        back_url=back,
+        form=PostForm(),
+    ), 403

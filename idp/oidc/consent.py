@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 
 from idp.db import session as db_session
 from idp.extensions import page_locale
+from idp.models import Organization
 from idp.oidc import flows
 from idp.oidc.blueprint import bp
 from idp.oidc.clients import load_client
@@ -19,7 +20,7 @@ from idp.oidc.interaction import url_for_next
 from idp.oidc.pipeline import Next
 from idp.oidc.scope_labels import scope_labels
 from idp.oidc.scopes import split_scope
-from idp.oidc.signin import remember_consent
+from idp.oidc.signin import flow_org_choice, remember_consent
 
 
 class ConsentForm(FlaskForm):
@@ -33,10 +34,18 @@ def consent() -> Any:
         return error_page("flow_expired", None, 400)
     if not current_user.is_authenticated:
         return redirect(url_for_next(Next.LOGIN, flow.id))
-    client = load_client(db_session(), flow.client_id)
+    db = db_session()
+    client = load_client(db, flow.client_id)
     if client is None:
         abort(400)
-    scopes = split_scope(client.get_allowed_scope(flow.param("scope")))
+    # Only what would be issued: for an organisation client, the rights the person
+    # holds in the organisation they act for (issue 9), and that organisation named.
+    requested = split_scope(client.get_allowed_scope(flow.param("scope")))
+    choice = flow_org_choice(db, client.client_id, current_user.id, flow, requested)
+    if choice.kind not in ("ok", "none"):
+        return redirect(flow.continue_url, code=303)  # /authorize decides again
+    scopes = list(choice.scope)
+    org = db.get(Organization, choice.org_id) if choice.org_id is not None else None
     form = ConsentForm()
     if form.validate_on_submit():
         if request.form.get("decision") != "allow":
@@ -50,12 +59,15 @@ def consent() -> Any:
             )
         remember_consent(db_session(), current_user.id, client.client_id, scopes)
         db_session().commit()
-        flow = flows.save(flow.evolve(consented=True))
+        # Issue for the organisation the person consented for, whatever happens to
+        # the remembered choice meanwhile.
+        flow = flows.save(flow.evolve(consented=True, org_id=choice.org_id or flow.org_id))
         return redirect(flow.continue_url, code=303)
     return render_template(
         "oidc/consent.html",
         form=form,
         client=client,
+        org=org,
         flow_id=flow.id,
-        labels=scope_labels(db_session(), client.client_id, scopes, page_locale()),
+        labels=scope_labels(db, client.client_id, scopes, page_locale()),
     )

@@ -16,6 +16,15 @@ from idp.oidc.syntax import error_text, malformed_authorization_parameter
 def redirect_error(
     redirect_uri: str, error: str, description: str | None, state: str | None
 ) -> Response:
+    # 303 after a POSTed form, never 307 (P-09).
+    return redirect(error_redirect_url(redirect_uri, error, description, state), code=303)
+
+
+def error_redirect_url(
+    redirect_uri: str, error: str, description: str | None, state: str | None
+) -> str:
+    """The verified redirect URI with an RFC 6749 4.1.2.1 error, ``state`` and the
+    RFC 9207 ``iss`` (also the target of a page's "Back to the application" link)."""
     params = [("error", error)]
     if description:
         # RFC 6749 4.1.2.1: only %x20-21 / %x23-5B / %x5D-7E (a description may name a
@@ -24,8 +33,7 @@ def redirect_error(
     if state:
         params.append(("state", state))
     params.append(("iss", settings().issuer))
-    # 303 after a POSTed form, never 307 (P-09).
-    return redirect(add_params_to_uri(redirect_uri, params), code=303)
+    return add_params_to_uri(redirect_uri, params)
 
 
 def error_page(error: str, description: str | None = None, status: int = 400) -> tuple[str, int]:

@@ -40,6 +40,12 @@ class Flow:
     # An IdP page (a console) that demanded a step-up; set by the server, never
     # taken from the request, so it is always one of our paths.
     return_to: str | None = None
+    # Who asks for the step-up of an IdP page: "org_console" | "operator_console"
+    # (the pages say so instead of "this application"); None for a relying party.
+    asked_by: str | None = None
+    # The login page confirms the signed-in person's password again (prompt=login,
+    # max_age, a console's age limit) rather than starting a new sign-in.
+    reauth: bool = False
 
     def param(self, name: str) -> str | None:
         return next((v for k, v in self.params if k == name), None)
@@ -80,6 +86,8 @@ class Flow:
             org_id=data.get("org_id"),
             step_up=StepUp(step_up["required"], tuple(step_up["factors"])) if step_up else None,
             return_to=data.get("return_to"),
+            asked_by=data.get("asked_by"),
+            reauth=bool(data.get("reauth")),
         )
 
 
@@ -116,9 +124,12 @@ def start(params: tuple[tuple[str, str], ...], ui_locales: str | None, client_id
     )
 
 
-def start_step_up(return_to: str, step_up: StepUp) -> Flow:
+def start_step_up(
+    return_to: str, step_up: StepUp, asked_by: str | None = None, reauth: bool = False
+) -> Flow:
     """A flow for a second factor demanded by an IdP page (e.g. a console), not by a
-    relying party; the MFA pages send the browser back to ``return_to``."""
+    relying party; the MFA pages send the browser back to ``return_to`` and name
+    ``asked_by`` as the one asking."""
     return _store(
         Flow(
             id=secrets.token_urlsafe(16),
@@ -126,6 +137,8 @@ def start_step_up(return_to: str, step_up: StepUp) -> Flow:
             consented=True,
             return_to=return_to,
             step_up=step_up,
+            asked_by=asked_by,
+            reauth=reauth,
         )
     )
 

@@ -198,15 +198,20 @@ def step_up(ctx: Context) -> Outcome:
     )
 
 
-def organisation(ctx: Context) -> Outcome:
-    """Issue 4: the organisation the person acts for; ``prompt=select_account`` asks
-    again, ignoring the remembered choice."""
-    choice = choose_org(
+def org_choice(ctx: Context) -> OrgChoice:
+    """The organisation the person acts for and the scopes they would get there."""
+    return choose_org(
         ctx.orgs,
         ctx.request.scopes,
         ctx.flow_org_id,
         use_remembered="select_account" not in ctx.request.prompts,
     )
+
+
+def organisation(ctx: Context) -> Outcome:
+    """Issue 4: the organisation the person acts for; ``prompt=select_account`` asks
+    again, ignoring the remembered choice."""
+    choice = org_choice(ctx)
     if choice.kind == "deny":
         if ctx.request.silent:
             return Outcome(False, error="access_denied", description="No entitlement.")
@@ -223,11 +228,14 @@ def organisation(ctx: Context) -> Outcome:
 
 
 def consent(ctx: Context) -> Outcome:
+    """Consent covers what would be issued: for an organisation client only the rights
+    held in the organisation acted for (the consent page lists exactly those)."""
     if ctx.skip_consent or ctx.flow_consented:
         return SATISFIED
+    issued = set(org_choice(ctx).scope)
     if "consent" in ctx.request.prompts:
         reasons: tuple[str, ...] = ("prompt_consent",)
-    elif ctx.consented_scopes is None or not set(ctx.request.scopes) <= ctx.consented_scopes:
+    elif ctx.consented_scopes is None or not issued <= ctx.consented_scopes:
         reasons = ("consent_missing",)
     else:
         return SATISFIED

@@ -17,6 +17,7 @@ from idp.models import Consent, User
 from idp.oidc.flows import Flow
 from idp.oidc.pipeline import Context, SignInRequest
 from idp.oidc.scopes import split_scope
+from idp.orgs.entitlements import OrgChoice, choose_org
 from idp.orgs.login import org_facts
 
 
@@ -83,3 +84,16 @@ def remember_consent(db: Session, user_id: int, client_id: str, scopes: list[str
     else:
         merged = split_scope(row.scope) + [s for s in scopes if s not in split_scope(row.scope)]
         row.scope, row.granted_at = " ".join(merged), now()
+
+
+def flow_org_choice(
+    db: Session, client_id: str, user_id: int, flow: Flow, requested: list[str]
+) -> OrgChoice:
+    """The organisation a flow acts for and the scopes of ``requested`` it would issue
+    there, as the pipeline's organisation step decides it (for the consent page)."""
+    return choose_org(
+        org_facts(db, client_id, user_id),
+        requested,
+        flow.org_id,
+        use_remembered="select_account" not in (flow.param("prompt") or "").split(),
+    )

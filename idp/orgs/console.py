@@ -24,8 +24,10 @@ from sqlalchemy import select
 from idp.account.forms import PostForm
 from idp.audit import EXPORT_LIMIT, AuditTag, query_from_args, record, to_csv
 from idp.audit import search as audit_search
+from idp.confirm import confirmation_page, confirmed
 from idp.db import session as db_session
 from idp.extensions import page_locale
+from idp.localized import org_name
 from idp.mail import MailError
 from idp.mfa.guard import console_step_up
 from idp.models import (
@@ -36,7 +38,7 @@ from idp.models import (
 )
 from idp.orgs import invitations, services
 from idp.orgs.entitlements import LastAdmin, OrgError, SeatLimitReached
-from idp.orgs.messages import console_messages
+from idp.orgs.messages import console_messages, remove_member_confirmation
 
 bp = Blueprint("console", __name__, url_prefix="/orgs/<int:org_id>/admin")
 
@@ -57,7 +59,7 @@ def org_admin(view):
             )
             db.commit()
             abort(404)  # no existence leak
-        step_up = console_step_up()
+        step_up = console_step_up("org_console")
         if step_up is not None:
             return step_up
         return view(db.get(Organization, org_id), **kw)
@@ -129,6 +131,14 @@ def remove_member(org: Organization, user_id: int) -> Any:
     _member(org, user_id)
     if not PostForm().validate_on_submit():
         return _back(org)
+    if not confirmed():
+        person = db_session().get(User, user_id)
+        return confirmation_page(
+            remove_member_confirmation(
+                person.name or person.username, org_name(org, page_locale())
+            ),
+            url_for("console.overview", org_id=org.id),
+        )
     try:
         services.remove_member(db_session(), org.id, user_id, actor=current_user.id)
     except LastAdmin:

@@ -184,6 +184,23 @@ def next_status(current: str, action: str) -> str:
     return to
 
 
+def approval_warnings(admins: int, document_review: str | None) -> tuple[str, ...]:
+    """Why approving an organisation may be premature (MISSION A1), for the operator to
+    confirm explicitly: nobody could administer it, or its power of attorney, which
+    shows who may act for it, is missing, not reviewed yet or rejected
+    (``document_review``: the current document's review, None without one)."""
+    found = []
+    if admins == 0:
+        found.append("no_admin")
+    if document_review is None:
+        found.append("no_document")
+    elif document_review == "pending":
+        found.append("document_not_reviewed")
+    elif document_review != "accepted":
+        found.append("document_rejected")
+    return tuple(found)
+
+
 def check_new_limit(used: int, limit: int | None, maximum: int = MAX_MEMBER_LIMIT) -> None:
     """A member or seat limit may not drop below what is already in use: the operator
     must first have the organisation remove people (nothing is revoked behind its back)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from idp.account.messages import account_messages, email_messages
+from idp.confirm import Confirmation
 
 
 def org_rule_messages() -> dict[str, str]:
@@ -115,6 +116,20 @@ def profile_messages() -> dict[str, str]:
         "email_invalid": email_messages()["email_invalid"],
         "website_invalid": _("A website address starts with https://."),
     }
+
+
+def remove_member_confirmation(person: str, org: str) -> Confirmation:
+    return Confirmation(
+        title=_("Remove a member?"),
+        question=_("Remove %(person)s from %(org)s?", person=person, org=org),
+        details=(
+            _(
+                "Their rights in the organisation end, and so do their sessions and tokens "
+                "for its applications. To have them back, invite them again."
+            ),
+        ),
+        confirm_label=_("Yes, remove from the organisation"),
+    )
 
 
 def contact_labels() -> dict[str, str]:

@@ -161,6 +161,7 @@ def _walk_somchai(walk, page) -> None:
     walk.goto(page, "/logout", "logout confirm")
     for name in ("help", "privacy", "terms"):
         walk.goto(page, f"/{name}", f"{name} page")
+    walk.goto(page, "/account/recover", "password recovery")
 
     _login_at(walk, page, "einvoice")
     walk.check(page, "sign-in")
@@ -187,6 +188,7 @@ def _walk_somchai(walk, page) -> None:
     expect(page.locator("#rp-user")).to_have_text("somchai")
 
     walk.goto(page, "/account", "account")
+    walk.goto(page, "/login", "sign-in: password again (name fixed)")
     walk.goto(page, "/account/email", "email change")
     page.fill("#email", "somchai.new@example.org")
     page.click("#send-code")
@@ -215,6 +217,9 @@ def _walk_somchai(walk, page) -> None:
     walk.goto(page, "/operator", "operator: organisations")
     page.click(f"#org-{ORG_IDENTIFIER} a")
     walk.check(page, "operator: organisation")
+    page.click("#suspend")
+    walk.check(page, "confirmation (suspend)")
+    page.click("#confirm-cancel")
     walk.goto(page, "/operator/people?q=somchai", "operator: people")
     walk.goto(page, "/operator/clients", "operator: clients and rights")
     walk.goto(page, "/operator/audit", "operator: audit")

@@ -53,6 +53,26 @@ def test_wrong_password_shows_generic_translated_error(live, page):
     page.click("#rp-login")
     page.click("text=English")
     _sign_in(page, password="not the password at all")
-    expect(page.locator("#login-error")).to_contain_text("locked for 5 minutes")
+    expect(page.locator("#login-error")).to_have_text(
+        "Sign-in failed: the username or password is wrong."
+    )
     page.click("text=ไทย")
     expect(page.locator("html")).to_have_attribute("lang", "th")
+
+
+def test_paused_sign_in_links_to_recovery(live, page):
+    """Issue 9: after 5 failures sign-in with that name is paused, said plainly and the
+    same for a name nobody has (this one), with a link to password recovery."""
+    page.goto(live.issuer + "/login?lang=en")
+    for _ in range(4):
+        _sign_in(page, username="nobody-at-all", password="not the password at all")
+        expect(page.locator("#login-error")).to_contain_text("Sign-in failed")
+    _sign_in(page, username="nobody-at-all", password="not the password at all")
+    expect(page.locator("#login-error")).to_contain_text(
+        "Sign-in with this username or email is paused for a few minutes"
+    )
+    page.click("#recover-link")
+    expect(page.locator("#recover-title")).to_have_text("Forgotten your password?")
+    page.click("text=ไทย")
+    expect(page.locator("#recover-title")).to_have_text("ลืมรหัสผ่านใช่หรือไม่")
+    expect(page.locator("body")).to_contain_text("ผู้ดูแลหน่วยงานของคุณ")

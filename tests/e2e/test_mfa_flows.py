@@ -78,8 +78,16 @@ def test_password_session_steps_up_at_einvoice(live, page):
         first = _auth_time(page)
         clock.shift(120)
         # "Submit an invoice" asks for a fresh step-up: max_age=0 -> password + factor again.
+        # The page says who asks, and keeps somchai's name fixed (issue 9).
         page.click("#rp-step-up")
-        _sign_in(page, "somchai")
+        expect(page.locator("#reauth-reason")).to_contain_text(
+            re.compile(r"For your security, .*[Ii]nvoice.* asks you to enter your password again")
+        )
+        expect(page.locator("#username")).to_have_value("somchai")
+        expect(page.locator("#username")).not_to_be_editable()
+        expect(page.locator("#switch-user")).to_be_visible()
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in")
         page.fill("#totp-code", oathtool_code(live.totp_secret))  # 4 time steps later
         page.click("#totp-submit")
         expect(page.locator("#rp-done")).to_contain_text(

@@ -48,6 +48,12 @@ def test_upload_review_and_suspend(live, page, browser, tmp_path):
     page.click("#accept-document")
     expect(page.locator("#documents")).to_contain_text("accepted")
     page.click("#suspend")
+    # Issue 9: a confirmation page first; nothing changes before "Yes".
+    expect(page.locator("#confirm-title")).to_have_text("Suspend the organisation?")
+    page.click("#confirm-cancel")
+    expect(page.locator("#org-status")).to_have_text("active")
+    page.click("#suspend")
+    page.click("#confirm-yes")
     expect(page.locator("#org-status")).to_have_text("suspended")
 
     member = browser.new_context().new_page()
@@ -59,3 +65,6 @@ def test_upload_review_and_suspend(live, page, browser, tmp_path):
     member.fill("#totp-code", oathtool_code(live.chai_secret))
     member.click("#totp-submit")
     expect(member.locator("#no-access")).to_be_visible()
+    # Not a dead end (issue 9): back to e-Invoice with access_denied (RFC 6749 4.1.2.1).
+    member.click("#back-to-client")
+    expect(member.locator("#rp-error")).to_contain_text("access_denied")

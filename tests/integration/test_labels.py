@@ -18,7 +18,7 @@ from sqlalchemy import select
 from idp.mfa import services as mfa
 from idp.models import MfaFactor
 from idp.orgs import services
-from tests.factories import csrf_token, login, make_client, make_user
+from tests.factories import confirm, csrf_token, login, make_client, make_user
 from tests.integration.test_mfa import Flow
 from tests.otp import oathtool_code
 
@@ -133,7 +133,10 @@ def _consent_page(client, world, lang: str) -> tuple[Flow, str]:
 @pytest.mark.parametrize(
     ("lang", "submit", "other"), [("th", SUBMIT_TH, SUBMIT_EN), ("en", SUBMIT_EN, SUBMIT_TH)]
 )
-def test_consent_names_rights_by_their_description(client, world, lang, submit, other):
+def test_consent_names_rights_by_their_description(client, db, world, lang, submit, other):
+    # Consent lists only the rights held in the organisation (issue 9): ann holds both.
+    services.grant_scope(db, world["siam"].id, world["ann"].id, world["view"].id)
+    db.commit()
     _flow, page = _consent_page(client, world, lang)
     scopes = _element(page, "consent-scopes")
     shown = _text(scopes)
@@ -207,10 +210,11 @@ def test_operator_audit_shows_actions_and_values_as_labels(
     db.commit()
     _step_up(client, world, "op", "/operator/orgs")
     page = client.get("/operator/orgs").get_data(as_text=True)
-    client.post(
+    asked = client.post(
         f"/operator/orgs/{pending.id}/status",
         data={"action": "approve", "csrf_token": csrf_token(page)},
     )
+    confirm(client, asked)  # approving is confirmed first (issue 9)
     trail = client.get(f"/operator/audit?lang={lang}").get_data(as_text=True)
     table = _element(trail, "audit-table")
     rows = [_main_text(r) for r in re.findall(r"<tr\b.*?</tr>", table, re.S)]

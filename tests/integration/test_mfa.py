@@ -17,6 +17,7 @@ from idp.models import AuditEvent, MfaFactor, User
 from idp.oidc.acr import ACR_MFA, ACR_MFA_EMAIL, ACR_PASSWORD, ACR_PHISHING_RESISTANT
 from tests.factories import (
     authorize_params,
+    confirm,
     csrf_token,
     exchange,
     login,
@@ -440,6 +441,7 @@ def test_revoking_last_factor_blocked_when_client_needs_mfa_M11(
         f"/account/security/factors/{factor.id}/revoke",
         data={"reason": "lost_device", "csrf_token": csrf_token(page)},
     )
+    confirm(client, resp)
     db.refresh(factor)
     assert factor.status == "revoked" and factor.revoke_reason == "lost_device"
     assert any("ถูกลบ" in m["Subject"] for m in smtp_sink.to("alice@example.org"))

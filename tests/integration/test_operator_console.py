@@ -23,7 +23,16 @@ from idp.models import (
 )
 from idp.orgs import services
 from idp.orgs.login import candidate_orgs
-from tests.factories import csrf_token, exchange, get_code, login, make_client, make_user, query
+from tests.factories import (
+    confirm,
+    csrf_token,
+    exchange,
+    get_code,
+    login,
+    make_client,
+    make_user,
+    query,
+)
 from tests.integration.test_mfa import T0
 from tests.integration.test_org_console import _join, _link
 from tests.otp import oathtool_code
@@ -94,6 +103,11 @@ def _post(client, path, page, **data):
     return client.post(path, data={**data, "csrf_token": csrf_token(page)})
 
 
+def _confirmed(client, path, page, **data):
+    """A POST that asks for confirmation first (approve, suspend), then its "Yes"."""
+    return confirm(client, _post(client, path, page, **data))
+
+
 def test_non_operator_gets_404_and_is_audited(client, db, world):
     login(client, "boss")
     assert client.get("/operator/orgs").status_code == 404
@@ -123,7 +137,7 @@ def test_approve_records_before_after_and_second_approve_conflicts(client, db, w
     db.commit()
     page = _operator(client, world)
     url = f"/operator/orgs/{world['pending'].id}/status"
-    ok = _post(client, url, page, action="approve")
+    ok = _confirmed(client, url, page, action="approve")
     assert query(ok.headers["Location"])["m"] == "saved"
     (mail,) = smtp_sink.to("ann@example.org")  # the organisation's admin is told
     assert "อนุมัติแล้ว" in mail["Subject"]
@@ -147,7 +161,7 @@ def test_suspending_ends_tokens_and_blocks_login_for_the_org(app, client, db, wo
     tokens = exchange(member, rp, code, verifier).get_json()
     assert "einvoice:submit" in tokens["scope"]
     page = _operator(client, world)
-    _post(client, f"/operator/orgs/{world['active'].id}/status", page, action="suspend")
+    _confirmed(client, f"/operator/orgs/{world['active'].id}/status", page, action="suspend")
     db.expire_all()
     grant = db.scalar(select(Grant).where(Grant.user_id == ann.id))
     assert grant.revoked_at is not None
@@ -236,7 +250,7 @@ def test_operator_changes_the_only_admins_email_A7(client, db, world, smtp_sink)
 
 def test_audit_search_filters_and_exports(client, db, world):
     page = _operator(client, world, "/operator/audit")
-    _post(client, f"/operator/orgs/{world['pending'].id}/status", page, action="approve")
+    _confirmed(client, f"/operator/orgs/{world['pending'].id}/status", page, action="approve")
     by_org = client.get("/operator/audit?org=MOC-01").get_data(as_text=True)
     assert "op:org:status</code>" in by_org and "org:scope:granted</code>" not in by_org
     assert "pending approval → active" in by_org  # values as labels (issue 9)

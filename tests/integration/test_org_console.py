@@ -11,7 +11,7 @@ from sqlalchemy import select
 from idp.mfa import services as mfa
 from idp.models import AuditEvent, Entitlement, Membership, User
 from idp.orgs import services
-from tests.factories import csrf_token, login, mail_text, make_client, make_user, query
+from tests.factories import confirm, csrf_token, login, mail_text, make_client, make_user, query
 from tests.otp import oathtool_code
 
 
@@ -141,6 +141,7 @@ def test_remove_member(client, db, world):
         f"/orgs/{world['a'].id}/admin/members/{carl.id}/remove",
         data={"csrf_token": csrf_token(page)},
     )
+    resp = confirm(client, resp)
     assert query(resp.headers["Location"])["m"] == "member_removed"
     assert db.scalar(select(Membership).where(Membership.user_id == carl.id)) is None
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from idp.models import Token
 from tests.factories import (
+    confirm,
     csrf_token,
     exchange,
     get_code,
@@ -270,7 +271,7 @@ def test_refresh_after_consent_withdrawn_is_invalid_grant_P24(client, db):
         f"/account/consents/{rp.client_id}/revoke",
         data={"csrf_token": csrf_token(page.get_data(as_text=True))},
     )
-    assert resp.status_code == 303
+    assert confirm(client, resp).status_code == 303  # after the confirmation page
     assert _refresh(client, rp, tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
     assert _bearer(client, tokens["access_token"]).status_code == 401
 
