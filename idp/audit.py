@@ -122,11 +122,11 @@ def _day(value: str, zone: tzinfo, *, end: bool = False) -> int | None:
     """Midnight in ``zone`` of a YYYY-MM-DD date; ``end`` gives the next midnight."""
     try:
         day = datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
+        if end:
+            day += timedelta(days=1)
+        return int(datetime.combine(day, time(0), tzinfo=zone).timestamp())
+    except (ValueError, OverflowError):  # 9999-12-31 + 1 day: no such date, no filter
         return None
-    if end:
-        day += timedelta(days=1)
-    return int(datetime.combine(day, time(0), tzinfo=zone).timestamp())
 
 
 def search(db: Session, q: AuditQuery) -> list:

@@ -84,7 +84,7 @@ def check_brand(settings: BrandSettings) -> None:
             )
     for name in ("help_url", "privacy_url", "terms_url"):
         url = getattr(settings, name)
-        if url and not url.startswith(("https://", "http://", "/")):
+        if url and (not url.startswith(("https://", "http://", "/")) or url.startswith("//")):
             raise BrandError(f"IDP_{name.upper()} must be an http(s) URL or a path, not {url!r}")
 
 

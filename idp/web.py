@@ -150,12 +150,16 @@ def _install_brand_routes(app: Flask, settings: Settings) -> None:
     @app.get("/brand/logo", endpoint="brand_logo")
     def _brand_logo() -> Response:
         if settings.brand_logo:
-            path = Path(settings.brand_logo)
+            # send_file would join a relative path to the package, not the working
+            # directory that check_brand looked in.
+            path = Path(settings.brand_logo).resolve()
             resp = send_file(path, mimetype=branding.LOGO_TYPES[path.suffix.lower()], max_age=3600)
         else:
             resp = app.send_static_file("logo.svg")
         # An SVG logo opened on its own must not run script (it is an image here).
-        resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        resp.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+        )
         return resp
 
     # Built-in help, privacy notice and terms: the demo's footer links point here; an

@@ -151,9 +151,12 @@ def confirm(client, resp):
     with its hidden fields, as a browser does."""
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200 and 'id="confirm-yes"' in page, page[:500]
-    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1))
+    # The form holding "Yes" (the language switch above it is a form of its own).
+    forms = re.findall(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', page, re.S)
+    action, body = next((a, b) for a, b in forms if 'id="confirm-yes"' in b)
+    action = html.unescape(action)
     fields = {
         html.unescape(n): html.unescape(v)
-        for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page)
+        for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', body)
     }
     return client.post(action, data=fields)

@@ -5,6 +5,7 @@ language. Other areas reuse these texts from here instead of copying them."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from idp.confirm import Confirmation
 
@@ -28,17 +29,24 @@ def email_messages() -> dict[str, str]:
 
 
 def login_failed() -> str:
-    """A wrong password, or a name without an account: one text (ASVS 6.3.8)."""
-    return _("Sign-in failed: the username or password is wrong.")
+    """A wrong password, or a name without an account: one text (ASVS 6.3.8). It also
+    covers an account locked through another of its names (its email, or wrong one-time
+    codes): saying "paused" there would tell that the two names share an account."""
+    return _(
+        "Sign-in failed: the username or password is wrong, or sign-in is paused for a "
+        "few minutes. Check them and try again."
+    )
 
 
 def login_paused(minutes: int) -> str:
     """Too many failures with this name: the same text whether or not an account has
     the name (the count is kept per typed name), so it confirms none."""
-    return _(
+    return ngettext(
         "Sign-in with this username or email is paused for a few minutes after too many "
-        "failed attempts. Wait %(m)d minutes, then try again.",
-        m=minutes,
+        "failed attempts. Wait %(num)d minute, then try again.",
+        "Sign-in with this username or email is paused for a few minutes after too many "
+        "failed attempts. Wait %(num)d minutes, then try again.",
+        minutes,
     )
 
 
@@ -58,16 +66,24 @@ def reauth_reason(kind: str, name: str = "") -> str:
     return _("For your security, enter your password again to continue.")
 
 
-def withdraw_confirmation(app: str) -> Confirmation:
+def withdraw_confirmation(app: str, asks_consent: bool = True) -> Confirmation:
+    """``asks_consent``: False for an application that signs in without a consent page
+    (its next sign-in gives it access again, so the page must not promise otherwise)."""
+    again = (
+        _(
+            "Its sign-ins and tokens for you end now. It can use your account again "
+            "only after you sign in to it and allow it again."
+        )
+        if asks_consent
+        else _(
+            "Its sign-ins and tokens for you end now. It does not ask for your consent, so "
+            "it gets access again the next time you sign in to it."
+        )
+    )
     return Confirmation(
         title=_("Withdraw access?"),
         question=_("Withdraw the access of %(app)s to your account?", app=app),
-        details=(
-            _(
-                "Its sign-ins and tokens for you end now. It can use your account again "
-                "only after you sign in to it and allow it again."
-            ),
-        ),
+        details=(again,),
         confirm_label=_("Yes, withdraw access"),
     )
 

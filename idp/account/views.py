@@ -86,7 +86,7 @@ def login() -> Any:
         # Never which field was wrong, nor whether the account exists: "paused" comes
         # from the typed name's own count, kept for unknown names too (ASVS 6.3.8).
         paused = result.paused
-        minutes = max(1, settings.lockout_seconds // 60)
+        minutes = max(1, -(-settings.lockout_seconds // 60))  # rounded up: never too soon
         error = login_paused(minutes) if paused else login_failed()
     asker = who_asks(db_session(), flow)
     next_page = request.args.get("next") if _next_target() else None
@@ -163,7 +163,8 @@ def revoke_consent(client_id: str) -> Any:
     client = db.scalar(select(Client).where(Client.client_id == client_id))
     if form.validate_on_submit() and client is not None:
         if not confirmed():
-            return confirmation_page(withdraw_confirmation(client.name), url_for("account.home"))
+            page = withdraw_confirmation(client.name, asks_consent=not client.skip_consent)
+            return confirmation_page(page, url_for("account.home"))
         db.execute(
             delete(Consent).where(
                 Consent.user_id == current_user.id, Consent.client_id == client_id

@@ -6,11 +6,25 @@ from wtforms import PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+# Our own texts: WTForms' built-in validator messages come from its catalogue, which has
+# no Thai, and the page's error summary shows them.
+_REQUIRED = _l("Fill in this field.")
+_TOO_LONG = _l("This is too long.")
+
 
 class InvitationForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
-    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
+    username = StringField(
+        _l("Username"),
+        validators=[DataRequired(_REQUIRED), Length(max=64, message=_TOO_LONG)],
+    )
+    name = StringField(
+        _l("Full name"),
+        validators=[DataRequired(_REQUIRED), Length(max=200, message=_TOO_LONG)],
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_REQUIRED), Length(max=128, message=_TOO_LONG)],
+    )
     id_kind = RadioField(
         _l("Identify yourself by"),
         default="national",
@@ -19,8 +33,13 @@ class InvitationForm(FlaskForm):
             SelectChoice("passport", _l("Passport (foreign staff)")),
         ],
     )
-    national_id = StringField(_l("National ID (13 digits)"), validators=[Length(max=13)])
-    passport_number = StringField(_l("Passport number"), validators=[Length(max=20)])
+    national_id = StringField(
+        _l("National ID (13 digits)"), validators=[Length(max=13, message=_TOO_LONG)]
+    )
+    passport_number = StringField(
+        _l("Passport number"), validators=[Length(max=20, message=_TOO_LONG)]
+    )
     nationality = StringField(
-        _l("Nationality (2-letter code, e.g. JP)"), validators=[Length(max=2)]
+        _l("Nationality (2-letter code, e.g. JP)"),
+        validators=[Length(max=2, message=_TOO_LONG)],
     )

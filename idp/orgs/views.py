@@ -52,7 +52,14 @@ def accept_invitation(token: str) -> Any:
     form = InvitationForm()
     errors: list[tuple[str | None, str]] = []
     if form.is_submitted() and not form.validate():
-        errors = [(name, str(messages[0])) for name, messages in form.errors.items()]
+        errors = [
+            # WTForms words a bad radio value itself, in English: ours instead.
+            (FORM_FIELD_IDS.get(name, name), str(messages[0]))
+            if name != "id_kind"
+            else ("id_kind-0", invitation_message("identity_missing"))
+            for name, messages in form.errors.items()
+            if name != "csrf_token"  # the CSRF handler answers that one before this
+        ]
     elif form.is_submitted():
         try:
             identity = invitations.check_identity(
@@ -79,6 +86,9 @@ def accept_invitation(token: str) -> Any:
         "orgs/invitation.html", form=form, org=org, email=inv.email, errors=errors
     ), (400 if errors else 200)
 
+
+# A radio group's summary link goes to its first button (the inputs are id_kind-0, -1).
+FORM_FIELD_IDS = {"id_kind": "id_kind-0"}
 
 # Which field of the invitation form an InvitationError is about (the error summary
 # links there); codes about the invitation itself have no field.

@@ -54,7 +54,8 @@ def test_wrong_password_shows_generic_translated_error(live, page):
     page.click("text=English")
     _sign_in(page, password="not the password at all")
     expect(page.locator("#login-error")).to_have_text(
-        "Sign-in failed: the username or password is wrong."
+        "Sign-in failed: the username or password is wrong, or sign-in is paused for a few "
+        "minutes. Check them and try again."
     )
     page.click("text=ไทย")
     expect(page.locator("html")).to_have_attribute("lang", "th")

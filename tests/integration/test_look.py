@@ -133,3 +133,15 @@ def test_a_refused_value_is_worded_in_the_pages_language_and_linked(app, db, cli
     }
     html = client.post(link, data=data).get_data(as_text=True)
     assert '<a href="#password" class="alert-link">รหัสผ่านสั้นเกินไป' in html
+
+
+def test_a_logo_path_relative_to_the_working_directory_is_served(
+    app_factory, tmp_path, monkeypatch
+):
+    """check_brand looks in the working directory; send_file must serve that same file."""
+    (tmp_path / "agency.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    monkeypatch.chdir(tmp_path)
+    client = app_factory(brand_logo="agency.svg").test_client()
+    with client.get("/brand/logo") as resp:
+        assert resp.status_code == 200 and resp.mimetype == "image/svg+xml"
+        assert "sandbox" in resp.headers["Content-Security-Policy"]

@@ -315,7 +315,10 @@ def test_fresh_sign_in_is_not_a_reauthentication(client, db, alice):
 
 # --- 3. Paused sign-in, the same for every name -------------------------------------
 
-FAILED = {"en": "Sign-in failed: the username or password is wrong.", "th": "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง"}
+FAILED = {
+    "en": "Sign-in failed: the username or password is wrong, or sign-in is paused",
+    "th": "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง",
+}
 PAUSED = {
     "en": "Sign-in with this username or email is paused for a few minutes",
     "th": "การเข้าสู่ระบบด้วยชื่อผู้ใช้หรืออีเมลนี้ถูกระงับชั่วคราว",
@@ -557,6 +560,45 @@ def test_account_lists_clients_holding_refresh_tokens_and_withdraws_them(
     )
     assert refresh.get_json()["error"] == "invalid_grant"
     assert f'id="allowed-{rp.client_id}"' not in _text(client.get("/account"))
+
+
+def test_withdrawing_from_an_app_that_never_asks_says_it_gets_access_again(client, db, alice):
+    """The page must not promise "only after you allow it again" to a client that signs
+    in without a consent page."""
+    rp, _tokens = _offline_tokens(client, db)
+    _lang(client, "en")
+    page = _text(client.get("/account"))
+    first = client.post(
+        f"/account/consents/{rp.client_id}/revoke", data={"csrf_token": csrf_token(page)}
+    )
+    assert "gets access again the next time you sign in to it" in _text(first)
+    assert "only after you sign in to it and allow it again" not in _text(first)
+
+
+def test_the_language_switch_on_a_confirmation_asks_again_in_that_language(client, db, alice):
+    """The confirmation answers a POST: its switch posts the same fields again (a link
+    would GET a POST-only URL: 405) and nothing is done until "Yes"."""
+    rp = make_client(db, name="Records", skip_consent=False)
+    get_code(client, rp)
+    _lang(client, "en")
+    page = _text(client.get("/account"))
+    first = _text(
+        client.post(
+            f"/account/consents/{rp.client_id}/revoke", data={"csrf_token": csrf_token(page)}
+        )
+    )
+    form = re.search(
+        r'<form method="post" action="([^"]+)" class="idp-lang-form">(.*?)</form>', first, re.S
+    )
+    action = html.unescape(form.group(1))
+    fields = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2))
+    )
+    assert action.endswith("lang=th") and "confirm" not in fields
+    switched = client.post(action, data=fields)
+    assert switched.status_code == 200
+    assert "ใช่ ยกเลิกการอนุญาต" in _text(switched)
+    assert db.scalar(select(Consent)) is not None
 
 
 # --- 7. Confirmation before what cannot be undone with one click --------------------

@@ -50,3 +50,20 @@ def test_a_footer_link_must_be_http_or_a_path():
     with pytest.raises(ConfigError, match="IDP_PRIVACY_URL"):
         load_settings({}, {"privacy_url": "javascript:alert(1)"})
     assert load_settings({}, {"privacy_url": "/privacy"}).privacy_url == "/privacy"
+
+
+def test_a_protocol_relative_footer_link_to_another_origin_is_refused():
+    with pytest.raises(ConfigError, match="IDP_HELP_URL"):
+        load_settings({}, {"help_url": "//evil.example/help"})
+
+
+def test_an_audit_date_at_the_end_of_the_calendar_is_no_filter_not_an_error():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from idp.audit import _day
+
+    bangkok = ZoneInfo("Asia/Bangkok")
+    assert _day("9999-12-31", bangkok, end=True) is None
+    midnight_in_bangkok = datetime(2026, 11, 30, 17, tzinfo=UTC).timestamp()
+    assert _day("2026-12-01", bangkok) == midnight_in_bangkok
