@@ -63,6 +63,26 @@ class Settings:
     help_url: str = ""  # IDP_HELP_URL: help / contact page, in the footer
     privacy_url: str = ""  # IDP_PRIVACY_URL: privacy notice (PDPA), in the footer
     terms_url: str = ""  # IDP_TERMS_URL: terms of use, in the footer
+    # Registration and identity proofing (issue 10; README "Registration").
+    registration_days: int = 7  # IDP_REGISTRATION_DAYS: an unfinished one is purged after
+    temporary_member_days: int = 60  # IDP_TEMPORARY_MEMBER_DAYS (MISSION C2)
+    registration_rate_limit: str = "20 per hour"  # IDP_REGISTRATION_RATE_LIMIT per IP
+    registration_domain_limit: str = "50 per hour"  # IDP_REGISTRATION_DOMAIN_LIMIT per email domain
+    agencies_file: str = ""  # IDP_AGENCIES_FILE: JSON list of agencies; empty = built-in list
+    registry_url: str = ""  # IDP_REGISTRY_URL: population registry check; empty = not offered
+    registry_token: str = ""  # IDP_REGISTRY_TOKEN: bearer token for the registry
+    identity_app_issuer: str = ""  # IDP_IDENTITY_APP_ISSUER: proofing OpenID provider
+    identity_app_client_id: str = ""  # IDP_IDENTITY_APP_CLIENT_ID
+    identity_app_client_secret: str = ""  # IDP_IDENTITY_APP_CLIENT_SECRET
+    directory_url: str = ""  # IDP_DIRECTORY_URL: staff directory (LDAP); empty = none
+    directory_bind_dn: str = ""  # IDP_DIRECTORY_BIND_DN
+    directory_bind_password: str = ""  # IDP_DIRECTORY_BIND_PASSWORD
+    directory_base_dn: str = ""  # IDP_DIRECTORY_BASE_DN
+    # IDP_DIRECTORY_FILTER: {national_id} and {email} are replaced, escaped.
+    directory_filter: str = "(|(employeeNumber={national_id})(mail={email}))"
+    directory_allow_plain: bool = (
+        False  # IDP_DIRECTORY_ALLOW_PLAIN: ldap:// without StartTLS in prod
+    )
     extra: dict[str, Any] = field(default_factory=dict)  # test-only Flask config overrides
 
     @property

@@ -2,6 +2,15 @@
 
 from idp.models.base import Base
 from idp.models.client import Client
+from idp.models.enrollment import (
+    ApplicantDocument,
+    IdentityVerification,
+    NoticeAcceptance,
+    PersonalDataNotice,
+    ProofingTransaction,
+    Registration,
+    ReviewItem,
+)
 from idp.models.mfa import AuditEvent, EmailCode, MfaFactor, RecoveryCode, WebAuthnChallenge
 from idp.models.oauth import AuthorizationCode, Consent, Grant, Token
 from idp.models.org import (
@@ -19,6 +28,13 @@ from idp.models.signing_key import SigningKey
 from idp.models.user import IdentifierCounter, User
 
 __all__ = [
+    "ApplicantDocument",
+    "IdentityVerification",
+    "NoticeAcceptance",
+    "PersonalDataNotice",
+    "ProofingTransaction",
+    "Registration",
+    "ReviewItem",
     "ClientScope",
     "Entitlement",
     "Invitation",

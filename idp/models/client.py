@@ -30,6 +30,11 @@ class Client(Base):
     min_acr: Mapped[str] = mapped_column(String(64), default="urn:idp:acr:pwd")
     scope_acr: Mapped[dict] = mapped_column(default=dict)
     allow_email_otp: Mapped[bool] = mapped_column(default=True)
+    # Issue 10: the membership a person needs for this client (None | "verified" |
+    # "staff_verified"; idp.enrollment.membership.meets), and whether its tokens may
+    # carry the identity document number (off: SECURITY.md X-06).
+    required_membership: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    release_id_document: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
 
     @property

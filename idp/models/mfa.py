@@ -52,7 +52,14 @@ class EmailCode(Base):
     __table_args__ = (Index("ix_email_codes_slot", "user_id", "purpose", "binding"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # An account's code, or (issue 10) a registration's: the address is not an
+    # account yet. Exactly one of the two is set.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     purpose: Mapped[str] = mapped_column(String(32))  # email_otp.Purpose
     binding: Mapped[str] = mapped_column(String(64))  # HMAC of the flow id / pending change
     sent_to: Mapped[str] = mapped_column(String(254))  # the address the code was mailed to

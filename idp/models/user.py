@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import date
+
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Date, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.models.base import Base
@@ -29,11 +31,33 @@ class User(UserMixin, Base):
     phone_number: Mapped[str] = mapped_column(String(32), default="")
     phone_number_verified: Mapped[bool] = mapped_column(default=False)
     address: Mapped[dict] = mapped_column(default=dict)
-    # Identity (MISSION A6): Thai staff by 13-digit national ID, foreign staff by
-    # passport number and nationality (ISO 3166 alpha-2).
-    national_id: Mapped[str | None] = mapped_column(String(13), nullable=True)
-    passport_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # Names in Thai beside the Latin ones above (OIDC ``given_name#th``), gender and
+    # birthdate: the registration's "your details" (issue 10).
+    given_name_th: Mapped[str] = mapped_column(String(100), default="")
+    family_name_th: Mapped[str] = mapped_column(String(100), default="")
+    gender: Mapped[str] = mapped_column(String(16), default="")  # female|male|other|""
+    birthdate: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Identity document (MISSION A6, SECURITY.md X-06): a 13-digit national ID, or a
+    # passport with nationality (ISO 3166 alpha-2) and expiry. Encrypted
+    # (idp.enrollment.pii), found by a keyed hash (one account per document), shown
+    # only masked; the number is never in a column in clear, a log or a token.
+    id_doc_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    id_doc_cipher: Mapped[str | None] = mapped_column(Text, nullable=True)
+    id_doc_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    id_doc_masked: Mapped[str] = mapped_column(String(32), default="")
     nationality: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    passport_expires: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Membership (idp.enrollment.membership, MISSION C2/C3): the member type, the state
+    # of the one state machine, a temporary membership's end and the last reminder.
+    member_type: Mapped[str] = mapped_column(String(16), default="public")
+    membership_status: Mapped[str] = mapped_column(String(16), default="verified")
+    membership_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    membership_reminded_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    agency: Mapped[str] = mapped_column(String(64), default="")  # agency code, staff only
+    position: Mapped[str] = mapped_column(String(200), default="")
+    # The personal-data notice version last accepted (None: never asked, an account
+    # made before notices were versioned or by an operator: asked at next sign-in).
+    notice_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     password_changed_at: Mapped[int] = mapped_column(BigInteger)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)

@@ -24,12 +24,20 @@ from idp.account.services import AccountError, create_user
 from idp.audit import AuditTag, record
 from idp.config import LOCALES, Settings
 from idp.db import now
+from idp.enrollment import pii
+from idp.enrollment.identity import (
+    PASSPORT,
+    DocumentInvalid,
+    IdentityDocument,
+    check_national_id,
+    countries,
+)
 from idp.localized import org_name
 from idp.mail import recipient_locale, send_templated
 from idp.models import Invitation, Membership, Organization, User
 from idp.oidc.tokens import token_digest
 from idp.orgs import services
-from idp.orgs.entitlements import MemberLimitReached, check_member_limit, juristic_id_is_valid
+from idp.orgs.entitlements import MemberLimitReached, check_member_limit
 
 INVITE_TTL = 72 * 3600
 
@@ -168,18 +176,21 @@ def find(db: Session, token: str) -> Invitation | None:
     return inv
 
 
-def check_identity(id_kind: str, national_id: str, passport: str, nationality: str) -> dict:
+def check_identity(
+    id_kind: str, national_id: str, passport: str, nationality: str
+) -> IdentityDocument:
+    """The invitee's identity document (A6). The invitation form asks no passport
+    expiry: the org admin who invited the person vouches for them."""
     if id_kind == "national":
-        if not juristic_id_is_valid(national_id.strip()):  # same mod-11 check digit
-            raise InvitationError("national_id_invalid")
-        return {"national_id": national_id.strip()}
+        try:
+            return check_national_id(national_id)
+        except DocumentInvalid:
+            raise InvitationError("national_id_invalid") from None
     if id_kind == "passport":
         passport, nationality = passport.strip().upper(), nationality.strip().upper()
-        if not re.fullmatch(r"[A-Z0-9]{5,20}", passport) or not re.fullmatch(
-            r"[A-Z]{2}", nationality
-        ):
+        if not re.fullmatch(r"[A-Z0-9]{5,20}", passport) or nationality not in countries():
             raise InvitationError("passport_invalid")
-        return {"passport_number": passport, "nationality": nationality}
+        return IdentityDocument(PASSPORT, passport, nationality)
     raise InvitationError("identity_missing")
 
 
@@ -205,7 +216,8 @@ def accept(
     username: str,
     name: str,
     password: str,
-    identity: dict,
+    identity: IdentityDocument,
+    settings: Settings,
     locale: str | None = None,
 ) -> User:
     """Create the account and the membership; the link is consumed atomically.
@@ -214,6 +226,11 @@ def accept(
     inv = find(db, token)
     if inv is None:
         raise InvitationError("invitation_expired")
+    sealed = pii.seal(settings, identity)
+    # One account per identity document (issue 10). The invitee holds a valid link
+    # for this address, so saying so tells nobody else anything.
+    if db.scalar(select(User.id).where(User.id_doc_hash == sealed.id_doc_hash)) is not None:
+        raise InvitationError("identity_on_file")
     _claim(db, inv)
     try:
         user = create_user(
@@ -224,7 +241,7 @@ def accept(
             name=name,
             email_verified=True,
             locale=locale,
-            **identity,
+            **sealed.columns(),
         )
     except AccountError as exc:
         db.rollback()

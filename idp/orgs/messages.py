@@ -86,6 +86,10 @@ def invitation_message(code: str) -> str:
         "national_id_invalid": _("The national ID is not valid (13 digits with check digit)."),
         "passport_invalid": _("Enter the passport number and the two-letter nationality code."),
         "identity_missing": _("Choose how you identify yourself."),
+        "identity_on_file": _(
+            "This identity document is already registered to an account. "
+            "Sign in with that account, or contact the operators."
+        ),
         "invitation_expired": _("This invitation has expired or was already used."),
         "member_limit_reached": org_rule_messages()["member_limit_reached"],
         "other_account": _("This invitation is for another account."),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from idp.account.forms import PostForm
@@ -75,6 +75,7 @@ def accept_invitation(token: str) -> Any:
                 name=form.name.data,
                 password=form.password.data,
                 identity=identity,
+                settings=current_app.extensions["idp_settings"],
                 locale=page_locale(),  # the language the person created the account in
             )
         except invitations.InvitationError as exc:

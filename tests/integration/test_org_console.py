@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from idp.enrollment import pii
 from idp.mfa import services as mfa
 from idp.models import AuditEvent, Entitlement, Membership, User
 from idp.orgs import services
@@ -251,7 +252,13 @@ def test_invitation_by_email_creates_member(app, client, db, world, smtp_sink):
     assert bad.status_code == 400
     assert _join(fresh, link).status_code == 303
     user = db.scalar(select(User).where(User.username_key == "newbie"))
-    assert user.national_id == "1101700230708" and user.email_verified
+    # Sealed at rest (SECURITY.md X-06): masked, found by keyed hash, decrypts back.
+    assert user.id_doc_kind == "national_id" and user.email_verified
+    assert user.id_doc_masked == "x-xxxx-xxxxx-xx-8"
+    assert "1101700230708" not in user.id_doc_cipher
+    assert pii.reveal(app.extensions["idp_settings"], user.id_doc_cipher) == "1101700230708"
+    settings = app.extensions["idp_settings"]
+    assert user.id_doc_hash == pii.lookup_hash(settings, "national_id", "1101700230708")
     assert (
         db.scalar(select(Membership).where(Membership.user_id == user.id)).org_id == world["a"].id
     )
@@ -272,7 +279,8 @@ def test_foreign_member_joins_with_passport_A6(app, client, db, world, smtp_sink
     )
     assert resp.status_code == 303
     user = db.scalar(select(User).where(User.username_key == "kenji"))
-    assert (user.passport_number, user.nationality, user.national_id) == ("TK1234567", "JP", None)
+    assert (user.id_doc_kind, user.nationality) == ("passport", "JP")
+    assert pii.reveal(app.extensions["idp_settings"], user.id_doc_cipher) == "TK1234567"
 
 
 def test_invitation_expires_after_72_hours(app, client, db, world, smtp_sink):
