@@ -28,7 +28,10 @@ from idp.orgs.documents import display_name, media_type_of
 
 STAFF_VERIFICATION = "staff_verification"
 COMPANY_REGISTRATION = "company_registration"
-KINDS = (STAFF_VERIFICATION, COMPANY_REGISTRATION)
+# A registration whose identity document is already on file: the applicant is
+# told nothing more than "submitted"; an operator looks.
+DOCUMENT_CHECK = "document_check"
+KINDS = (STAFF_VERIFICATION, COMPANY_REGISTRATION, DOCUMENT_CHECK)
 DECISIONS = ("approve", "reject", "more_info")
 UNDECIDED = ("open", "more_info")
 _STATUS_AFTER = {"approve": "approved", "reject": "rejected", "more_info": "more_info"}
