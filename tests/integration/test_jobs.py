@@ -22,7 +22,7 @@ from idp.models import (
     ReviewItem,
     User,
 )
-from tests.factories import exchange, get_code, make_client, make_user, mail_text
+from tests.factories import exchange, get_code, mail_text, make_client, make_user
 
 T0 = 1_800_000_000
 

@@ -101,9 +101,7 @@ def test_revealing_the_number_is_audited_and_only_on_that_page_X06(client, db, w
     )
     assert resp.status_code == 200 and NATIONAL_ID in resp.get_data(as_text=True)
     assert resp.headers["Cache-Control"] == "no-store"
-    shown = db.scalars(
-        select(AuditEvent).where(AuditEvent.tag == "op:review:document_shown")
-    ).all()
+    shown = db.scalars(select(AuditEvent).where(AuditEvent.tag == "op:review:document_shown")).all()
     assert len(shown) == 1 and shown[0].actor_user_id == world["op"].id
     assert NATIONAL_ID not in str(shown[0].details)
     again = client.get(f"/operator/reviews/{world['staff']}").get_data(as_text=True)
@@ -120,7 +118,10 @@ def test_documents_are_attachments_with_nosniff_and_other_items_404_R04_R08(clie
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in resp.headers["Content-Security-Policy"]
     # The same file under another item's id, or an unknown item: 404.
-    assert client.get(f"/operator/reviews/{world['company']}/documents/{world['doc']}").status_code == 404
+    assert (
+        client.get(f"/operator/reviews/{world['company']}/documents/{world['doc']}").status_code
+        == 404
+    )
     assert client.get("/operator/reviews/999999").status_code == 404
     assert client.get(f"/operator/reviews/999999/documents/{world['doc']}").status_code == 404
 
@@ -155,7 +156,9 @@ def test_approve_is_audited_and_deciding_twice_is_a_409_page_R06(client, db, wor
     assert "already decided" in again.get_data(as_text=True)
     db.expire_all()
     assert db.get(ReviewItem, world["staff"]).status == "approved"
-    assert len(db.scalars(select(AuditEvent).where(AuditEvent.tag == "op:review:decided")).all()) == 1
+    assert (
+        len(db.scalars(select(AuditEvent).where(AuditEvent.tag == "op:review:decided")).all()) == 1
+    )
 
 
 def test_own_application_is_a_403_page(client, db, world):
