@@ -17,6 +17,7 @@ from idp.models import (
     AuthorizationCode,
     EmailCode,
     NoticeAcceptance,
+    PersonalDataNotice,
     ProofingTransaction,
     Registration,
     ReviewItem,
@@ -141,7 +142,9 @@ def test_unfinished_registrations_purged_after_registration_days_keeping_consent
     done = _registration(db, "done", T0, status="done")
     waiting = _registration(db, "waiting", T0)
     item = review.open_item(db, kind=review.DOCUMENT_CHECK, registration_id=waiting.id)
-    db.add(NoticeAcceptance(version=1, registration_id=old.id, accepted_at=T0))
+    db.add(PersonalDataNotice(version=99, text_th="ก", text_en="a", published_at=T0))
+    db.flush()
+    db.add(NoticeAcceptance(version=99, registration_id=old.id, accepted_at=T0))
     db.add(
         EmailCode(
             registration_id=old.id,
