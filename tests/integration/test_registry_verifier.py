@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
