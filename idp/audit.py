@@ -53,6 +53,9 @@ class AuditTag(StrEnum):
     OP_OPERATOR_SET = "op:user:operator"
     OP_USER_ACTIVE_CHANGED = "op:user:active"
     OP_USER_UNLOCKED = "op:user:unlocked"
+    OP_REVIEW_DECIDED = "op:review:decided"
+    OP_REVIEW_DOCUMENT_SHOWN = "op:review:document_shown"
+    MEMBERSHIP_EXPIRED = "account:membership:expired"
 
 
 def record(
