@@ -100,6 +100,9 @@ def detail_labels() -> dict[str, str]:
         "contact": _("Contact"),
         "failed_logins": _("Failed attempts"),
         "locked_until": _("Locked until"),
+        "item": _("Review item"),
+        "flags": _("Flags for the operator"),
+        "decision": _("Decision"),
         **contact_labels(),
         **address_labels(),
     }

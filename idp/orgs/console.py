@@ -202,7 +202,7 @@ def change_scope(org: Organization, user_id: int, scope_id: int) -> Any:
 
 # The actions filed under an organisation (record(..., org=...)): its admins' and the
 # operators' decisions about it.
-ORG_TRAIL_TAGS = {t for t in AuditTag if t.value.startswith(("org:", "op:org:"))} | {
+ORG_TRAIL_TAGS = {t for t in AuditTag if t.value.startswith(("org:", "op:org:", "company:"))} | {
     AuditTag.OP_DOCUMENT_REVIEWED,
     AuditTag.OP_EMAIL_CHANGED,
 }

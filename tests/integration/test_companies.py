@@ -129,11 +129,15 @@ def _decide(app, db, item_id, operator_id, decision, reason=""):
 def test_signed_in_person_registers_a_pending_company_as_its_admin_A1(app, client, db, people):
     login(client, "applicant")
     resp = _register(client)
-    assert resp.status_code == 303 and resp.headers["Location"].endswith("/register/company/submitted")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(
+        "/register/company/submitted"
+    )
     org = _org(db)
     assert org.kind == "company" and org.status == "pending"
     assert org.name_th == "บริษัท แอคมี จำกัด" and org.name_en == "Acme Co., Ltd."
-    assert org.head_office["postcode"] == "10330" and org.contact["contact_name"] == "Somchai Jaidee"
+    assert (
+        org.head_office["postcode"] == "10330" and org.contact["contact_name"] == "Somchai Jaidee"
+    )
     m = db.scalar(select(Membership).where(Membership.org_id == org.id))
     assert m.user_id == people["applicant"].id and m.role == "admin"
     doc = db.scalar(select(OrgDocument).where(OrgDocument.org_id == org.id))
@@ -239,7 +243,9 @@ def test_juristic_id_on_file_gets_the_generic_answer_and_a_flag_R01(client, db, 
     db.commit()
     login(client, "applicant")
     resp = _register(client)
-    assert resp.status_code == 303 and resp.headers["Location"].endswith("/register/company/submitted")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(
+        "/register/company/submitted"
+    )
     assert db.scalar(select(func.count()).select_from(Organization)) == 1
     item = _item(db, existing.id)
     assert item.flags == [companies.ON_FILE] and item.user_id == people["applicant"].id
@@ -388,11 +394,14 @@ def test_more_info_mails_the_question_and_the_answer_reopens_the_item(
     assert resp.status_code == 303
     item = _item(db, org.id)
     assert item.id == item_id and item.status == "open"
-    assert db.scalar(
-        select(func.count()).select_from(ApplicantDocument).where(
-            ApplicantDocument.review_item_id == item_id
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(ApplicantDocument)
+            .where(ApplicantDocument.review_item_id == item_id)
         )
-    ) == 2
+        == 2
+    )
 
 
 def test_registration_posts_are_rate_limited_per_ip_R08(app_factory, people):
