@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from idp.orgs.messages import upload_messages
+from idp.orgs.messages import contact_labels, upload_messages
 
 
 def step_labels() -> list[tuple[str, str]]:
@@ -36,8 +36,12 @@ def field_messages() -> dict[str, str]:
     }
 
 
-def problem_text(code: str) -> str:
-    """The message for a problem code; ``profile:<message>`` carries its own."""
+def problem_text(code: str, field: str = "") -> str:
+    """The message for a problem code; ``profile:<message>`` carries its own; a missing
+    field is named (the error summary lists several at once)."""
+    if code == "required" and field:
+        label = {**address_field_labels(), **contact_labels()}.get(field, field)
+        return _("Fill in “%(field)s”.", field=label)
     if code.startswith("profile:"):
         return code.removeprefix("profile:")
     return field_messages().get(code, code)

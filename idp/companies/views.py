@@ -64,7 +64,7 @@ def _draft(create: bool = False) -> Any:
 
 
 def _problems(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(field, problem_text(code)) for field, code in problems]
+    return [(field, problem_text(code, field)) for field, code in problems]
 
 
 def _page(template: str, step: str, status: int = 200, **context: Any) -> Any:
