@@ -429,6 +429,14 @@ SAMPLES = {
         "when": T0,
     },
     "org_status": {"org": "Org", "identifier": "MOC-01", "status": "active"},
+    "company_decision": {
+        "username": "alice",
+        "org": "Org",
+        "identifier": "0105536092641",
+        "decision": "reject",
+        "reason": "Not signed.",
+        "link": "https://idp.example/register/company/1",
+    },
     "account_status": {"username": "alice", "active": True},
     "totp_expiring": {"username": "alice", "name": "Phone", "days": 1, "expires_at": T0},
 }
