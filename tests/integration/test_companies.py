@@ -411,3 +411,15 @@ def test_registration_posts_are_rate_limited_per_ip_R08(app_factory, people):
     client = app.test_client()
     codes = [_step1(client, "1").status_code for _ in range(4)]
     assert codes[:3] == [400, 400, 400] and codes[3] == 429
+
+
+def test_one_person_registering_two_companies_gets_two_review_items(client, db, people):
+    """review.open_item keys a company item by applicant and organisation: the second
+    company is not folded into the first one's item."""
+    login(client, "applicant")
+    _register(client)
+    other = jid("010555600001")
+    _register(client, other)
+    first, second = _org(db), _org(db, other)
+    assert first.id != second.id and second.status == "pending"
+    assert _item(db, first.id).id != _item(db, second.id).id
