@@ -108,6 +108,10 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.admin.views import bp as admin_bp
 
     app.register_blueprint(admin_bp)
+    # Company registration; importing its services registers its review decisions.
+    from idp.companies.views import bp as companies_bp
+
+    app.register_blueprint(companies_bp)
     if settings.dev_outbox:
         from idp.dev.outbox import bp as dev_bp
 

@@ -49,6 +49,9 @@ def action_labels() -> dict[str, str]:
         t.ORG_INVITATION_WITHDRAWN: _("Invitation withdrawn"),
         t.ORG_PROFILE_CHANGED: _("Contact data or addresses changed"),
         t.ORG_DOCUMENT_UPLOADED: _("Power of attorney uploaded"),
+        t.COMPANY_SUBMITTED: _("Company registration submitted"),
+        t.COMPANY_RESUBMITTED: _("Company registration corrected and submitted again"),
+        t.COMPANY_DECIDED: _("Company registration decided"),
         t.OP_ORG_CREATED: _("Organisation created"),
         t.OP_ORG_STATUS_CHANGED: _("Organisation's status changed"),
         t.OP_ORG_LIMIT_CHANGED: _("Member limit changed"),
@@ -107,6 +110,8 @@ def detail_labels() -> dict[str, str]:
         "locked_until": _("Locked until"),
         "item": _("Review item"),
         "kind": _("Kind of application"),
+        "flags": _("Flags for the operator"),
+        "decision": _("Decision"),
         **contact_labels(),
         **address_labels(),
     }

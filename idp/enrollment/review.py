@@ -69,16 +69,20 @@ def open_item(
     registration_id: int | None = None,
     flags: tuple[str, ...] = (),
 ) -> ReviewItem:
-    """The undecided item of this kind and subject, or a new one (a resubmission after
+    """The undecided item of this kind and subject (the applicant, and the
+    organisation when given), or a new one (a resubmission after
     a rejection opens a new item; the rejected one stays as it was decided). Flushes."""
     if kind not in KINDS:
         raise ValueError(kind)
     t = now()
+    # The subject is the applicant and, when given, the organisation too: one person
+    # may register two companies, each with its own item.
+    subject = [ReviewItem.user_id == user_id] if user_id is not None else []
+    if org_id is not None or user_id is None:
+        subject.append(ReviewItem.org_id == org_id)
     item = db.scalar(
         select(ReviewItem).where(
-            ReviewItem.kind == kind,
-            ReviewItem.status.in_(UNDECIDED),
-            ReviewItem.user_id == user_id if user_id is not None else ReviewItem.org_id == org_id,
+            ReviewItem.kind == kind, ReviewItem.status.in_(UNDECIDED), *subject
         )
     )
     if item is None:

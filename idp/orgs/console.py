@@ -59,12 +59,26 @@ def org_admin(view):
             )
             db.commit()
             abort(404)  # no existence leak
+        org = db.get(Organization, org_id)
+        if org.status in NOT_APPROVED:
+            return _not_approved(org)
         step_up = console_step_up("org_console")
         if step_up is not None:
             return step_up
-        return view(db.get(Organization, org_id), **kw)
+        return view(org, **kw)
 
     return wrapper
+
+
+# A self-registered company's admin waits for the operator (issue 10, SECURITY.md R-05).
+NOT_APPROVED = ("pending", "rejected")
+
+
+def _not_approved(org: Organization) -> Any:
+    application_url = None
+    if "companies.application" in current_app.view_functions:
+        application_url = url_for("companies.application", org_id=org.id)
+    return render_template("orgs/pending.html", org=org, application_url=application_url), 403
 
 
 def _back(org: Organization, message: str | None = None) -> Any:
@@ -188,7 +202,7 @@ def change_scope(org: Organization, user_id: int, scope_id: int) -> Any:
 
 # The actions filed under an organisation (record(..., org=...)): its admins' and the
 # operators' decisions about it.
-ORG_TRAIL_TAGS = {t for t in AuditTag if t.value.startswith(("org:", "op:org:"))} | {
+ORG_TRAIL_TAGS = {t for t in AuditTag if t.value.startswith(("org:", "op:org:", "company:"))} | {
     AuditTag.OP_DOCUMENT_REVIEWED,
     AuditTag.OP_EMAIL_CHANGED,
 }

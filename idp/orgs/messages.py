@@ -137,7 +137,7 @@ def remove_member_confirmation(person: str, org: str) -> Confirmation:
 
 
 def contact_labels() -> dict[str, str]:
-    """The organisation's contact fields (:data:`idp.orgs.profile.CONTACT_FIELDS`)."""
+    """The organisation's contact fields (:data:`idp.orgs.addresses.CONTACT_FIELDS`)."""
     return {
         "contact_name": _("Contact person"),
         "contact_email": _("Contact email"),
@@ -147,7 +147,7 @@ def contact_labels() -> dict[str, str]:
 
 
 def address_labels() -> dict[str, str]:
-    """The head office's fields (:data:`idp.orgs.profile.ADDRESS_FIELDS`)."""
+    """The head office's fields (:data:`idp.orgs.addresses.ADDRESS_FIELDS`)."""
     return {
         "address": _("Head office address"),
         "district": _("District"),
@@ -167,6 +167,7 @@ def status_labels() -> dict[str, str]:
         "pending": _("pending approval"),
         "active": _("active"),
         "suspended": _("suspended"),
+        "rejected": _("rejected"),
     }
 
 

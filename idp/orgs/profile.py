@@ -4,7 +4,6 @@ replacement (A1). Routes live on the console blueprint, behind the same guard.""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Response, abort, render_template, request
@@ -13,40 +12,18 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from idp.account.forms import PostForm
-from idp.account.identifiers import is_valid_email
 from idp.audit import AuditTag, record
 from idp.db import session as db_session
 from idp.extensions import csrf
 from idp.models import Organization, OrgDocument
 from idp.orgs import documents
+from idp.orgs.addresses import ADDRESS_FIELDS, CONTACT_FIELDS, check_profile
 from idp.orgs.console import _back, bp, org_admin
-from idp.orgs.messages import profile_messages, upload_messages
+from idp.orgs.messages import upload_messages
 
-ADDRESS_FIELDS = ("address", "district", "province", "postcode", "phone")
-CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone", "website")
 # The whole multipart body may exceed the file limit by the form fields and boundaries;
 # anything bigger is refused with 413 before it is read.
 UPLOAD_BODY_LIMIT = documents.MAX_BYTES + 64 * 1024
-
-
-PHONE = re.compile(r"\+?[0-9][0-9 -]{5,19}")
-
-
-def check_profile(head: dict[str, str], contact: dict[str, str]) -> list[tuple[str, str]]:
-    """Every invalid field with its translated message (the page's error summary lists
-    them all at once, WCAG 3.3.1); empty when the profile can be saved."""
-    messages = profile_messages()
-    problems = []
-    if head["postcode"] and not re.fullmatch(r"\d{5}", head["postcode"]):
-        problems.append(("postcode", messages["postcode_invalid"]))
-    for field, phone in (("phone", head["phone"]), ("contact_phone", contact["contact_phone"])):
-        if phone and not PHONE.fullmatch(phone):
-            problems.append((field, messages["phone_invalid"]))
-    if contact["contact_email"] and not is_valid_email(contact["contact_email"]):
-        problems.append(("contact_email", messages["email_invalid"]))
-    if contact["website"] and not re.fullmatch(r"https?://[^\s<>\"']+", contact["website"]):
-        problems.append(("website", messages["website_invalid"]))
-    return problems
 
 
 def _render(

@@ -321,6 +321,71 @@ def _walk_dara(walk, page) -> None:
     walk.goto(page, _invitation_link(walk.live, "dara@example.org"), "invitation: join")
 
 
+def _walk_companies(walk, page) -> None:
+    """Company registration (issue 10): the wizard anonymous, then alice signs in on the
+    way, a refused upload, the submitted page, the pending console and, after a
+    rejection, the correction form."""
+    from idp.enrollment import review
+    from idp.models import Organization, ReviewItem
+    from tests.unit.orgs.test_documents import pdf
+
+    live = walk.live
+    walk.goto(page, "/register/company", "company: step 1")
+    page.fill("#juristic_id", "0105557000001")
+    page.click("#company-next")
+    walk.check(page, "company: step 1 refused")
+    page.fill("#juristic_id", JURISTIC_ID)
+    page.fill("#name_th", "บริษัท ตรวจสอบ จำกัด")
+    page.fill("#name_en", "Audit Walk Co., Ltd.")
+    page.click("#company-next")
+    walk.check(page, "company: step 2")
+    page.check("#office-branch")
+    page.click("#company-next")
+    walk.check(page, "company: step 2 refused")
+    page.fill("#branch_no", "00001")
+    for field, value in {
+        "address": "1 Silom Road",
+        "district": "Bang Rak",
+        "province": "Bangkok",
+        "postcode": "10500",
+        "contact_name": "Alice",
+        "contact_email": "alice@walk.example",
+        "contact_phone": "081 234 5678",
+    }.items():
+        page.fill(f"#{field}", value)
+    page.click("#company-next")
+    walk.check(page, "company: step 3, signed out")
+    page.click("#company-sign-in")
+    sign_in(page, "alice")
+    walk.check(page, "company: step 3, signed in")
+    page.click("#company-next")
+    page.set_input_files(
+        "#document", files=[{"name": "poa.pdf", "mimeType": "application/pdf", "buffer": b"MZ"}]
+    )
+    page.click("#company-submit")
+    walk.check(page, "company: step 4 refused")
+    page.set_input_files(
+        "#document",
+        files=[{"name": "poa.pdf", "mimeType": "application/pdf", "buffer": pdf()}],
+    )
+    page.click("#company-submit")
+    walk.check(page, "company: submitted")
+    with get_db(live.app).factory() as db:
+        org = db.scalar(select(Organization).where(Organization.identifier == JURISTIC_ID))
+        walk.goto(page, f"/orgs/{org.id}/admin", "company: console not approved")
+        walk.goto(page, f"/register/company/{org.id}", "company: application waiting")
+        somchai = db.scalar(select(User).where(User.username_key == "somchai"))
+        item = db.scalar(select(ReviewItem).where(ReviewItem.org_id == org.id))
+        with live.app.test_request_context():
+            settings = live.app.extensions["idp_settings"]
+            review.decide(db, settings, item.id, somchai.id, "reject", "Not signed.")
+            db.commit()
+        walk.goto(page, f"/register/company/{org.id}", "company: correction form")
+
+
+JURISTIC_ID = "0105557000002"
+
+
 @pytest.mark.parametrize("lang", ["th", "en"])
 def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
     """WCAG 2.1 AA (issue 9): axe-core finds no serious or critical violation on any
@@ -328,7 +393,7 @@ def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
     reaches every page template of the IdP."""
     _arrange(live)
     walk = Walk(live, browser, lang)
-    for visit in (_walk_somchai, _walk_alice, _walk_chai, _walk_dara):
+    for visit in (_walk_somchai, _walk_alice, _walk_chai, _walk_dara, _walk_companies):
         context = walk.context()
         visit(walk, context.new_page())
         context.close()

@@ -1,0 +1,1 @@
+"""Company self-registration (issue 10, MISSION A1)."""
