@@ -140,7 +140,7 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
     from sqlalchemy import select
 
     from idp.mfa import services as mfa
-    from idp.models import Client, User
+    from idp.models import Client
 
     idp_srv = _serve()
     issuer = f"http://localhost:{idp_srv.server_port}"
@@ -158,7 +158,7 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
     settings = app.extensions["idp_settings"]
     with get_db(app).factory() as db:
         somchai = make_user(db, "somchai", name="Somchai Jaidee")
-        make_user(db, "alice")
+        alice = make_user(db, "alice")
         factor, totp_secret = mfa.start_totp(db, app.extensions["idp_settings"], somchai, "Phone")
         factor.status = "active"
         chai = make_user(db, "chai", name="Chai Member")
