@@ -164,9 +164,7 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
         chai = make_user(db, "chai", name="Chai Member")
         chai_factor, chai_secret = mfa.start_totp(db, app.extensions["idp_settings"], chai, "Phone")
         chai_factor.status = "active"
-        _verify_demo_people(
-            db, somchai, db.scalar(select(User).where(User.username_key == "alice"))
-        )
+        _verify_demo_people(db, somchai, alice)
         for slug, name, skip, min_acr, label in RPS:
             rp_srv = _serve()
             base = f"http://localhost:{rp_srv.server_port}"
