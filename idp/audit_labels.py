@@ -98,6 +98,7 @@ def detail_labels() -> dict[str, str]:
         "contact": _("Contact"),
         "failed_logins": _("Failed attempts"),
         "locked_until": _("Locked until"),
+        "version": _("Version"),
         **contact_labels(),
         **address_labels(),
     }

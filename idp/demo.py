@@ -132,7 +132,7 @@ def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
             if username in DEMO_VERIFIED and verdicts.latest_verified(s, user.id) is None:
                 verdicts.record(
                     s,
-                    Verdict(
+                    verdict=Verdict(
                         outcome=Outcome.VERIFIED,
                         method=Method.REGISTRY,
                         at=now(),

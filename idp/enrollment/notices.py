@@ -70,6 +70,6 @@ def publish(db: Session, text_th: str, text_en: str, *, by: str, now: int) -> Pe
         version=version, text_th=text_th, text_en=text_en, published_at=now, published_by=by[:100]
     )
     db.add(notice)
-    record(db, AuditTag.OP_NOTICE_PUBLISHED, actor=None, subject=None, version=version, by=by)
+    record(db, AuditTag.OP_NOTICE_PUBLISHED, actor=None, subject=None, version=version, via=by)
     db.flush()
     return notice

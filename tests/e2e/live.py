@@ -55,7 +55,7 @@ def _verify_demo_people(db, *people) -> None:
     for user in people:
         verdicts.record(
             db,
-            Verdict(
+            verdict=Verdict(
                 outcome=Outcome.VERIFIED,
                 method=Method.REGISTRY,
                 at=now(),
