@@ -68,13 +68,23 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     Bootstrap5(app)
     app.extensions["idp_oauth_server"] = create_server(app)
 
-    from idp.account import email_page  # noqa: F401 - routes on the account blueprint
+    from idp.account import (
+        email_page,  # noqa: F401 - routes on the account blueprint
+        verify_page,  # noqa: F401 - routes on the account blueprint
+    )
     from idp.account.views import bp as account_bp
     from idp.mfa.messages import revoke_reason_labels, security_messages
     from idp.mfa.security_page import bp as security_bp
     from idp.mfa.views import bp as mfa_bp
     from idp.mfa.webauthn_views import bp as webauthn_bp
-    from idp.oidc import authorization, consent, discovery, endpoints, logout  # noqa: F401 - routes
+    from idp.oidc import (  # noqa: F401 - routes
+        authorization,
+        consent,
+        discovery,
+        endpoints,
+        logout,
+        membership_pages,
+    )
     from idp.oidc.blueprint import bp as oidc_bp
 
     for exempt in (

@@ -59,6 +59,7 @@ class AuditTag(StrEnum):
     OP_REVIEW_DECIDED = "op:review:decided"
     OP_REVIEW_DOCUMENT_SHOWN = "op:review:document_shown"
     MEMBERSHIP_EXPIRED = "account:membership:expired"
+    OP_NOTICE_PUBLISHED = "op:notice:published"
 
 
 def record(

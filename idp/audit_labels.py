@@ -67,6 +67,7 @@ def action_labels() -> dict[str, str]:
         t.OP_REVIEW_DECIDED: _("Application in the review queue decided"),
         t.OP_REVIEW_DOCUMENT_SHOWN: _("Full identity document number shown to an operator"),
         t.MEMBERSHIP_EXPIRED: _("Temporary membership expired"),
+        t.OP_NOTICE_PUBLISHED: _("Personal-data notice published"),
     }
 
 
@@ -112,6 +113,7 @@ def detail_labels() -> dict[str, str]:
         "kind": _("Kind of application"),
         "flags": _("Flags for the operator"),
         "decision": _("Decision"),
+        "version": _("Version"),
         **contact_labels(),
         **address_labels(),
     }

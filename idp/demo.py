@@ -15,11 +15,14 @@ from idp import create_app
 from idp.account.services import create_user
 from idp.admin.accounts import set_operator
 from idp.cli import init_instance
-from idp.db import get_db
+from idp.db import get_db, now
+from idp.enrollment import notices, verdicts
+from idp.enrollment.verifiers import Method, Outcome, Verdict
 from idp.mfa import services as mfa
 from idp.models import Client, MfaFactor, User
 from idp.oidc.acr import ACR_MFA, ACR_PASSWORD
 from idp.oidc.clients import register_client
+from idp.oidc.scopes import ASSURANCE_SCOPES
 
 DEMO_USERS = [
     # username, email, name, password, has a soft token
@@ -28,6 +31,20 @@ DEMO_USERS = [
     ("nok", "nok@example.go.th", "นกน้อย ผู้ดูแลระบบ", "Pad-Thai-Tamarind-88", True),
 ]
 DEMO_OPERATORS = {"nok"}  # platform operators: /operator
+# Issue 10: the relying parties that require a verified member (and show the
+# membership and verified_claims), and what the registry confirmed of the demo people
+# who use them (stored as registry verdicts, the only source of verified_claims).
+VERIFIED_RPS = {"search"}
+DEMO_VERIFIED = {
+    "somchai": {
+        "given_name": "Somchai",
+        "family_name": "Jaidee",
+        "given_name#th": "สมชาย",
+        "family_name#th": "ใจดี",
+        "birthdate": "1985-03-14",
+    },
+    "alice": {"given_name": "Alice", "family_name": "Example", "birthdate": "1990-07-01"},
+}
 
 # slug, title, port offset, skip consent, min acr, email OTP allowed, step-up button
 DEMO_RPS = [
@@ -110,6 +127,21 @@ def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
                     password=password,
                     name=name,
                     email_verified=True,
+                    notice_version=notices.current_version(s),
+                )
+            if username in DEMO_VERIFIED and verdicts.latest_verified(s, user.id) is None:
+                verdicts.record(
+                    s,
+                    verdict=Verdict(
+                        outcome=Outcome.VERIFIED,
+                        method=Method.REGISTRY,
+                        at=now(),
+                        evidence_ref=f"demo-{username}",
+                        trust_framework="th_dopa",
+                        evidence_type="electronic_record",
+                        claims=DEMO_VERIFIED[username],
+                    ),
+                    user_id=user.id,
                 )
             if user.is_operator != (username in DEMO_OPERATORS):
                 set_operator(s, user.id, username in DEMO_OPERATORS, via="demo")
@@ -140,6 +172,9 @@ def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
                     skip_consent=skip,
                 ).row
             row.min_acr, row.allow_email_otp = min_acr, email_ok
+            if slug in VERIFIED_RPS:  # issue 10: verified people only, verified_claims
+                row.required_membership = "verified"
+                row.scopes = list(dict.fromkeys([*row.scopes, *ASSURANCE_SCOPES]))
             secret = secrets.token_urlsafe(32)
             row.secret_hash = hashlib.sha256(secret.encode()).hexdigest()
             client_secrets[slug] = secret
@@ -184,7 +219,7 @@ def _seed_orgs(s) -> None:
 
 def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instance/demo") -> None:
     from idp.dev.outbox import start_sink
-    from relying_parties.app import RPConfig, create_rp
+    from relying_parties.app import VERIFIED_AUTH_PARAMS, RPConfig, create_rp
 
     Path(instance).mkdir(parents=True, exist_ok=True)
     sink, smtp_port = start_sink()
@@ -210,7 +245,9 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
     for slug, title, offset, _skip, min_acr, _email, label in DEMO_RPS:
         base = f"http://{host}:{port + offset}"
         scope = " ".join(
-            ["openid profile email offline_access"] + [name for name, *_ in DEMO_SCOPES[slug]]
+            ["openid profile email offline_access"]
+            + (["membership"] if slug in VERIFIED_RPS else [])
+            + [name for name, *_ in DEMO_SCOPES[slug]]
         )
         rp = create_rp(
             RPConfig(
@@ -222,6 +259,7 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
                 base_url=base,
                 step_up_label=label,
                 scope=scope,
+                auth_params=dict(VERIFIED_AUTH_PARAMS) if slug in VERIFIED_RPS else {},
                 idp_name_th=settings.brand_name_th,
                 idp_name_en=settings.brand_name_en,
                 scope_labels={name: (th, en) for name, th, en, _s in DEMO_SCOPES[slug]},

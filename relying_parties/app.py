@@ -25,9 +25,46 @@ from relying_parties.i18n import (
     choose_locale,
     human_datetime,
     machine_datetime,
+    membership_words,
     scope_words,
     translate,
+    verified_claim_words,
 )
+
+# What a relying party that needs a verified person asks for (the demo search RP):
+# the membership scope and, through the claims parameter (OpenID Connect for Identity
+# Assurance 1.0, section 6), the verified names and birth date with how they were
+# verified, in userinfo and in the ID token.
+VERIFIED_CLAIMS_REQUEST = {
+    "verification": {"trust_framework": None, "time": None, "evidence": None},
+    "claims": {
+        "given_name": None,
+        "family_name": None,
+        "given_name#th": None,
+        "family_name#th": None,
+        "birthdate": None,
+    },
+}
+VERIFIED_AUTH_PARAMS = {
+    "claims": json.dumps(
+        {
+            "id_token": {"verified_claims": VERIFIED_CLAIMS_REQUEST},
+            "userinfo": {"verified_claims": VERIFIED_CLAIMS_REQUEST},
+        }
+    )
+}
+
+
+def iso_epoch(value: object) -> float | None:
+    """An ISO 8601 time of a verified_claims element as epoch seconds (None if not)."""
+    from datetime import datetime
+
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -128,6 +165,9 @@ def create_rp(cfg: RPConfig) -> Flask:
             "amr_words": lambda amr: amr_words(amr, locale),
             "scope_words": lambda scope: scope_words(scope, locale, cfg.scope_labels),
             "pretty_json": pretty_json,
+            "membership_words": lambda code: membership_words(code, locale),
+            "verified_claim_words": lambda name: verified_claim_words(name, locale),
+            "iso_epoch": iso_epoch,
         }
 
     @app.after_request

@@ -120,7 +120,78 @@ THAI: dict[str, str] = {
     "user verification (PIN or biometrics)": "การยืนยันผู้ใช้ (PIN หรือไบโอเมตริกซ์)",
     "more than one factor": "มากกว่าหนึ่งปัจจัย",
     "software key": "กุญแจซอฟต์แวร์",
+    # Membership and verified identity (the membership claim, verified_claims).
+    "Your membership": "สถานะสมาชิกของท่าน",
+    "Member type": "ประเภทสมาชิก",
+    "Member of the public": "บุคคลทั่วไป",
+    "Government staff": "เจ้าหน้าที่รัฐ",
+    "State": "สถานะ",
+    "Temporary member": "สมาชิกชั่วคราว",
+    "Verified member": "สมาชิกที่ยืนยันตัวตนแล้ว",
+    "Verified staff": "เจ้าหน้าที่ที่ยืนยันแล้ว",
+    "Waiting for review": "รอการตรวจสอบ",
+    "Not accepted": "ไม่ผ่านการตรวจสอบ",
+    "Expired": "หมดอายุ",
+    "Staff badge": "ตราเจ้าหน้าที่",
+    "Yes": "มี",
+    "Until": "ใช้ได้ถึง",
+    "Verified identity": "ข้อมูลตัวตนที่ยืนยันแล้ว",
+    "Checked with": "ตรวจสอบกับ",
+    "Checked at": "ตรวจสอบเมื่อ",
+    "Evidence": "หลักฐาน",
+    "Electronic record": "ข้อมูลทะเบียนอิเล็กทรอนิกส์",
+    "Document": "เอกสาร",
+    "Given name": "ชื่อ",
+    "Family name": "นามสกุล",
+    "Given name (Thai)": "ชื่อ (ภาษาไทย)",
+    "Family name (Thai)": "นามสกุล (ภาษาไทย)",
+    "Date of birth": "วันเกิด",
+    "Population registry (DOPA)": "ทะเบียนราษฎร (กรมการปกครอง)",
+    "Identity app": "แอปยืนยันตัวตน",
+    "Agency directory": "ทะเบียนบุคลากรของหน่วยงาน",
+    "No verified identity was released.": "ไม่ได้รับข้อมูลตัวตนที่ยืนยันแล้ว",
+    "Verified membership and the identity sent by {idp}.": (
+        "สถานะสมาชิกและข้อมูลตัวตนที่ยืนยันแล้วซึ่ง {idp} ส่งมา"
+    ),
+    "Your membership and verified identity": "สถานะสมาชิกและข้อมูลตัวตนที่ยืนยันแล้ว",
+    "Your membership: type, state and staff badge": "สถานะสมาชิกของท่าน: ประเภท สถานะ และตราเจ้าหน้าที่",
+    "Your verified identity: names and birth date as verified": (
+        "ข้อมูลตัวตนที่ยืนยันแล้ว: ชื่อและวันเกิดตามที่ได้รับการยืนยัน"
+    ),
 }
+
+MEMBERSHIP_WORDS = {
+    "public": "Member of the public",
+    "staff": "Government staff",
+    "temporary": "Temporary member",
+    "verified": "Verified member",
+    "staff_verified": "Verified staff",
+    "pending": "Waiting for review",
+    "rejected": "Not accepted",
+    "expired": "Expired",
+    "electronic_record": "Electronic record",
+    "document": "Document",
+    "th_dopa": "Population registry (DOPA)",
+    "th_identity_app": "Identity app",
+    "th_agency": "Agency directory",
+}
+VERIFIED_CLAIM_WORDS = {
+    "given_name": "Given name",
+    "family_name": "Family name",
+    "given_name#th": "Given name (Thai)",
+    "family_name#th": "Family name (Thai)",
+    "birthdate": "Date of birth",
+}
+
+
+def membership_words(code: str | None, locale: str) -> str:
+    """A membership, trust-framework or evidence code in words (unknown: the code)."""
+    return translate(locale, MEMBERSHIP_WORDS[code]) if code in MEMBERSHIP_WORDS else code or ""
+
+
+def verified_claim_words(name: str, locale: str) -> str:
+    return translate(locale, VERIFIED_CLAIM_WORDS.get(name, name))
+
 
 STANDARD_SCOPES = {
     "openid": "Confirm who you are",
@@ -129,6 +200,8 @@ STANDARD_SCOPES = {
     "phone": "Your phone number",
     "address": "Your address",
     "offline_access": "Stay signed in while you are away",
+    "membership": "Your membership: type, state and staff badge",
+    "verified_claims": "Your verified identity: names and birth date as verified",
 }
 
 ACR_WORDS = {

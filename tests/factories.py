@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from idp.account.services import create_user
+from idp.enrollment.notices import current_version
 from idp.oidc.clients import register_client
 
 PASSWORD = "correct horse battery staple"
@@ -26,6 +27,9 @@ class RP_Client:
 
 
 def make_user(db, username="alice", email=None, password=PASSWORD, **kw):
+    """A user who accepted the newest personal-data notice (pass ``notice_version=None``
+    for one who never did: the sign-in then asks, issue 10)."""
+    kw.setdefault("notice_version", current_version(db))
     user = create_user(
         db,
         username=username,

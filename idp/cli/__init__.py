@@ -10,6 +10,7 @@ with no actor, i.e. the system, and ``via="cli"`` where the service records it):
 - :mod:`idp.cli.users`: ``users add|enrol-totp|set-operator``
 - :mod:`idp.cli.orgs`: ``orgs add|add-member|grant|set-status``
 - :mod:`idp.cli.registrations`: ``registrations list|show|decide`` (the review queue)
+- :mod:`idp.cli.notice`: ``notice publish`` (the personal-data notice)
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def main() -> None:
 
 # The command groups register themselves on ``cli`` when imported; they need the
 # helpers above, hence the imports at the end.
-from idp.cli import clients, instance, orgs, registrations, users  # noqa: E402
+from idp.cli import clients, instance, notice, orgs, registrations, users  # noqa: E402
 
 __all__ = [
     "cli",
@@ -81,6 +82,7 @@ __all__ = [
     "init_instance",
     "instance",
     "main",
+    "notice",
     "orgs",
     "registrations",
     "users",

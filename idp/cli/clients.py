@@ -46,6 +46,17 @@ def clients() -> None:
     help="a scope that needs a level (repeatable)",
 )
 @click.option("--no-email-otp", is_flag=True, help="never accept an emailed code as second step")
+@click.option(
+    "--require-membership",
+    type=click.Choice(["none", "verified", "staff_verified"]),
+    default=None,
+    help="the least membership a person needs to sign in to this client (default none)",
+)
+@click.option(
+    "--release-id-document/--no-release-id-document",
+    default=None,
+    help="whether the client may receive identity document numbers (none are released yet)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON (default)")
 def clients_add(
     name,
@@ -61,6 +72,8 @@ def clients_add(
     min_acr,
     scope_acr,
     no_email_otp,
+    require_membership,
+    release_id_document,
     as_json,
 ) -> None:
     """Register a client; prints it as JSON (the secret is shown only now)."""
@@ -86,10 +99,20 @@ def clients_add(
             new.row.min_acr = min_acr
             new.row.scope_acr = _parse_scope_acr(scope_acr)
             new.row.allow_email_otp = not no_email_otp
+            _set_membership(new.row, require_membership, release_id_document)
         except ClientError as exc:
             _fail(str(exc))
         s.commit()
         click.echo(json.dumps(client_json(new.row, new.secret), ensure_ascii=False))
+
+
+def _set_membership(row, require_membership: str | None, release: bool | None) -> None:
+    """Issue 10: what membership the client requires ("none" clears it) and whether
+    it may receive identity document numbers."""
+    if require_membership is not None:
+        row.required_membership = None if require_membership == "none" else require_membership
+    if release is not None:
+        row.release_id_document = release
 
 
 def _parse_scope_acr(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -117,8 +140,21 @@ def _parse_scope_acr(pairs: tuple[str, ...]) -> dict[str, str]:
     help="replaces the per-scope levels (repeatable)",
 )
 @click.option("--email-otp/--no-email-otp", default=None)
-def clients_set(client_id, min_acr, scope_acr, email_otp) -> None:
-    """Change a client's step-up settings; prints it as JSON."""
+@click.option(
+    "--require-membership",
+    type=click.Choice(["none", "verified", "staff_verified"]),
+    default=None,
+    help="the least membership a person needs to sign in to this client (default none)",
+)
+@click.option(
+    "--release-id-document/--no-release-id-document",
+    default=None,
+    help="whether the client may receive identity document numbers (none are released yet)",
+)
+def clients_set(
+    client_id, min_acr, scope_acr, email_otp, require_membership, release_id_document
+) -> None:
+    """Change a client's step-up and membership settings; prints it as JSON."""
     from sqlalchemy import select
 
     from idp.db import get_db
@@ -138,6 +174,7 @@ def clients_set(client_id, min_acr, scope_acr, email_otp) -> None:
             row.min_acr = min_acr
         if email_otp is not None:
             row.allow_email_otp = email_otp
+        _set_membership(row, require_membership, release_id_document)
         s.commit()
         click.echo(json.dumps(client_json(row), ensure_ascii=False))
 

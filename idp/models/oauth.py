@@ -29,6 +29,8 @@ class Grant(Base):
     org_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
     )
+    # The verified_claims request of the sign-in, per target (issue 10, migration 0016).
+    claims: Mapped[dict | None] = mapped_column(nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
@@ -52,6 +54,7 @@ class AuthorizationCode(Base):
     org_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
     )
+    claims: Mapped[dict | None] = mapped_column(nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -25,7 +25,12 @@ from idp.extensions import keys
 from idp.models import Organization
 from idp.oidc import flows, pipeline, signin
 from idp.oidc.blueprint import bp, server
-from idp.oidc.claims_request import ClaimsParameterError, essential_acr
+from idp.oidc.claims_request import (
+    ClaimsParameterError,
+    essential_acr,
+    scope_with_verified_claims,
+    verified_claims_request,
+)
 from idp.oidc.errors import (
     error_page,
     error_redirect_url,
@@ -35,7 +40,7 @@ from idp.oidc.errors import (
 from idp.oidc.interaction import url_for_next
 from idp.oidc.keys import ALGORITHMS
 from idp.oidc.pipeline import Next, SignInRequest
-from idp.oidc.scopes import split_scope
+from idp.oidc.scopes import VERIFIED_CLAIMS_SCOPE, split_scope
 from idp.orgs.entitlements import OrgChoice
 from idp.orgs.login import admins_of
 
@@ -97,6 +102,7 @@ def _check_extras(data: Any) -> tuple[str, str] | None:
         return "invalid_request", "max_age must be a non-negative integer."
     try:
         essential_acr(data.get("claims"))
+        verified_claims_request(data.get("claims"))
     except ClaimsParameterError as exc:
         return "invalid_request", str(exc)
     return None
@@ -135,6 +141,10 @@ def authorize() -> Any:
             return redirect_error(redirect_uri, "invalid_request", "Invalid id_token_hint.", state)
 
     client = grant.request.client
+    # verified_claims asked through the claims parameter (OIDC IDA 1.0 section 6).
+    scope, vc_request = scope_with_verified_claims(
+        grant.request.scope, data.get("claims"), client.row.scopes, VERIFIED_CLAIMS_SCOPE
+    )
     params = request_params()
     flow = flows.load(data.get(flows.FLOW_PARAM))
     if flow is not None and flow.params != params:
@@ -144,7 +154,7 @@ def authorize() -> Any:
         db,
         client.row,
         user,
-        _sign_in_request(data, grant.request.scope, hint_sub),
+        _sign_in_request(data, scope, hint_sub),
         flow,
         auth_state.factors() if user is not None else {},
         now(),
@@ -175,6 +185,7 @@ def authorize() -> Any:
         "sid": session.sid,
         "scope": " ".join(issue.scope),
         "org_id": issue.org_id,
+        "claims": vc_request or None,
     }
     flows.finish(flow.id if flow is not None else None)
     return server().create_authorization_response(grant=grant, grant_user=user)

@@ -180,6 +180,8 @@ def client_json(row: Client, secret: str | None = None) -> dict:
         "min_acr": row.min_acr,
         "scope_acr": row.scope_acr,
         "allow_email_otp": row.allow_email_otp,
+        "required_membership": row.required_membership,
+        "release_id_document": row.release_id_document,
     }
     if secret:
         data["client_secret"] = secret

@@ -14,6 +14,7 @@ from idp.extensions import page_locale
 from idp.models import Organization
 from idp.oidc import flows
 from idp.oidc.blueprint import bp
+from idp.oidc.claims_request import scope_with_verified_claims
 from idp.oidc.clients import load_client
 from idp.oidc.errors import error_page, redirect_error
 from idp.oidc.interaction import url_for_next
@@ -40,7 +41,10 @@ def consent() -> Any:
         abort(400)
     # Only what would be issued: for an organisation client, the rights the person
     # holds in the organisation they act for (issue 9), and that organisation named.
-    requested = split_scope(client.get_allowed_scope(flow.param("scope")))
+    scope, _ = scope_with_verified_claims(
+        flow.param("scope"), flow.param("claims"), client.row.scopes
+    )
+    requested = split_scope(client.get_allowed_scope(scope))
     choice = flow_org_choice(db, client.client_id, current_user.id, flow, requested)
     if choice.kind not in ("ok", "none"):
         return redirect(flow.continue_url, code=303)  # /authorize decides again

@@ -10,9 +10,10 @@ from flask import Response, current_app, request
 from idp.db import session as db_session
 from idp.extensions import keys
 from idp.oidc.acr import ACR_LADDER
+from idp.oidc.assurance import CLAIMS_IN_VERIFIED_CLAIMS, EVIDENCE_TYPES, TRUST_FRAMEWORKS
 from idp.oidc.blueprint import bp
 from idp.oidc.keys import ALGORITHMS
-from idp.oidc.scopes import CLAIMS_SUPPORTED, OIDC_SCOPES
+from idp.oidc.scopes import ASSURANCE_SCOPES, CLAIMS_SUPPORTED, OIDC_SCOPES
 
 
 def build_metadata(issuer: str) -> dict:
@@ -25,7 +26,7 @@ def build_metadata(issuer: str) -> dict:
         "end_session_endpoint": f"{issuer}/logout",
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
-        "scopes_supported": list(OIDC_SCOPES),
+        "scopes_supported": list(OIDC_SCOPES) + list(ASSURANCE_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
@@ -47,6 +48,11 @@ def build_metadata(issuer: str) -> dict:
         "prompt_values_supported": ["none", "login", "consent"],
         "ui_locales_supported": ["th", "en"],
         "claims_parameter_supported": True,
+        # OpenID Connect for Identity Assurance 1.0, section 8.
+        "verified_claims_supported": True,
+        "trust_frameworks_supported": list(TRUST_FRAMEWORKS),
+        "evidence_supported": list(EVIDENCE_TYPES),
+        "claims_in_verified_claims_supported": list(CLAIMS_IN_VERIFIED_CLAIMS),
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,

@@ -11,8 +11,9 @@ from typing import Any
 from flask import Response, request
 
 from idp.db import session as db_session
+from idp.models import Grant
 from idp.oidc.blueprint import bp, server
-from idp.oidc.claims import org_claims
+from idp.oidc.claims import assurance_claims, org_claims
 from idp.oidc.scopes import user_claims
 from idp.oidc.server import user_for_access_token
 
@@ -112,4 +113,9 @@ def userinfo() -> Response:
     body: dict[str, Any] = user_claims(user, token.scope)
     if token.org_id is not None:
         body.update(org_claims(token.org_id))
+    db = db_session()
+    grant = db.get(Grant, token.grant_id)
+    body.update(
+        assurance_claims(db, user, token.scope, grant.claims if grant else None, "userinfo")
+    )
     return Response(json.dumps(body), 200, {"Content-Type": "application/json", **NO_STORE})

@@ -101,6 +101,7 @@ class IdpOpenIDCode(OpenIDCode):
             sid=code.row.sid,
             access_token=token.get("access_token"),
             org_id=code.row.org_id,
+            requested=code.row.claims,
         )
         return token
 
@@ -124,6 +125,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 or request.client.get_default_redirect_uri(),
                 scope=ctx.get("scope") or request.scope,
                 org_id=ctx.get("org_id"),
+                claims=ctx.get("claims"),
                 nonce=data.get("nonce"),
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
@@ -236,6 +238,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                 sid=grant.sid,
                 access_token=token.get("access_token"),
                 org_id=grant.org_id,
+                requested=grant.claims,
             )
         return status, token, headers
 

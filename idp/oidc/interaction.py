@@ -20,6 +20,8 @@ ENDPOINTS = {
     Next.ENROL: "mfa.enrol",
     Next.SELECT_ORG: "orgs.select",
     Next.CONSENT: "oidc.consent",
+    Next.MEMBERSHIP: "oidc.membership",
+    Next.TERMS: "oidc.notice",
 }
 
 

@@ -9,8 +9,12 @@ for the relying party. /authorize parses the request, gathers a ``Context``
 
     authenticate     no session, prompt=login, max_age, id_token_hint for another
                      person                                      -> LOGIN | login_required
+    membership       issue 10: a temporary membership past its date, a staff review
+                     pending or rejected (R-05), or less than the client requires
+                     (verified, staff_verified)     -> MEMBERSHIP | interaction_required
     password_change  reserved (issue 11): a password that must be changed first
-    terms            reserved (issue 10): a new version of the personal-data notice
+    terms            issue 10: the newest personal-data notice not yet accepted
+                                                    -> TERMS | interaction_required
     step_up          mfa.policy: password again / second factor / enrolment
                      -> LOGIN | SECOND_FACTOR | ENROL | interaction_required,
                      an unmet essential acr                      -> access_denied
@@ -33,6 +37,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from idp.enrollment import membership as members
 from idp.mfa import policy
 from idp.orgs.entitlements import OrgChoice, OrgFacts, choose_org
 
@@ -43,6 +48,8 @@ class Next(Enum):
     ENROL = "enrol"
     SELECT_ORG = "select_org"
     CONSENT = "consent"
+    MEMBERSHIP = "membership"
+    TERMS = "terms"
 
 
 # ``mfa.policy.Decision.next_step`` -> the page that obtains it ("deny" has none).
@@ -93,6 +100,13 @@ class Context:
     flow_started: int | None = None
     flow_org_id: int | None = None
     flow_consented: bool = False
+    # Issue 10: the person's membership and what the client requires of it
+    # (None | "verified" | "staff_verified"); the newest personal-data notice version
+    # (None: none published) and the one the person accepted (None: never).
+    membership: members.State | None = None
+    required_membership: str | None = None
+    notice_current: int | None = None
+    notice_accepted: int | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +170,42 @@ def authenticate(ctx: Context) -> Outcome:
     return _interact(ctx, Next.LOGIN, "login_required", "The end-user must sign in.", reasons)
 
 
+def membership_reason(state: members.State, required: str | None, now: int) -> str | None:
+    """Why ``state`` does not let the person reach a client that requires
+    ``required``: membership_expired | membership_pending | membership_rejected |
+    membership_insufficient, or None when it does (``membership.meets``)."""
+    if members.meets(state, required, now):
+        return None
+    if state.status is members.Status.EXPIRED or (
+        state.status is members.Status.TEMPORARY and not members.may_get_tokens(state, now)
+    ):
+        return "membership_expired"
+    if state.status is members.Status.PENDING:
+        return "membership_pending"
+    if state.status is members.Status.REJECTED:
+        return "membership_rejected"
+    return "membership_insufficient"
+
+
+def membership(ctx: Context) -> Outcome:
+    """Issue 10 (SECURITY.md R-05): no tokens before a membership allows them, and
+    none for a client that requires more than the person has. The page explains and
+    offers verification; ``prompt=none`` gets ``interaction_required`` (the person can
+    act on it at the provider, OIDC Core 3.1.2.6)."""
+    if ctx.user_sub is None or ctx.membership is None:
+        return SATISFIED
+    reason = membership_reason(ctx.membership, ctx.required_membership, ctx.now)
+    if reason is None:
+        return SATISFIED
+    return _interact(
+        ctx,
+        Next.MEMBERSHIP,
+        "interaction_required",
+        "The end-user's membership does not allow this client.",
+        (reason,),
+    )
+
+
 def password_change(ctx: Context) -> Outcome:
     """Reserved for issue 11 (MISSION B2): an account created by an operator or an org
     admin, or flagged, sets its own password before any client gets a token. No account
@@ -164,9 +214,22 @@ def password_change(ctx: Context) -> Outcome:
 
 
 def terms(ctx: Context) -> Outcome:
-    """Reserved for issue 10: the person accepts the current version of the
-    personal-data (PDPA) notice. No notice is versioned yet, so the step is satisfied."""
-    return SATISFIED
+    """Issue 10 (PDPA): the person accepts the newest version of the personal-data
+    notice once; never accepted (None) or an older version -> the notice page. Silent
+    requests get ``interaction_required``: accepting a notice is not the consent to a
+    client's request that ``consent_required`` and ``prompt=consent`` are about."""
+    if ctx.user_sub is None or ctx.notice_current is None:
+        return SATISFIED
+    if ctx.notice_accepted is not None and ctx.notice_accepted >= ctx.notice_current:
+        return SATISFIED
+    reason = "notice_never_accepted" if ctx.notice_accepted is None else "notice_outdated"
+    return _interact(
+        ctx,
+        Next.TERMS,
+        "interaction_required",
+        "The end-user must accept the personal-data notice.",
+        (reason,),
+    )
 
 
 def step_up(ctx: Context) -> Outcome:
@@ -250,6 +313,7 @@ class Step:
 
 STEPS: tuple[Step, ...] = (
     Step("authenticate", authenticate),
+    Step("membership", membership),
     Step("password_change", password_change),
     Step("terms", terms),
     Step("step_up", step_up),

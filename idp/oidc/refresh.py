@@ -8,6 +8,9 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from sqlalchemy.orm import Session
 
+from idp.db import now
+from idp.enrollment import membership
+from idp.enrollment.verdicts import state_of
 from idp.mfa import policy
 from idp.mfa.requirements import Audience, build_requirement
 from idp.models import Grant, User
@@ -25,10 +28,14 @@ def refreshable_scope(
     be refreshed: the account is gone or disabled, the password changed since the
     login, consent was withdrawn, the client or a requested scope now demands more than
     the grant's acr (no refresh bypass of step-up, issue 3), or the organisation no
-    longer lets the person use the client. Client scopes the person no longer holds are
+    longer lets the person use the client, or their membership no longer
+    allows tokens (R-06, R-07). Client scopes the person no longer holds are
     left out (shrunk grants take effect here at the latest)."""
     if user is None or not user.is_active or grant is None:
         raise InvalidGrantError("The refresh token is no longer valid.")
+    if not membership.may_get_tokens(state_of(user), now()):
+        # R-06, R-07: a temporary membership expired, or a review rejected the person.
+        raise InvalidGrantError("The membership no longer allows tokens.")
     if user.password_changed_at > (grant.auth_time or 0):
         raise InvalidGrantError("The password changed since this grant was made.")
     requested = split_scope(scope)

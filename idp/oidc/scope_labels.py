@@ -37,6 +37,8 @@ def standard_scope_labels() -> dict[str, str]:
         "phone": _("Your phone number"),
         "address": _("Your address"),
         "offline_access": _("Keep access while you are away"),
+        "membership": _("Your membership: type, state and staff badge"),
+        "verified_claims": _("Your verified identity: names and birth date as verified"),
     }
 
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 OIDC_SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
+# Ours (README "Membership claim", "verified_claims"): never in a new client's default
+# scopes; an operator allows them per client (``idp clients add --scope``).
+MEMBERSHIP_SCOPE = "membership"
+VERIFIED_CLAIMS_SCOPE = "verified_claims"
+ASSURANCE_SCOPES = (MEMBERSHIP_SCOPE, VERIFIED_CLAIMS_SCOPE)
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": ("name", "given_name", "family_name", "locale", "preferred_username", "updated_at"),
@@ -16,6 +21,7 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 CLAIMS_SUPPORTED = sorted(
     {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"}
     | {c for claims in SCOPE_CLAIMS.values() for c in claims}
+    | {"membership", "verified_claims", "org"}
 )
 
 

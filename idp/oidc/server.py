@@ -16,6 +16,8 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 
 from idp.db import now, session
+from idp.enrollment import membership
+from idp.enrollment.verdicts import state_of
 from idp.models import Grant, Token, User
 from idp.oidc.claims import settings
 from idp.oidc.clients import CONFIDENTIAL_METHODS, load_client
@@ -84,6 +86,7 @@ def save_token(token: dict, request: Any) -> None:
             amr=code.row.amr if code else [],
             sid=code.row.sid if code else None,
             org_id=code.row.org_id if code else None,
+            claims=code.row.claims if code else None,
             created_at=t,
         )
         db.add(grant)
@@ -133,6 +136,10 @@ class Introspection(IntrospectionEndpoint):
             grant = session().get(Grant, token.row.grant_id)
             if grant is None or grant.revoked_at is not None:
                 return {"active": False}
+        if token is not None and token.row.user_id is not None:
+            user = token.get_user()
+            if user is None or not membership_allows_tokens(user, now()):
+                return {"active": False}  # R-06, R-07
         return super().create_introspection_payload(token)
 
     def introspect_token(self, token: StoredToken) -> dict:
@@ -216,6 +223,15 @@ def user_for_access_token(value: str) -> tuple[User, Token] | None:
     if row is None:
         return None
     token, user = row
-    if token.revoked_at is not None or token.expires_at <= now() or not user.is_active:
+    t = now()
+    if token.revoked_at is not None or token.expires_at <= t or not user.is_active:
         return None
+    if not membership_allows_tokens(user, t):
+        return None  # R-06, R-07: expired, pending or rejected since the token was issued
     return user, token
+
+
+def membership_allows_tokens(user: User, t: int) -> bool:
+    """Whether the person's membership still lets relying parties hold tokens for
+    them (SECURITY.md R-05..R-07): userinfo, introspection and refresh ask this."""
+    return membership.may_get_tokens(state_of(user), t)

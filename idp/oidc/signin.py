@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.db import now
+from idp.enrollment.notices import current_version
+from idp.enrollment.verdicts import state_of
 from idp.mfa import policy
 from idp.mfa.requirements import Audience, build_requirement
 from idp.mfa.services import enrolled_kinds
@@ -68,6 +70,10 @@ def gather(
         orgs=org_facts(db, client_row.client_id, user.id),
         skip_consent=client_row.skip_consent,
         consented_scopes=consented_scopes(db, user.id, client_row.client_id),
+        membership=state_of(user),
+        required_membership=client_row.required_membership,
+        notice_current=current_version(db),
+        notice_accepted=user.notice_version,
         **flow_facts,
     )
 

@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from idp import create_app
 from idp.db import get_db
 from idp.demo import DEMO_BRAND
-from relying_parties.app import RPConfig, create_rp
+from relying_parties.app import VERIFIED_AUTH_PARAMS, RPConfig, create_rp
 from tests.conftest import BASE_OVERRIDES, Inbox, start_smtp_sink
 from tests.factories import PASSWORD, make_client, make_user
 
@@ -42,6 +42,30 @@ RPS = (
     ("records", "Records search", False, "urn:idp:acr:pwd", None),
 )
 ORG_IDENTIFIER = "0105536092641"
+VERIFIED_RPS = {"search"}  # require a verified member and ask verified_claims (issue 10)
+
+
+def _verify_demo_people(db, *people) -> None:
+    """A registry verdict for each (the only source of verified_claims), as the demo."""
+    from idp.db import now
+    from idp.demo import DEMO_VERIFIED
+    from idp.enrollment import verdicts
+    from idp.enrollment.verifiers import Method, Outcome, Verdict
+
+    for user in people:
+        verdicts.record(
+            db,
+            verdict=Verdict(
+                outcome=Outcome.VERIFIED,
+                method=Method.REGISTRY,
+                at=now(),
+                evidence_ref=f"e2e-{user.username}",
+                trust_framework="th_dopa",
+                evidence_type="electronic_record",
+                claims=DEMO_VERIFIED[user.username],
+            ),
+            user_id=user.id,
+        )
 
 
 @dataclass
@@ -134,12 +158,13 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
     settings = app.extensions["idp_settings"]
     with get_db(app).factory() as db:
         somchai = make_user(db, "somchai", name="Somchai Jaidee")
-        make_user(db, "alice")
+        alice = make_user(db, "alice")
         factor, totp_secret = mfa.start_totp(db, app.extensions["idp_settings"], somchai, "Phone")
         factor.status = "active"
         chai = make_user(db, "chai", name="Chai Member")
         chai_factor, chai_secret = mfa.start_totp(db, app.extensions["idp_settings"], chai, "Phone")
         chai_factor.status = "active"
+        _verify_demo_people(db, somchai, alice)
         for slug, name, skip, min_acr, label in RPS:
             rp_srv = _serve()
             base = f"http://localhost:{rp_srv.server_port}"
@@ -150,8 +175,15 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
                 post_logout_redirect_uris=[f"{base}/logged-out"],
                 skip_consent=skip,
             )
-            db.scalar(select(Client).where(Client.client_id == c.client_id)).min_acr = min_acr
+            row = db.scalar(select(Client).where(Client.client_id == c.client_id))
+            row.min_acr = min_acr
             scope = "openid profile email offline_access"
+            auth_params: dict = {}
+            if slug in VERIFIED_RPS:  # issue 10: verified people only, verified_claims
+                row.required_membership = "verified"
+                row.scopes = [*row.scopes, "membership", "verified_claims"]
+                scope += " membership"
+                auth_params = dict(VERIFIED_AUTH_PARAMS)
             if slug == "einvoice":  # an organisation client with a seat-limited right
                 scope += " einvoice:submit"
                 _org_setup(db, c.client_id, somchai, chai)
@@ -166,6 +198,7 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
                     base_url=base,
                     step_up_label=label,
                     scope=scope,
+                    auth_params=auth_params,
                     idp_name_th=settings.brand_name_th,
                     idp_name_en=settings.brand_name_en,
                     scope_labels={"einvoice:submit": ("ส่งใบกำกับภาษี", "Submit invoices")},

@@ -149,6 +149,16 @@ def _arrange(live) -> None:
         db.scalar(
             select(MfaFactor).where(MfaFactor.user_id == chai.id, MfaFactor.kind == "totp")
         ).expires_at = now + 10 * 86400
+        # Issue 10: tam never accepted the personal-data notice; pim is a temporary
+        # member (the search RP requires a verified one).
+        make_user(db, "tam", name="Tam Newcomer", notice_version=None)
+        make_user(
+            db,
+            "pim",
+            name="Pim Temporary",
+            membership_status="temporary",
+            membership_expires_at=now + 30 * 86400,
+        )
         lek = make_user(db, "lek", name="Lek Locked")
         lek.failed_logins, lek.locked_until = 5, now + 300
         # The review queue: a staff verification with its card, a duplicate document.
@@ -284,6 +294,9 @@ def _walk_alice(walk, page) -> None:
     page.fill("#email-code", code.group(1))
     page.click("#email-submit")
     expect(page.locator("#rp-user")).to_have_text("alice")
+    # Issue 10: the search RP shows the membership and the registry's verified_claims.
+    expect(page.locator("#rp-verified-claims")).to_be_visible()
+    expect(page.locator("#rp-member-state")).to_be_visible()
 
     page.goto(live.rps["einvoice"])
     page.click("#rp-login")
@@ -386,6 +399,27 @@ def _walk_companies(walk, page) -> None:
 JURISTIC_ID = "0105557000002"
 
 
+def _walk_membership(walk, page) -> None:
+    """Issue 10: the personal-data notice, a membership that is not enough for the
+    search RP, the ways to verify, and the RP page with membership and verified_claims
+    (alice is verified by the registry)."""
+    _login_at(walk, page, "emt")
+    sign_in(page, "tam")
+    expect(page.locator("#notice-accept")).to_be_visible()
+    walk.check(page, "personal-data notice")
+    page.click("#notice-accept")
+    expect(page.locator("#rp-user")).to_have_text("tam")
+    page.context.clear_cookies()
+
+    _login_at(walk, page, "search")
+    sign_in(page, "pim")
+    expect(page.locator("#membership-membership_insufficient")).to_be_visible()
+    walk.check(page, "membership: verified required")
+    page.click("#membership-verify")
+    expect(page.locator("#verify-continue")).to_be_visible()
+    walk.check(page, "verify your identity")
+
+
 @pytest.mark.parametrize("lang", ["th", "en"])
 def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
     """WCAG 2.1 AA (issue 9): axe-core finds no serious or critical violation on any
@@ -393,7 +427,14 @@ def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
     reaches every page template of the IdP."""
     _arrange(live)
     walk = Walk(live, browser, lang)
-    for visit in (_walk_somchai, _walk_alice, _walk_chai, _walk_dara, _walk_companies):
+    for visit in (
+        _walk_somchai,
+        _walk_alice,
+        _walk_chai,
+        _walk_dara,
+        _walk_companies,
+        _walk_membership,
+    ):
         context = walk.context()
         visit(walk, context.new_page())
         context.close()
