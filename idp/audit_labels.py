@@ -56,6 +56,7 @@ def action_labels() -> dict[str, str]:
         t.OP_OPERATOR_SET: _("Platform operator right changed"),
         t.OP_USER_ACTIVE_CHANGED: _("Account disabled or enabled"),
         t.OP_USER_UNLOCKED: _("Lockout lifted"),
+        t.PROOFING_APP_RESULT: _("Identity checked with the identity app"),
     }
 
 
@@ -97,6 +98,8 @@ def detail_labels() -> dict[str, str]:
         "contact": _("Contact"),
         "failed_logins": _("Failed attempts"),
         "locked_until": _("Locked until"),
+        "outcome": _("Result"),
+        "evidence_ref": _("Reference at the verifier"),
         **contact_labels(),
         **address_labels(),
     }
@@ -139,6 +142,13 @@ def _field_values(key: str, tag: str) -> dict[object, str]:
         return {"cli": _("the command line"), "demo": _("the demo set-up")}
     if key == "min_acr":
         return acr_labels()
+    if key == "outcome":
+        return {
+            "verified": _("verified"),
+            "not_verified": _("not verified"),
+            "unavailable": _("not reachable"),
+            "cancelled": _("cancelled"),
+        }
     if key == "seat_limit":
         return {None: _("no limit")}
     return {}
