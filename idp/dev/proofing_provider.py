@@ -23,7 +23,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -337,13 +337,12 @@ def create_provider(provider: Provider) -> Flask:
     return app
 
 
-@contextmanager
-def serve_proofing_provider(
+def start_proofing_provider(
     clients: list[ProviderClient], host: str = "localhost", port: int = 0
-) -> Iterator[Provider]:
-    """The provider on ``host:port`` (0: a free port) in a thread until the block ends;
-    yields the :class:`Provider` (``.issuer`` is its URL; ``.forge`` and ``.clients``
-    may be changed while it runs)."""
+) -> tuple[Provider, Callable[[], None]]:
+    """The provider on ``host:port`` (0: a free port) in a daemon thread; returns the
+    :class:`Provider` (``.issuer`` is its URL; ``.forge`` and ``.clients`` may be
+    changed while it runs) and the function that stops it."""
     srv = make_server(host, port, lambda e, s: [], threaded=True)
     provider = Provider(
         issuer=f"http://{host}:{srv.server_port}",
@@ -351,10 +350,22 @@ def serve_proofing_provider(
         people=load_people(),
     )
     srv.app = create_provider(provider)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+    def stop() -> None:
+        srv.shutdown()
+        srv.server_close()
+
+    return provider, stop
+
+
+@contextmanager
+def serve_proofing_provider(
+    clients: list[ProviderClient], host: str = "localhost", port: int = 0
+) -> Iterator[Provider]:
+    """:func:`start_proofing_provider` until the block ends."""
+    provider, stop = start_proofing_provider(clients, host, port)
     try:
         yield provider
     finally:
-        srv.shutdown()
-        srv.server_close()
+        stop()

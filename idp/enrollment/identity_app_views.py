@@ -214,6 +214,8 @@ def check() -> Any:
 @bp.route("/proofing/app/t/<tx_id>")
 def phone(tx_id: str) -> Any:
     """The QR's URL, opened on the phone: once, then on to the provider."""
+    if not identity_app.is_configured(_settings()):
+        return _outcome_page("not_found", 404, phone=True)
     db, at = db_session(), now()
     try:
         meta = identity_app.metadata(_settings())

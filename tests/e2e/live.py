@@ -42,6 +42,8 @@ RPS = (
     ("records", "Records search", False, "urn:idp:acr:pwd", None),
 )
 ORG_IDENTIFIER = "0105536092641"
+PROOFING_CLIENT_ID = "idp-live"
+PROOFING_SECRET = "live-proofing-secret"
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Live:
     inbox: Inbox
     chai_secret: str = ""
     einvoice_client_id: str = ""
+    proofing: Any = None  # the demo proofing provider (idp.dev.proofing_provider)
     _stops: list = field(default_factory=list)
 
     def stop(self) -> None:
@@ -118,8 +121,21 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
     from idp.mfa import services as mfa
     from idp.models import Client
 
+    from idp.dev.proofing_provider import ProviderClient, start_proofing_provider
+
     idp_srv = _serve()
     issuer = f"http://localhost:{idp_srv.server_port}"
+    # The identity app (cross-device proofing): the demo proofing provider.
+    proofing, stop_proofing = start_proofing_provider(
+        [
+            ProviderClient(
+                PROOFING_CLIENT_ID,
+                PROOFING_SECRET,
+                [f"{issuer}/proofing/app/callback"],
+                DEMO_BRAND["brand_name_en"],
+            )
+        ]
+    )
     app = create_app(
         {
             **BASE_OVERRIDES,
@@ -127,6 +143,9 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
             "issuer": issuer,
             "smtp_url": inbox.url,
             "database_url": database_url,
+            "identity_app_issuer": proofing.issuer,
+            "identity_app_client_id": PROOFING_CLIENT_ID,
+            "identity_app_client_secret": PROOFING_SECRET,
         }
     )
     idp_srv.app = app
@@ -174,7 +193,9 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
             servers.append(rp_srv)
             rps[slug] = base
         db.commit()
-    return Live(issuer, app, rps, servers, totp_secret, inbox, chai_secret, einvoice)
+    live = Live(issuer, app, rps, servers, totp_secret, inbox, chai_secret, einvoice, proofing)
+    live._stops.append(stop_proofing)
+    return live
 
 
 @contextmanager
