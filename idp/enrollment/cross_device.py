@@ -164,7 +164,7 @@ def claim(db: Session, tx: ProofingTransaction, now: int, *, user: User | None =
     verdict = _as_verdict(tx.result or {})
     _advance(db, tx, DONE, CLAIMED, now, result={"outcome": str(verdict.outcome)})
     if tx.registration_id is not None:
-        verdicts.record(db, verdict, registration_id=tx.registration_id)
+        verdicts.record(db, verdict=verdict, registration_id=tx.registration_id)
     elif user is not None and user.id == tx.user_id:
         verdicts.apply_to_user(db, user, verdict, now)
     else:  # not the person who started it: cannot happen through the views

@@ -118,10 +118,9 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
     with a soft token, alice without a second factor. Call ``stop()`` when done."""
     from sqlalchemy import select
 
+    from idp.dev.proofing_provider import ProviderClient, start_proofing_provider
     from idp.mfa import services as mfa
     from idp.models import Client
-
-    from idp.dev.proofing_provider import ProviderClient, start_proofing_provider
 
     idp_srv = _serve()
     issuer = f"http://localhost:{idp_srv.server_port}"
