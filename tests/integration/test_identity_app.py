@@ -388,3 +388,32 @@ def test_pages_in_thai(papp, pdb, provider):
     desk, tx, _code, _html = _desktop(papp, pdb)
     page = desk.get("/proofing/app?lang=th").get_data(as_text=True)
     assert "ยืนยันตัวตน" in page
+
+
+def test_every_step_is_refused_after_5_minutes_in_the_service_too_x02(pdb):
+    """The views check the expiry first; the conditional updates check it again."""
+    from idp.enrollment import cross_device
+    from idp.enrollment.cross_device import TransactionRefused
+    from idp.enrollment.verifiers import Method, Outcome, Verdict
+
+    user = _temporary(pdb)
+    tx = cross_device.open_transaction(
+        pdb,
+        secret_key="k",
+        binding_value="v",
+        request=identity_app.start(),
+        now=1000,
+        user_id=user.id,
+    )
+    pdb.commit()
+    with pytest.raises(TransactionRefused) as refused:
+        cross_device.open_on_phone(pdb, tx.id, 1300)
+    assert refused.value.reason == "expired"
+    cross_device.open_on_phone(pdb, tx.id, 1299)
+    verdict = Verdict(Outcome.CANCELLED, Method.IDENTITY_APP, 1299, reason="cancelled")
+    with pytest.raises(TransactionRefused):
+        cross_device.store_result(pdb, tx, verdict, 1300)
+    cross_device.store_result(pdb, tx, verdict, 1299)
+    with pytest.raises(TransactionRefused):
+        cross_device.claim(pdb, tx, 1300, user=user)
+    assert cross_device.claim(pdb, tx, 1299, user=user).outcome is Outcome.CANCELLED
