@@ -9,7 +9,14 @@ from idp.account.lockout import purge_identifiers
 from idp.config import Settings
 from idp.db import now
 from idp.mfa.services import notify
-from idp.models import AuthorizationCode, EmailCode, MfaFactor, User, WebAuthnChallenge
+from idp.models import (
+    AuthorizationCode,
+    EmailCode,
+    MfaFactor,
+    ProofingTransaction,
+    User,
+    WebAuthnChallenge,
+)
 
 REMINDER_DAYS = (30, 7, 1)
 
@@ -57,6 +64,8 @@ def purge(db: Session, t: int) -> int:
         delete(AuthorizationCode).where(AuthorizationCode.expires_at < day_ago),
         delete(WebAuthnChallenge).where(WebAuthnChallenge.expires_at < day_ago),
         delete(EmailCode).where(EmailCode.expires_at < day_ago),
+        # Identity-app transactions (X-02, 5 min) with any unclaimed result.
+        delete(ProofingTransaction).where(ProofingTransaction.expires_at < day_ago),
     ):
         n += db.execute(stmt).rowcount
     n += purge_identifiers(db, day_ago, t)

@@ -15,7 +15,8 @@
   is shown on both screens and sent to the provider as ``binding_message``.
 
 The callback stores the provider's Verdict in ``result``; the claim records it for the
-registration or applies it to the signed-in person (:mod:`idp.enrollment.verdicts`).
+registration or applies it to the signed-in person (:mod:`idp.enrollment.verdicts`) and
+keeps only the outcome; ``idp jobs run`` deletes transactions a day after they expired.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import hmac
 import secrets
 from dataclasses import asdict
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp import audit
@@ -179,14 +180,6 @@ def claim(db: Session, tx: ProofingTransaction, now: int, *, user: User | None =
         evidence_ref=verdict.evidence_ref,
     )
     return verdict
-
-
-def purge(db: Session, now: int) -> int:
-    """Delete transactions expired more than a day ago (the jobs may call this)."""
-    result = db.execute(
-        delete(ProofingTransaction).where(ProofingTransaction.expires_at < now - 86400)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _as_dict(verdict: Verdict) -> dict:

@@ -417,3 +417,23 @@ def test_every_step_is_refused_after_5_minutes_in_the_service_too_x02(pdb):
     with pytest.raises(TransactionRefused):
         cross_device.claim(pdb, tx, 1300, user=user)
     assert cross_device.claim(pdb, tx, 1299, user=user).outcome is Outcome.CANCELLED
+
+
+def test_jobs_delete_transactions_a_day_after_they_expired_x06(papp, pdb):
+    from idp.enrollment import cross_device
+    from idp.jobs import purge
+
+    user = _temporary(pdb)
+    for at in (1000, now()):
+        cross_device.open_transaction(
+            pdb,
+            secret_key="k",
+            binding_value="v",
+            request=identity_app.start(),
+            now=at,
+            user_id=user.id,
+        )
+    pdb.commit()
+    purge(pdb, now())
+    kept = pdb.scalars(select(ProofingTransaction)).all()
+    assert len(kept) == 1 and kept[0].created_at > 1000
