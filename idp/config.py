@@ -204,3 +204,7 @@ def check_production(settings: Settings) -> None:
         )
     if settings.dev_outbox:
         raise ConfigError("IDP_DEV_OUTBOX cannot be enabled in production")
+    if settings.identity_app_issuer and not settings.identity_app_issuer.startswith("https://"):
+        raise ConfigError(
+            "IDP_ENV=production needs an https:// IDP_IDENTITY_APP_ISSUER (SECURITY.md X-03)"
+        )

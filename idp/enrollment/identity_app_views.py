@@ -120,6 +120,7 @@ def _live_current(db, subject, at: int) -> ProofingTransaction | None:
 
 
 @bp.route("/proofing/app")
+@limiter.limit(_poll_limit)  # per client IP: each new page may open a transaction
 def start() -> Any:
     """The desktop page: QR code, match code, status. Takes ``?next=`` (a path here)."""
     if not identity_app.is_configured(_settings()):
