@@ -74,6 +74,14 @@ def _subject() -> tuple[int | None, int | None] | None:
     return None
 
 
+def _as_temporary() -> bool:
+    """Does "not now" leave the person a temporary member (a registration, or a member
+    who is temporary or expired), rather than as they were?"""
+    if session.get(REGISTRATION) or not current_user.is_authenticated:
+        return True
+    return current_user.membership_status in ("temporary", "expired")
+
+
 def _callback_url() -> str:
     return _settings().issuer + url_for("proofing.callback")
 
@@ -85,6 +93,7 @@ def _outcome_page(reason: str, status: int = 200, phone: bool = False) -> tuple[
             reason=reason,
             next_url=_next(),
             retry_url=url_for("proofing.start", next=_next()),
+            as_temporary=_as_temporary(),
         ),
         status,
     )
@@ -99,6 +108,7 @@ def _start_page(tx: ProofingTransaction, waiting: bool = False) -> str:
         status_url=url_for("proofing.status", tx_id=tx.id),
         waiting=waiting,
         next_url=_next(),
+        as_temporary=_as_temporary(),
     )
 
 

@@ -437,3 +437,13 @@ def test_jobs_delete_transactions_a_day_after_they_expired_x06(papp, pdb):
     purge(pdb, now())
     kept = pdb.scalars(select(ProofingTransaction)).all()
     assert len(kept) == 1 and kept[0].created_at > 1000
+
+
+def test_a_verified_member_is_not_offered_to_stay_temporary(papp, pdb, provider):
+    _desk, _tx, _code, html = _desktop(papp, pdb)
+    assert "Continue as a temporary member" in html or "สมาชิกชั่วคราว" in html
+    make_user(pdb, "veri")
+    desk = papp.test_client()
+    login(desk, "veri")
+    page = desk.get("/proofing/app", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Not now" in page and "temporary member" not in page
