@@ -421,7 +421,7 @@ def test_every_step_is_refused_after_5_minutes_in_the_service_too_x02(pdb):
 
 def test_jobs_delete_transactions_a_day_after_they_expired_x06(papp, pdb):
     from idp.enrollment import cross_device
-    from idp.jobs import purge
+    from idp.jobs import purge_proofing
 
     user = _temporary(pdb)
     for at in (1000, now()):
@@ -434,7 +434,7 @@ def test_jobs_delete_transactions_a_day_after_they_expired_x06(papp, pdb):
             user_id=user.id,
         )
     pdb.commit()
-    purge(pdb, now())
+    purge_proofing(pdb, now())
     kept = pdb.scalars(select(ProofingTransaction)).all()
     assert len(kept) == 1 and kept[0].created_at > 1000
 
