@@ -122,6 +122,9 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.companies.views import bp as companies_bp
 
     app.register_blueprint(companies_bp)
+    from idp.enrollment.identity_app_views import bp as proofing_bp
+
+    app.register_blueprint(proofing_bp)
     if settings.dev_outbox:
         from idp.dev.outbox import bp as dev_bp
 

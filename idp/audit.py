@@ -56,6 +56,7 @@ class AuditTag(StrEnum):
     OP_OPERATOR_SET = "op:user:operator"
     OP_USER_ACTIVE_CHANGED = "op:user:active"
     OP_USER_UNLOCKED = "op:user:unlocked"
+    PROOFING_APP_RESULT = "proofing:app:result"
     OP_REVIEW_DECIDED = "op:review:decided"
     OP_REVIEW_DOCUMENT_SHOWN = "op:review:document_shown"
     MEMBERSHIP_EXPIRED = "account:membership:expired"

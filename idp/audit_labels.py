@@ -64,6 +64,7 @@ def action_labels() -> dict[str, str]:
         t.OP_OPERATOR_SET: _("Platform operator right changed"),
         t.OP_USER_ACTIVE_CHANGED: _("Account disabled or enabled"),
         t.OP_USER_UNLOCKED: _("Lockout lifted"),
+        t.PROOFING_APP_RESULT: _("Identity checked with the identity app"),
         t.OP_REVIEW_DECIDED: _("Application in the review queue decided"),
         t.OP_REVIEW_DOCUMENT_SHOWN: _("Full identity document number shown to an operator"),
         t.MEMBERSHIP_EXPIRED: _("Temporary membership expired"),
@@ -109,6 +110,8 @@ def detail_labels() -> dict[str, str]:
         "contact": _("Contact"),
         "failed_logins": _("Failed attempts"),
         "locked_until": _("Locked until"),
+        "outcome": _("Result"),
+        "evidence_ref": _("Reference at the verifier"),
         "item": _("Review item"),
         "kind": _("Kind of application"),
         "flags": _("Flags for the operator"),
@@ -162,6 +165,13 @@ def _field_values(key: str, tag: str) -> dict[object, str]:
         return review_kind_labels()
     if key == "min_acr":
         return acr_labels()
+    if key == "outcome":
+        return {
+            "verified": _("verified"),
+            "not_verified": _("not verified"),
+            "unavailable": _("not reachable"),
+            "cancelled": _("cancelled"),
+        }
     if key == "seat_limit":
         return {None: _("no limit")}
     return {}

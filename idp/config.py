@@ -74,6 +74,8 @@ class Settings:
     identity_app_issuer: str = ""  # IDP_IDENTITY_APP_ISSUER: proofing OpenID provider
     identity_app_client_id: str = ""  # IDP_IDENTITY_APP_CLIENT_ID
     identity_app_client_secret: str = ""  # IDP_IDENTITY_APP_CLIENT_SECRET
+    # IDP_PROOFING_POLL_RATE_LIMIT: status polls per client IP and transaction
+    proofing_poll_rate_limit: str = "60 per minute"
     directory_url: str = ""  # IDP_DIRECTORY_URL: staff directory (LDAP); empty = none
     directory_bind_dn: str = ""  # IDP_DIRECTORY_BIND_DN
     directory_bind_password: str = ""  # IDP_DIRECTORY_BIND_PASSWORD
@@ -202,3 +204,7 @@ def check_production(settings: Settings) -> None:
         )
     if settings.dev_outbox:
         raise ConfigError("IDP_DEV_OUTBOX cannot be enabled in production")
+    if settings.identity_app_issuer and not settings.identity_app_issuer.startswith("https://"):
+        raise ConfigError(
+            "IDP_ENV=production needs an https:// IDP_IDENTITY_APP_ISSUER (SECURITY.md X-03)"
+        )

@@ -99,6 +99,7 @@ DEMO_ORGS = [
     ("0105561234560", "บริษัท รอตรวจ จำกัด", "Awaiting Review Co., Ltd.", {}),
 ]
 PENDING_ORGS = {"0105561234560"}
+PROOFING_PORT_OFFSET = 8  # the demo proofing provider (identity app) on port + 8
 # The demo agency's brand; the footer links go to the built-in pages.
 DEMO_BRAND = {
     "brand_name_th": "ศูนย์บริการยืนยันตัวตนกลาง (สาธิต)",
@@ -219,11 +220,26 @@ def _seed_orgs(s) -> None:
 
 def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instance/demo") -> None:
     from idp.dev.outbox import start_sink
+    from idp.dev.proofing_provider import ProviderClient, start_proofing_provider
     from relying_parties.app import VERIFIED_AUTH_PARAMS, RPConfig, create_rp
 
     Path(instance).mkdir(parents=True, exist_ok=True)
     sink, smtp_port = start_sink()
     issuer = f"http://{host}:{port}"
+    # The identity app (cross-device proofing): the demo proofing provider plays it.
+    proofing_secret = secrets.token_urlsafe(32)
+    proofing, stop_proofing = start_proofing_provider(
+        [
+            ProviderClient(
+                "demo-idp",
+                proofing_secret,
+                [f"{issuer}/proofing/app/callback"],
+                DEMO_BRAND["brand_name_en"],
+            )
+        ],
+        host=host,
+        port=port + PROOFING_PORT_OFFSET,
+    )
     app = create_app(
         {
             "database_url": f"sqlite:///{Path(instance).resolve() / 'demo.db'}",
@@ -231,6 +247,9 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
             "env": "development",
             "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
             "dev_outbox": True,
+            "identity_app_issuer": proofing.issuer,
+            "identity_app_client_id": "demo-idp",
+            "identity_app_client_secret": proofing_secret,
             **DEMO_BRAND,
         }
     )
@@ -241,6 +260,7 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
     lines = [
         f"IdP          {issuer}   (discovery: {issuer}/.well-known/openid-configuration)",
         f"Mail outbox  {issuer}/dev/outbox",
+        f"Identity app {proofing.issuer}   (demo proofing provider: {issuer}/proofing/app)",
     ]
     for slug, title, offset, _skip, min_acr, _email, label in DEMO_RPS:
         base = f"http://{host}:{port + offset}"
@@ -300,4 +320,5 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
     finally:
         for s in servers:
             s.shutdown()
+        stop_proofing()
         sink.stop()

@@ -68,6 +68,10 @@ def _verify_demo_people(db, *people) -> None:
         )
 
 
+PROOFING_CLIENT_ID = "idp-live"
+PROOFING_SECRET = "live-proofing-secret"
+
+
 @dataclass
 class Live:
     issuer: str
@@ -78,6 +82,7 @@ class Live:
     inbox: Inbox
     chai_secret: str = ""
     einvoice_client_id: str = ""
+    proofing: Any = None  # the demo proofing provider (idp.dev.proofing_provider)
     _stops: list = field(default_factory=list)
 
     def stop(self) -> None:
@@ -139,11 +144,23 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
     with a soft token, alice without a second factor. Call ``stop()`` when done."""
     from sqlalchemy import select
 
+    from idp.dev.proofing_provider import ProviderClient, start_proofing_provider
     from idp.mfa import services as mfa
     from idp.models import Client
 
     idp_srv = _serve()
     issuer = f"http://localhost:{idp_srv.server_port}"
+    # The identity app (cross-device proofing): the demo proofing provider.
+    proofing, stop_proofing = start_proofing_provider(
+        [
+            ProviderClient(
+                PROOFING_CLIENT_ID,
+                PROOFING_SECRET,
+                [f"{issuer}/proofing/app/callback"],
+                DEMO_BRAND["brand_name_en"],
+            )
+        ]
+    )
     app = create_app(
         {
             **BASE_OVERRIDES,
@@ -151,6 +168,9 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
             "issuer": issuer,
             "smtp_url": inbox.url,
             "database_url": database_url,
+            "identity_app_issuer": proofing.issuer,
+            "identity_app_client_id": PROOFING_CLIENT_ID,
+            "identity_app_client_secret": PROOFING_SECRET,
         }
     )
     idp_srv.app = app
@@ -207,7 +227,9 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
             servers.append(rp_srv)
             rps[slug] = base
         db.commit()
-    return Live(issuer, app, rps, servers, totp_secret, inbox, chai_secret, einvoice)
+    live = Live(issuer, app, rps, servers, totp_secret, inbox, chai_secret, einvoice, proofing)
+    live._stops.append(stop_proofing)
+    return live
 
 
 @contextmanager

@@ -420,6 +420,23 @@ def _walk_membership(walk, page) -> None:
     walk.check(page, "verify your identity")
 
 
+def _walk_proofing(walk, page) -> None:
+    """The identity app (cross-device proofing): the desktop page with its QR code, the
+    phone's page after cancelling at the demo provider, the desktop's result page."""
+    page.goto(walk.live.issuer + "/login?next=/proofing/app")
+    sign_in(page, "alice")
+    expect(page.locator("#proofing-qr")).to_be_visible()
+    walk.check(page, "identity app: QR code")
+    tx = page.locator("input[name=tx]").get_attribute("value")
+    phone = page.context.new_page()
+    phone.goto(f"{walk.live.issuer}/proofing/app/t/{tx}")
+    phone.click("#app-cancel")
+    expect(phone.locator("#phone-result")).to_be_visible()
+    walk.check(phone, "identity app: phone, cancelled")
+    expect(page.locator("#proofing-result")).to_be_visible(timeout=20000)
+    walk.check(page, "identity app: cancelled")
+
+
 @pytest.mark.parametrize("lang", ["th", "en"])
 def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
     """WCAG 2.1 AA (issue 9): axe-core finds no serious or critical violation on any
@@ -434,6 +451,7 @@ def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
         _walk_dara,
         _walk_companies,
         _walk_membership,
+        _walk_proofing,
     ):
         context = walk.context()
         visit(walk, context.new_page())
