@@ -110,7 +110,8 @@ def prove() -> Any:
                 (
                     None,
                     _(
-                        "The registry did not confirm these details. Check them, or continue another way."
+                        "The registry did not confirm these details. Check them, or "
+                        "continue another way."
                     ),
                 )
             ]
