@@ -67,9 +67,10 @@ def step1(client, national_id=SOMCHAI_ID, email=EMAIL, **extra):
 
 
 def code_for(smtp_sink, address=EMAIL):
+    """The newest registration code mailed to ``address`` (its subject ends in it)."""
     for mail in reversed(smtp_sink.to(address)):
-        found = re.search(r"\b(\d{6})\b", mail_text(mail))
-        if found and "code" in mail_text(mail).lower():
+        found = re.search(r": (\d{6})$", str(mail["Subject"]))
+        if found:
             return found.group(1)
     raise AssertionError("no code mailed")
 
@@ -401,3 +402,80 @@ def test_verify_now_makes_a_temporary_member_verified(client, db, smtp_sink):
 def test_login_page_links_to_register_with_the_flow(client):
     page = _fields(client.get("/login?flow=abc"))
     assert 'id="register-link"' in page and "/register" in page
+
+
+def test_staff_of_an_agency_requiring_it_enrols_a_soft_token_last(client, db, smtp_sink):
+    """Step 5 (C1): the agency's require_second_factor -> the existing TOTP enrolment
+    as the wizard's last step, then the welcome page. Without a directory match the
+    staff member is not badged (step 4 is the staff part's hook)."""
+    import pyotp
+
+    assert step1(client, member_type="staff", agency="moc-ops").status_code == 303
+    page = _fields(client.get("/register/prove"))
+    assert 'id="prove-directory"' in page and "Second factor" in page  # 4 steps shown
+    _post(client, "/register/prove", action="continue")
+    client.get("/register/details")
+    r = details(client, code_for(smtp_sink), position="Analyst")
+    assert r.status_code == 303 and r.headers["Location"].endswith("/register/second-factor")
+    user = db.scalar(select(User).where(User.email_key == EMAIL))
+    assert user.member_type == "staff" and user.agency == "moc-ops" and user.position == "Analyst"
+    start = _fields(client.get("/register/second-factor"))
+    assert "Your membership requires a second step" in start
+    client.post(
+        "/register/second-factor",
+        data={"step": "start", "name": "", "csrf_token": csrf_token(start)},
+    )
+    qr = _fields(client.get("/register/second-factor"))
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', qr).group(1)
+    done = client.post(
+        "/register/second-factor",
+        data={
+            "step": "confirm",
+            "method": "totp",
+            "code": pyotp.TOTP(secret).now(),
+            "csrf_token": csrf_token(qr),
+        },
+    )
+    assert done.status_code == 200 and "/register/welcome" in _fields(done)
+
+
+def test_staff_must_give_a_position(client, db, smtp_sink):
+    step1(client, member_type="staff", agency="moc-dit")
+    _post(client, "/register/prove", action="continue")
+    client.get("/register/details")
+    r = details(client, code_for(smtp_sink))
+    assert r.status_code == 400 and 'id="position"' in _fields(r)
+    r = step1(client, member_type="staff", agency="no-such-agency")
+    assert r.status_code == 400 and "Choose your agency" in _fields(r)
+
+
+def test_registration_from_an_authorize_flow_continues_to_the_relying_party(client, db, smtp_sink):
+    from tests.factories import authorize_params, make_client, pkce_pair
+
+    rp = make_client(db)
+    db.commit()
+    _verifier, challenge = pkce_pair()
+    r = client.get("/authorize", query_string=authorize_params(rp, challenge))
+    login_url = r.headers["Location"]
+    flow = re.search(r"flow=([^&]+)", login_url).group(1)
+    login_page = _fields(client.get(login_url))
+    assert f"/register?flow={flow}" in login_page
+    client.get(f"/register?flow={flow}")
+    _to_details(client)
+    r = details(client, code_for(smtp_sink))
+    welcome = _fields(client.get(r.headers["Location"]))
+    assert f"flow={flow}" in welcome  # "Continue" goes back to /authorize
+
+
+def test_the_thai_page_shows_the_thai_notice_and_a_buddhist_era_end_date(client, db, smtp_sink):
+    client.set_cookie("idp_lang", "th", domain="localhost")
+    page = _fields(client.get("/register/identity"))
+    from idp.models import PersonalDataNotice
+
+    notice = db.get(PersonalDataNotice, 1)
+    assert notice.text_th[:30] in page and "คุณคือใคร" in page
+    with time_machine.travel(T0, tick=False):
+        _to_details(client)
+        assert details(client, code_for(smtp_sink)).status_code == 303
+        welcome = _fields(client.get("/register/welcome"))
+    assert "สมาชิกชั่วคราวถึงวันที่" in welcome and "2570" in welcome  # 2027 CE + 543
