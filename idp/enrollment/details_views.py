@@ -94,6 +94,10 @@ def _render(reg: Registration, typed: dict, errors: list, status: int, wait: int
 def details() -> Any:
     """Step 3. The code is mailed on the first visit; "send a new code" after 90 s."""
     db, s = db_session(), settings()
+    if session.get(DONE_KEY) and session.get(SESSION_KEY) is None:
+        # Back (or a second submission) after the account was made here.
+        status = 409 if request.method == "POST" else 200
+        return render_template("enrollment/already_finished.html"), status
     reg = current_or_404()
     if not wizard.may_enter(reg.step, wizard.DETAILS):
         return redirect(url_for("enrollment.prove"))

@@ -52,19 +52,29 @@ def _domain_limit() -> str:
     return settings().registration_domain_limit
 
 
-def _email_domain() -> str:
-    """The rate-limit key of the address this POST is about: the typed one (step 1)
-    or the registration's."""
+def _domain() -> str:
+    """The email domain this POST is about: the typed address (step 1), the
+    registration's, or the signed-in person's; "" when there is none."""
     typed = request.form.get("email", "")
     if "@" not in typed:
         reg = registration.find(db_session(), settings(), session.get(SESSION_KEY))
-        typed = reg.email if reg is not None else ""
-    return "domain:" + typed.rsplit("@", 1)[-1].strip().lower()[:200]
+        if reg is not None:
+            typed = reg.email
+        elif current_user.is_authenticated:
+            typed = current_user.email
+    return typed.rsplit("@", 1)[-1].strip().lower()[:200] if "@" in typed else ""
+
+
+def _domain_key() -> str:
+    return "registration-domain:" + _domain()
 
 
 def limited(view: Any) -> Any:
-    """Both R-08 limits on the view's POSTs."""
-    view = limiter.limit(_domain_limit, key_func=_email_domain, methods=["POST"])(view)
+    """Both R-08 limits on the view's POSTs (a POST with no address at all has only the
+    per-IP one: it cannot flood a domain)."""
+    view = limiter.limit(
+        _domain_limit, key_func=_domain_key, methods=["POST"], exempt_when=lambda: not _domain()
+    )(view)
     return limiter.limit(_ip_limit, methods=["POST"])(view)
 
 
@@ -143,6 +153,18 @@ def _identity_input() -> wizard.IdentityInput:
     )
 
 
+def _keep_document(reg: Registration, given: wizard.IdentityInput) -> wizard.IdentityInput:
+    """Back at step 1, an empty number field keeps the document on file (it is never
+    shown again, only its masked form)."""
+    from dataclasses import replace
+
+    field = "national_id" if given.document_kind == identity.NATIONAL_ID else "passport_number"
+    if getattr(given, field).strip():
+        return given
+    number = registration.claimed_document(settings(), reg).number
+    return replace(given, **{field: number})
+
+
 @bp.route("/register/identity", methods=["GET", "POST"], endpoint="identity")
 @limited
 def identity_step() -> Any:
@@ -163,6 +185,8 @@ def identity_step() -> Any:
         }
     if request.method == "POST":
         given = _identity_input()
+        if reg is not None and reg.id_doc_kind == given.document_kind:
+            given = _keep_document(reg, given)
         typed = {
             k: v for k, v in vars(given).items() if k not in ("national_id", "passport_number")
         }

@@ -54,6 +54,7 @@ class Live:
     inbox: Inbox
     chai_secret: str = ""
     einvoice_client_id: str = ""
+    registry: Any = None  # the demo population registry's server (``.app`` swappable)
     _stops: list = field(default_factory=list)
 
     def stop(self) -> None:
@@ -115,10 +116,12 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
     with a soft token, alice without a second factor. Call ``stop()`` when done."""
     from sqlalchemy import select
 
+    from idp.dev.registry import create_registry
     from idp.mfa import services as mfa
     from idp.models import Client
 
     idp_srv = _serve()
+    registry_srv = _serve(create_registry())  # the demo population registry (issue 10)
     issuer = f"http://localhost:{idp_srv.server_port}"
     app = create_app(
         {
@@ -127,10 +130,14 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
             "issuer": issuer,
             "smtp_url": inbox.url,
             "database_url": database_url,
+            "registry_url": f"http://localhost:{registry_srv.server_port}/check",
+            # The limiter's memory outlives one live app: the walks register often.
+            "registration_rate_limit": "1000 per minute",
+            "registration_domain_limit": "1000 per minute",
         }
     )
     idp_srv.app = app
-    servers, rps, einvoice = [idp_srv], {}, ""
+    servers, rps, einvoice = [idp_srv, registry_srv], {}, ""
     settings = app.extensions["idp_settings"]
     with get_db(app).factory() as db:
         somchai = make_user(db, "somchai", name="Somchai Jaidee")
@@ -174,7 +181,7 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
             servers.append(rp_srv)
             rps[slug] = base
         db.commit()
-    return Live(issuer, app, rps, servers, totp_secret, inbox, chai_secret, einvoice)
+    return Live(issuer, app, rps, servers, totp_secret, inbox, chai_secret, einvoice, registry_srv)
 
 
 @contextmanager
