@@ -45,8 +45,22 @@ def app(app_factory, smtp_sink, registry_url):
 
 
 @pytest.fixture(autouse=True)
-def _english(client):
+def _english(client, db):
     client.set_cookie("idp_lang", "en", domain="localhost")
+    # Migration 0012 publishes notice version 1; the PostgreSQL pass empties every
+    # table between tests (tests/conftest.py KEEP_TABLES), so put it back there.
+    from idp.models import PersonalDataNotice
+
+    if db.get(PersonalDataNotice, 1) is None:
+        db.add(
+            PersonalDataNotice(
+                version=1,
+                text_th="ประกาศความเป็นส่วนตัว ฉบับทดสอบ สำหรับการลงทะเบียน",
+                text_en="Personal data notice, test version, for registration.",
+                published_at=T0,
+            )
+        )
+        db.commit()
 
 
 def _post(client, path, **data):
