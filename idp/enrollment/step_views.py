@@ -136,6 +136,7 @@ def prove() -> Any:
         if proofing
         else None,
         staff=reg.member_type == "staff",
+        temporary_days=s.temporary_member_days,
         verified=_newest_verified(reg),
         **steps_context(reg, wizard.PROVE),
     ), status
