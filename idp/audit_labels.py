@@ -100,6 +100,9 @@ def detail_labels() -> dict[str, str]:
         "contact": _("Contact"),
         "failed_logins": _("Failed attempts"),
         "locked_until": _("Locked until"),
+        "member_type": _("Member type"),
+        "membership": _("Membership"),
+        "method": _("Verification method"),
         **contact_labels(),
         **address_labels(),
     }

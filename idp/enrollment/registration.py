@@ -199,7 +199,7 @@ def save_identity(
 
 def record_verdict(db: Session, reg: Registration, verdict: Verdict) -> None:
     """Store a verifier's answer for the registration (every outcome). Commits."""
-    verdicts.record(db, verdict, registration_id=reg.id)
+    verdicts.record(db, verdict=verdict, registration_id=reg.id)
     reg.updated_at = now()
     db.commit()
 

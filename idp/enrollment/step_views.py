@@ -169,7 +169,7 @@ def verify_registry() -> Any:
             )
             verdict = RegistryVerifier(s).verify(_claim(document, typed), now())
             if verdict.outcome is Outcome.UNAVAILABLE:
-                verdicts.record(db, verdict, user_id=user.id)
+                verdicts.record(db, verdict=verdict, user_id=user.id)
                 db.commit()
                 return render_template("enrollment/registry_down.html", temporary=False), 503
             state = verdicts.apply_to_user(db, user, verdict, now())

@@ -93,7 +93,7 @@ def apply_to_user(db: Session, user: User, verdict: Verdict, now: int) -> member
     """Record ``verdict`` for ``user`` and, when it verified them, move their membership
     along the state machine (PROOFED / DIRECTORY_MATCH). A transition the diagram does
     not have leaves the state as it is (the verdict is still recorded). Flushes."""
-    record(db, verdict, user_id=user.id)
+    record(db, verdict=verdict, user_id=user.id)
     state = state_of(user)
     event = EVENT_OF_METHOD.get(verdict.method)
     if verdict.verified and event is not None:

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-AREAS = ("account", "admin", "mfa", "oidc", "orgs", "dev")
+AREAS = ("account", "admin", "mfa", "oidc", "orgs", "dev", "enrollment")
 
 
 def _contract() -> dict:
