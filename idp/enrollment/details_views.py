@@ -147,6 +147,7 @@ def details() -> Any:
             if outcome is not None:
                 problems.append(("code", outcome))
         reg.data = {**data, **cleaned}
+        reg.locale = page_locale()  # the account's language: the page it was made in
         db.commit()
         if problems:
             errors = [(f, message(c)) for f, c in problems]
