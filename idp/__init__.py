@@ -125,6 +125,10 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.enrollment.identity_app_views import bp as proofing_bp
 
     app.register_blueprint(proofing_bp)
+    from idp.enrollment import details_views, step_views  # noqa: F401 - wizard routes
+    from idp.enrollment.views import bp as enrollment_bp
+
+    app.register_blueprint(enrollment_bp)
     if settings.dev_outbox:
         from idp.dev.outbox import bp as dev_bp
 

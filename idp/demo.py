@@ -221,10 +221,15 @@ def _seed_orgs(s) -> None:
 def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instance/demo") -> None:
     from idp.dev.outbox import start_sink
     from idp.dev.proofing_provider import ProviderClient, start_proofing_provider
+    from idp.dev.registry import create_registry
     from relying_parties.app import VERIFIED_AUTH_PARAMS, RPConfig, create_rp
 
     Path(instance).mkdir(parents=True, exist_ok=True)
     sink, smtp_port = start_sink()
+    # The demo population registry (fixture people, idp/dev/registry_people.json) on a
+    # free port: the wizard's step 2 checks against it (README "Registration").
+    registry = make_server("127.0.0.1", 0, create_registry(), threaded=True)
+    registry_url = f"http://127.0.0.1:{registry.server_port}/check"
     issuer = f"http://{host}:{port}"
     # The identity app (cross-device proofing): the demo proofing provider plays it.
     proofing_secret = secrets.token_urlsafe(32)
@@ -250,17 +255,20 @@ def run_demo(host: str = "localhost", port: int = 5000, instance: str = "instanc
             "identity_app_issuer": proofing.issuer,
             "identity_app_client_id": "demo-idp",
             "identity_app_client_secret": proofing_secret,
+            "registry_url": registry_url,
             **DEMO_BRAND,
         }
     )
     init_instance(app)
     client_secrets, totp_secrets = seed(app, host, port)
     settings = app.extensions["idp_settings"]
-    servers = [make_server(host, port, app, threaded=True)]
+    servers = [make_server(host, port, app, threaded=True), registry]
     lines = [
         f"IdP          {issuer}   (discovery: {issuer}/.well-known/openid-configuration)",
         f"Mail outbox  {issuer}/dev/outbox",
         f"Identity app {proofing.issuer}   (demo proofing provider: {issuer}/proofing/app)",
+        f"Register     {issuer}/register   (demo registry {registry_url}: national ID "
+        "1101700203450, สมชาย ใจดี, born 1985-04-12)",
     ]
     for slug, title, offset, _skip, min_acr, _email, label in DEMO_RPS:
         base = f"http://{host}:{port + offset}"

@@ -83,6 +83,7 @@ class Live:
     chai_secret: str = ""
     einvoice_client_id: str = ""
     proofing: Any = None  # the demo proofing provider (idp.dev.proofing_provider)
+    registry: Any = None  # the demo population registry's server (``.app`` swappable)
     _stops: list = field(default_factory=list)
 
     def stop(self) -> None:
@@ -145,10 +146,12 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
     from sqlalchemy import select
 
     from idp.dev.proofing_provider import ProviderClient, start_proofing_provider
+    from idp.dev.registry import create_registry
     from idp.mfa import services as mfa
     from idp.models import Client
 
     idp_srv = _serve()
+    registry_srv = _serve(create_registry())  # the demo population registry (issue 10)
     issuer = f"http://localhost:{idp_srv.server_port}"
     # The identity app (cross-device proofing): the demo proofing provider.
     proofing, stop_proofing = start_proofing_provider(
@@ -171,10 +174,14 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
             "identity_app_issuer": proofing.issuer,
             "identity_app_client_id": PROOFING_CLIENT_ID,
             "identity_app_client_secret": PROOFING_SECRET,
+            "registry_url": f"http://localhost:{registry_srv.server_port}/check",
+            # The limiter's memory outlives one live app: the walks register often.
+            "registration_rate_limit": "1000 per minute",
+            "registration_domain_limit": "1000 per minute",
         }
     )
     idp_srv.app = app
-    servers, rps, einvoice = [idp_srv], {}, ""
+    servers, rps, einvoice = [idp_srv, registry_srv], {}, ""
     settings = app.extensions["idp_settings"]
     with get_db(app).factory() as db:
         somchai = make_user(db, "somchai", name="Somchai Jaidee")
@@ -227,7 +234,9 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
             servers.append(rp_srv)
             rps[slug] = base
         db.commit()
-    live = Live(issuer, app, rps, servers, totp_secret, inbox, chai_secret, einvoice, proofing)
+    live = Live(
+        issuer, app, rps, servers, totp_secret, inbox, chai_secret, einvoice, proofing, registry_srv
+    )
     live._stops.append(stop_proofing)
     return live
 

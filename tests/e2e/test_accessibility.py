@@ -325,6 +325,53 @@ def _walk_chai(walk, page) -> None:
     walk.check(page, "no access")
 
 
+def _walk_registration(walk, page) -> None:
+    """The people's registration wizard (issue 10): every step, its errors, the
+    registry down, the welcome, "verify now" and the wizard's dead ends."""
+    from tests.e2e.registration_steps import (
+        MALEE,
+        code_from,
+        fill_details,
+        fill_identity,
+        fill_registry,
+    )
+
+    email = f"malee.{walk.lang}@example.org"
+    person = {
+        **MALEE,
+        "national_id": MALEE["national_id"] if walk.lang == "th" else "1100800123996",
+    }
+    if walk.lang != "th":  # the other fixture person of the demo registry
+        person.update(given_name_th="นภา", family_name_th="แสงทอง", birthdate="2000-12-31")
+    walk.goto(page, "/register", "register: start")
+    page.click("#register-person")
+    page.click("#identity-next")
+    expect(page.locator("#error-summary")).to_be_visible()
+    walk.check(page, "register: who you are, with errors")
+    fill_identity(page, person, email)
+    expect(page.locator("#registry-check")).to_be_visible()
+    walk.check(page, "register: prove who you are")
+    registry_app = walk.live.registry.app
+    walk.live.registry.app = lambda environ, start: (start("503 Unavailable", []), [b""])[1]
+    try:
+        fill_registry(page, person)
+        expect(page.locator("#registry-down")).to_be_visible()
+        walk.check(page, "register: registry not reachable")
+    finally:
+        walk.live.registry.app = registry_app
+    page.click("#registry-retry")
+    fill_registry(page, person)
+    expect(page.locator("#details-submit")).to_be_visible()
+    walk.check(page, "register: your details")
+    fill_details(page, person, code_from(walk.live.inbox, email))
+    expect(page.locator("#welcome-membership")).to_be_visible()
+    walk.check(page, "register: welcome")
+    walk.goto(page, "/register/details", "register: already finished")
+    walk.goto(page, "/account/verify/registry", "register: verify now")
+    walk.goto(page, "/register/submitted", "register: submitted")
+    walk.goto(page, "/register/resume/no-such-link", "register: resume link unusable")
+
+
 def _walk_dara(walk, page) -> None:
     """Only a security key; an invitation for an existing account."""
     _login_at(walk, page, "einvoice")
@@ -452,6 +499,7 @@ def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
         _walk_companies,
         _walk_membership,
         _walk_proofing,
+        _walk_registration,
     ):
         context = walk.context()
         visit(walk, context.new_page())
