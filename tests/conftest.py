@@ -64,6 +64,9 @@ KEEP_TABLES = {"signing_keys", "alembic_version"}
 # not truncated (new RSA keys per test would be slow) but put back to this before each
 # test, so keys rotated by one test (`idp keys rotate`) never reach the next.
 _SIGNING_KEYS: dict[str, list[dict]] = {}
+# Likewise the personal-data notice that migration 0012 publishes: every test starts
+# with version 1 only, as a fresh SQLite copy of the template does.
+_NOTICES: dict[str, list[dict]] = {}
 
 
 def _snapshot_signing_keys(url: str) -> None:
@@ -71,6 +74,8 @@ def _snapshot_signing_keys(url: str) -> None:
     with engine.connect() as c:
         keys = Base.metadata.tables["signing_keys"]
         _SIGNING_KEYS[url] = [dict(r) for r in c.execute(keys.select()).mappings()]
+        notices = Base.metadata.tables["personal_data_notices"]
+        _NOTICES[url] = [dict(r) for r in c.execute(notices.select()).mappings()]
     engine.dispose()
 
 
@@ -85,6 +90,10 @@ def fresh_database_url(template_db: str, tmp_path: Path) -> str:
             c.execute(text("TRUNCATE " + ", ".join(names) + " RESTART IDENTITY CASCADE"))
             c.execute(keys.delete())
             c.execute(keys.insert(), _SIGNING_KEYS[template_db])
+            if _NOTICES[template_db]:
+                c.execute(
+                    Base.metadata.tables["personal_data_notices"].insert(), _NOTICES[template_db]
+                )
         engine.dispose()
         return template_db
     target = tmp_path / "idp.db"
