@@ -77,6 +77,10 @@ class Settings:
     identity_app_issuer: str = ""  # IDP_IDENTITY_APP_ISSUER: proofing OpenID provider
     identity_app_client_id: str = ""  # IDP_IDENTITY_APP_CLIENT_ID
     identity_app_client_secret: str = ""  # IDP_IDENTITY_APP_CLIENT_SECRET
+    # IDP_IDENTITY_APP_TRUST_FRAMEWORK: the IDA trust framework the provider verifies
+    # under; an answer under another one is refused (SECURITY.md X-04). Advertised in
+    # discovery's trust_frameworks_supported.
+    identity_app_trust_framework: str = "th_identity_app"
     # IDP_PROOFING_POLL_RATE_LIMIT: status polls per client IP and transaction
     proofing_poll_rate_limit: str = "60 per minute"
     directory_url: str = ""  # IDP_DIRECTORY_URL: staff directory (LDAP); empty = none

@@ -37,7 +37,7 @@ from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
 PEOPLE_FILE = Path(__file__).with_name("proofing_people.json")
-TRUST_FRAMEWORK = "demo"
+TRUST_FRAMEWORK = "th_identity_app"  # the IdP's default IDP_IDENTITY_APP_TRUST_FRAMEWORK
 
 WORDS = {
     "en": {

@@ -337,6 +337,9 @@ def finish(
         checked = verified_claims.check(claims.get("verified_claims"), now)
     except verified_claims.VerifiedClaimsInvalid as problem:
         return _verdict(Outcome.NOT_VERIFIED, now, problem.code)
+    if checked.trust_framework != settings.identity_app_trust_framework:
+        # A proof under a framework we did not agree with the provider is no proof.
+        return _verdict(Outcome.NOT_VERIFIED, now, "bad_trust_framework")
     return _verdict(
         Outcome.VERIFIED,
         min(checked.verified_at, now),

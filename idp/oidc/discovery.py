@@ -16,7 +16,7 @@ from idp.oidc.keys import ALGORITHMS
 from idp.oidc.scopes import ASSURANCE_SCOPES, CLAIMS_SUPPORTED, OIDC_SCOPES
 
 
-def build_metadata(issuer: str) -> dict:
+def build_metadata(issuer: str, identity_app_framework: str = "th_identity_app") -> dict:
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -50,7 +50,7 @@ def build_metadata(issuer: str) -> dict:
         "claims_parameter_supported": True,
         # OpenID Connect for Identity Assurance 1.0, section 8.
         "verified_claims_supported": True,
-        "trust_frameworks_supported": list(TRUST_FRAMEWORKS),
+        "trust_frameworks_supported": sorted(set(TRUST_FRAMEWORKS) | {identity_app_framework}),
         "evidence_supported": list(EVIDENCE_TYPES),
         "claims_in_verified_claims_supported": list(CLAIMS_IN_VERIFIED_CLAIMS),
         "request_parameter_supported": False,
@@ -77,8 +77,9 @@ def _cached_json(body: bytes) -> Response:
 def openid_configuration() -> Response:
     body = current_app.extensions.get("idp_discovery_bytes")
     if body is None:
-        issuer = current_app.extensions["idp_settings"].issuer
-        body = json.dumps(build_metadata(issuer), separators=(",", ":")).encode()
+        settings = current_app.extensions["idp_settings"]
+        metadata = build_metadata(settings.issuer, settings.identity_app_trust_framework)
+        body = json.dumps(metadata, separators=(",", ":")).encode()
         current_app.extensions["idp_discovery_bytes"] = body
     return _cached_json(body)
 

@@ -140,7 +140,7 @@ def test_confirmed_in_the_app_makes_the_temporary_member_verified_x02_x04(papp, 
     assert (row.method, row.outcome, row.trust_framework, row.evidence_type) == (
         "identity_app",
         "verified",
-        "demo",
+        "th_identity_app",
         "electronic_record",
     )
     assert row.claims == {
@@ -198,6 +198,25 @@ def test_registration_in_progress_gets_the_verdict_recorded(papp, pdb, provider)
         select(IdentityVerification).where(IdentityVerification.registration_id == reg.id)
     )
     assert row.outcome == "verified" and row.claims["given_name"] == "Anan"
+
+
+def test_a_proof_under_another_trust_framework_is_no_proof_x04(app_factory, provider):
+    """The provider verified under "th_identity_app"; this IdP agreed on another one."""
+    other = app_factory(**_settings(provider.issuer, identity_app_trust_framework="th_ndid"))
+    from idp.db import get_db
+
+    db = get_db(other).factory()
+    desk, tx, code, html = _desktop(other, db)
+    phone, location = _phone_to_provider(other, tx)
+    phone.get(_at_provider(location, expect_code=code))
+    _check(desk, tx, html)
+    user = _user(db)
+    assert user.membership_status == "temporary"
+    row = db.scalar(select(IdentityVerification).where(IdentityVerification.user_id == user.id))
+    assert (row.outcome, row.reason) == ("not_verified", "bad_trust_framework")
+    discovery = other.test_client().get("/.well-known/openid-configuration").get_json()
+    assert "th_ndid" in discovery["trust_frameworks_supported"]
+    db.close()
 
 
 def test_cancelled_in_the_app_leaves_a_temporary_member_x02(papp, pdb, provider):
