@@ -107,6 +107,9 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.admin.views import bp as admin_bp
 
     app.register_blueprint(admin_bp)
+    from idp.enrollment.staff_pages import bp as staff_bp  # also registers the review effects
+
+    app.register_blueprint(staff_bp)
     if settings.dev_outbox:
         from idp.dev.outbox import bp as dev_bp
 

@@ -53,6 +53,7 @@ class AuditTag(StrEnum):
     OP_OPERATOR_SET = "op:user:operator"
     OP_USER_ACTIVE_CHANGED = "op:user:active"
     OP_USER_UNLOCKED = "op:user:unlocked"
+    ENROLLMENT_STAFF_DOCUMENT_SUBMITTED = "enrollment:staff_document:submitted"
 
 
 def record(

@@ -56,6 +56,7 @@ def action_labels() -> dict[str, str]:
         t.OP_OPERATOR_SET: _("Platform operator right changed"),
         t.OP_USER_ACTIVE_CHANGED: _("Account disabled or enabled"),
         t.OP_USER_UNLOCKED: _("Lockout lifted"),
+        t.ENROLLMENT_STAFF_DOCUMENT_SUBMITTED: _("Staff document submitted for review"),
     }
 
 
