@@ -107,6 +107,10 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.admin.views import bp as admin_bp
 
     app.register_blueprint(admin_bp)
+    from idp.enrollment import details_views, step_views  # noqa: F401 - wizard routes
+    from idp.enrollment.views import bp as enrollment_bp
+
+    app.register_blueprint(enrollment_bp)
     from idp.enrollment.staff_pages import bp as staff_bp  # also registers the review effects
 
     app.register_blueprint(staff_bp)

@@ -24,6 +24,9 @@ from idp.models import AuditEvent, Organization, User
 
 class AuditTag(StrEnum):
     ACCOUNT_EMAIL_CHANGED = "account:email:changed"
+    ENROLLMENT_ACCOUNT_CREATED = "enrollment:account:created"  # self-registration
+    ENROLLMENT_DOCUMENT_ON_FILE = "enrollment:document:on_file"  # R-01 flag
+    ENROLLMENT_IDENTITY_VERIFIED = "enrollment:identity:verified"  # verify now
     MFA_TOTP_ENROLLED = "mfa:totp:enrolled"
     MFA_WEBAUTHN_ENROLLED = "mfa:webauthn:enrolled"
     MFA_FACTOR_RENAMED = "mfa:factor:renamed"

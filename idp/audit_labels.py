@@ -27,6 +27,9 @@ def action_labels() -> dict[str, str]:
     t = AuditTag
     return {
         t.ACCOUNT_EMAIL_CHANGED: _("Email changed by the person"),
+        t.ENROLLMENT_ACCOUNT_CREATED: _("Account created by self-registration"),
+        t.ENROLLMENT_DOCUMENT_ON_FILE: _("Registration with an identity document already on file"),
+        t.ENROLLMENT_IDENTITY_VERIFIED: _("Identity verified by the person"),
         t.MFA_TOTP_ENROLLED: _("Authenticator app added"),
         t.MFA_WEBAUTHN_ENROLLED: _("Security key or passkey added"),
         t.MFA_FACTOR_RENAMED: _("Sign-in factor renamed"),

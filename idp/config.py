@@ -66,6 +66,9 @@ class Settings:
     # Registration and identity proofing (issue 10; README "Registration").
     registration_days: int = 7  # IDP_REGISTRATION_DAYS: an unfinished one is purged after
     temporary_member_days: int = 60  # IDP_TEMPORARY_MEMBER_DAYS (MISSION C2)
+    # IDP_REGISTRATION_REQUIRE_TOTP: every self-registered person enrols a soft token as
+    # the wizard's last step (default off: only agencies with require_second_factor)
+    registration_require_totp: bool = False
     registration_rate_limit: str = "20 per hour"  # IDP_REGISTRATION_RATE_LIMIT per IP
     registration_domain_limit: str = "50 per hour"  # IDP_REGISTRATION_DOMAIN_LIMIT per email domain
     agencies_file: str = ""  # IDP_AGENCIES_FILE: JSON list of agencies; empty = built-in list

@@ -1,6 +1,7 @@
 """Emailed one-time codes, the service: the one front door that issues, checks and
-reports codes for every purpose (sign-in, email change; registration and password
-reset next). The rules are in :mod:`idp.mfa.email_otp`; this module loads and stores
+reports codes for every purpose (sign-in, email change, registration; password
+reset next). A registration's codes belong to the registration (no account yet).
+The rules are in :mod:`idp.mfa.email_otp`; this module loads and stores
 them in ``email_codes`` and counts every try in the account's shared failure counter
 (:func:`idp.account.lockout.guarded`, SECURITY.md 0.4 b), so an emailed code cannot be
 guessed beside the password and the second factors.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from idp.account import lockout
@@ -55,14 +56,26 @@ class Pending:
     expires_at: int
 
 
+def _owner(user_id: int | None, registration_id: int | None) -> ColumnElement[bool]:
+    """Whose codes: an account's, or (no account yet) a registration's."""
+    if registration_id is not None:
+        return EmailCode.registration_id == registration_id
+    return EmailCode.user_id == user_id
+
+
 def _latest(
-    db: Session, key: bytes, user_id: int, purpose: Purpose, binding: str
+    db: Session,
+    key: bytes,
+    user_id: int | None,
+    purpose: Purpose,
+    binding: str,
+    registration_id: int | None = None,
 ) -> EmailCode | None:
     """The newest code of this (account, purpose, binding): the only one that counts."""
     return db.scalar(
         select(EmailCode)
         .where(
-            EmailCode.user_id == user_id,
+            _owner(user_id, registration_id),
             EmailCode.purpose == purpose.value,
             EmailCode.binding == email_otp.hash_binding(key, binding),
         )
@@ -88,16 +101,23 @@ def _stored(row: EmailCode | None) -> email_otp.StoredCode | None:
 
 
 def issue(
-    db: Session, settings: Settings, user_id: int, purpose: Purpose, binding: str, sent_to: str
+    db: Session,
+    settings: Settings,
+    user_id: int | None,
+    purpose: Purpose,
+    binding: str,
+    sent_to: str,
+    *,
+    registration_id: int | None = None,
 ) -> Issued:
     """A new code for (account, purpose, binding), to be mailed to ``sent_to``, or
     ``Issued(None, seconds)`` within the purpose's resend pause (SECURITY.md A-10).
 
     The new code supersedes the binding's earlier ones and does not reset the failure
     counter (NIST 800-63B: a new secret SHALL NOT reset the count). Flushes; the
-    caller commits."""
+    caller commits. ``registration_id`` (with ``user_id`` None): a registration's code."""
     policy, key, t = email_otp.POLICIES[purpose], email_otp.code_key(settings.secret_key), now()
-    last = _latest(db, key, user_id, purpose, binding)
+    last = _latest(db, key, user_id, purpose, binding, registration_id)
     wait = email_otp.resend_wait(policy, last.created_at if last else None, t)
     if wait:
         return Issued(None, wait)
@@ -108,7 +128,7 @@ def issue(
     db.execute(
         update(EmailCode)
         .where(
-            EmailCode.user_id == user_id,
+            _owner(user_id, registration_id),
             EmailCode.purpose == purpose.value,
             EmailCode.binding == bound,
             EmailCode.superseded_at.is_(None),
@@ -119,7 +139,8 @@ def issue(
     code = email_otp.new_code()
     db.add(
         EmailCode(
-            user_id=user_id,
+            user_id=user_id if registration_id is None else None,
+            registration_id=registration_id,
             purpose=purpose.value,
             binding=bound,
             sent_to=sent_to,
@@ -133,6 +154,47 @@ def issue(
     return Issued(code)
 
 
+def _try(
+    db: Session,
+    settings: Settings,
+    user_id: int | None,
+    registration_id: int | None,
+    purpose: Purpose,
+    binding: str,
+    code: str,
+    t: int,
+) -> Verdict:
+    """One try of ``code`` against the binding's latest code. Commits."""
+    policy, key = email_otp.POLICIES[purpose], email_otp.code_key(settings.secret_key)
+    row = _latest(db, key, user_id, purpose, binding, registration_id)
+    stored = _stored(row)
+    outcome = email_otp.judge(policy, stored, code, t, key)
+    if row is not None and outcome is Outcome.ACCEPTED:
+        won = db.execute(
+            update(EmailCode)
+            .where(
+                EmailCode.id == row.id,
+                EmailCode.used_at.is_(None),
+                EmailCode.superseded_at.is_(None),
+                EmailCode.attempts < policy.max_attempts,
+                EmailCode.expires_at > t,
+            )
+            .values(used_at=t)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        outcome = Outcome.ACCEPTED if won == 1 else Outcome.SPENT
+    elif row is not None and email_otp.is_live(policy, stored, t):
+        db.execute(
+            update(EmailCode)
+            .where(EmailCode.id == row.id, EmailCode.attempts < policy.max_attempts)
+            .values(attempts=EmailCode.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+    db.commit()
+    accepted = row is not None and outcome is Outcome.ACCEPTED
+    return Verdict(outcome, row.sent_to if accepted else None)
+
+
 def verify(
     db: Session, settings: Settings, user_id: int, purpose: Purpose, binding: str, code: str
 ) -> Verdict:
@@ -142,39 +204,12 @@ def verify(
     A right code is used once (a conditional UPDATE: two requests with it cannot both
     pass); a wrong one costs one of the code's tries and one failure of the account.
     While the account is locked nothing is checked: :attr:`Outcome.LOCKED`."""
-    policy, key = email_otp.POLICIES[purpose], email_otp.code_key(settings.secret_key)
     verdict = Verdict(Outcome.SPENT)
 
     def check(t: int) -> bool:
         nonlocal verdict
-        row = _latest(db, key, user_id, purpose, binding)
-        stored = _stored(row)
-        outcome = email_otp.judge(policy, stored, code, t, key)
-        if row is not None and outcome is Outcome.ACCEPTED:
-            won = db.execute(
-                update(EmailCode)
-                .where(
-                    EmailCode.id == row.id,
-                    EmailCode.used_at.is_(None),
-                    EmailCode.superseded_at.is_(None),
-                    EmailCode.attempts < policy.max_attempts,
-                    EmailCode.expires_at > t,
-                )
-                .values(used_at=t)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            outcome = Outcome.ACCEPTED if won == 1 else Outcome.SPENT
-        elif row is not None and email_otp.is_live(policy, stored, t):
-            db.execute(
-                update(EmailCode)
-                .where(EmailCode.id == row.id, EmailCode.attempts < policy.max_attempts)
-                .values(attempts=EmailCode.attempts + 1)
-                .execution_options(synchronize_session=False)
-            )
-        db.commit()
-        accepted = row is not None and outcome is Outcome.ACCEPTED
-        verdict = Verdict(outcome, row.sent_to if accepted else None)
-        return accepted
+        verdict = _try(db, settings, user_id, None, purpose, binding, code, t)
+        return verdict.accepted
 
     result = lockout.guarded(
         db, user_id, now(), settings.lockout_threshold, settings.lockout_seconds, check
@@ -184,24 +219,45 @@ def verify(
     return verdict
 
 
+def verify_registration(
+    db: Session, settings: Settings, registration_id: int, binding: str, code: str
+) -> Verdict:
+    """Try a registration's code (:attr:`Purpose.REGISTRATION`). There is no account
+    whose lockout could count it: the code's own 5 tries and the registration's cap
+    on codes sent (:mod:`idp.enrollment.registration`) bound the guessing. Commits."""
+    return _try(db, settings, None, registration_id, Purpose.REGISTRATION, binding, code, now())
+
+
 def pending(
-    db: Session, settings: Settings, user_id: int, purpose: Purpose, binding: str
+    db: Session,
+    settings: Settings,
+    user_id: int | None,
+    purpose: Purpose,
+    binding: str,
+    *,
+    registration_id: int | None = None,
 ) -> Pending | None:
     """The binding's code while it can still be accepted, else None."""
     policy, key, t = email_otp.POLICIES[purpose], email_otp.code_key(settings.secret_key), now()
-    row = _latest(db, key, user_id, purpose, binding)
+    row = _latest(db, key, user_id, purpose, binding, registration_id)
     if row is None or not email_otp.is_live(policy, _stored(row), t):
         return None
     return Pending(sent_to=row.sent_to, expires_at=row.expires_at)
 
 
 def resend_wait(
-    db: Session, settings: Settings, user_id: int, purpose: Purpose, binding: str
+    db: Session,
+    settings: Settings,
+    user_id: int | None,
+    purpose: Purpose,
+    binding: str,
+    *,
+    registration_id: int | None = None,
 ) -> int | None:
     """Seconds before another code may be sent for the binding (0: now); None when
     none was ever sent."""
     policy, key = email_otp.POLICIES[purpose], email_otp.code_key(settings.secret_key)
-    last = _latest(db, key, user_id, purpose, binding)
+    last = _latest(db, key, user_id, purpose, binding, registration_id)
     if last is None:
         return None
     return email_otp.resend_wait(policy, last.created_at, now())

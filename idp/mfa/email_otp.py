@@ -39,6 +39,9 @@ class Purpose(StrEnum):
 
     MFA = "mfa"  # low-assurance second factor at sign-in; binding: the flow id
     EMAIL_CHANGE = "email_change"  # proves the new address; binding: the pending change
+    # proves a registration's address (issue 10); bound to the registration, not to an
+    # account (there is none yet); binding: the address
+    REGISTRATION = "registration"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Policy:
 POLICIES: Mapping[Purpose, Policy] = {
     Purpose.MFA: Policy(ttl=600, resend_after=90, max_attempts=5),
     Purpose.EMAIL_CHANGE: Policy(ttl=600, resend_after=60, max_attempts=5),
+    Purpose.REGISTRATION: Policy(ttl=600, resend_after=90, max_attempts=5),
 }
 
 

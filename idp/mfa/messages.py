@@ -62,6 +62,11 @@ def enrol_reason(kind: str, name: str = "") -> str:
             "The operator console requires a second step. Set up an authenticator app "
             "(soft token) on your phone."
         )
+    if kind == "registration":
+        return _(
+            "Your membership requires a second step when you sign in. Set up an "
+            "authenticator app (soft token) on your phone to finish registering."
+        )
     if kind == "renew":
         return _(
             "Set up the authenticator app (soft token) that replaces the one that expires soon."
