@@ -107,7 +107,11 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.admin.views import bp as admin_bp
 
     app.register_blueprint(admin_bp)
-    from idp.enrollment import details_views, step_views  # noqa: F401 - wizard routes
+    from idp.enrollment import (  # noqa: F401 - wizard routes
+        details_views,
+        step_views,
+        waiting_views,
+    )
     from idp.enrollment.views import bp as enrollment_bp
 
     app.register_blueprint(enrollment_bp)

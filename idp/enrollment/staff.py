@@ -103,9 +103,10 @@ class Application:
 
     @property
     def may_upload(self) -> bool:
-        return self.status in (membership.Status.REJECTED,) or (
-            self.item is not None and self.item.status == "more_info"
-        )
+        """A first document, a corrected one after a rejection, or an answer."""
+        if self.item is not None and self.item.status == "more_info":
+            return True
+        return self.status not in (membership.Status.PENDING, membership.Status.STAFF_VERIFIED)
 
 
 def latest_item(db: Session, user_id: int) -> ReviewItem | None:
@@ -117,10 +118,13 @@ def latest_item(db: Session, user_id: int) -> ReviewItem | None:
 
 
 def application_of(db: Session, user: User) -> Application | None:
-    """The person's own staff application, or None when they never applied."""
+    """The person's own staff application (a staff member without a badge who sent
+    nothing yet has one with no item), or None for anybody else."""
     item = latest_item(db, user.id)
     if item is None:
-        return None
+        if user.member_type != membership.MemberType.STAFF:
+            return None
+        return Application(user.membership_status, None, [])
     docs = list(
         db.scalars(
             select(ApplicantDocument)

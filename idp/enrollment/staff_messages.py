@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from idp.enrollment.verifiers import Outcome, Verdict
 from idp.orgs.messages import upload_messages
 
 
@@ -20,6 +21,19 @@ def application_messages() -> dict[str, str]:
             "when they have looked at it."
         ),
     }
+
+
+def directory_message(verdict: Verdict) -> str:
+    """Step 2 after a directory check that did not find the person."""
+    if verdict.outcome is Outcome.UNAVAILABLE:
+        return _(
+            "The staff directory cannot be reached just now. Continue without a check: "
+            "you can then send your staff ID card or a signed form for an operator to check."
+        )
+    return _(
+        "The staff directory did not find you. Continue without a check: you can then "
+        "send your staff ID card or a signed form for an operator to check."
+    )
 
 
 def status_texts() -> dict[str, str]:
