@@ -13,11 +13,11 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from idp.db import session as db_session
-from idp.enrollment import staff, wizard
+from idp.enrollment import registration, staff, wizard
 from idp.enrollment.details_views import DONE_KEY
 from idp.enrollment.staff_messages import application_messages, status_texts
 from idp.enrollment.staff_pages import UploadRefused, read_upload
-from idp.enrollment.views import bp, steps_context
+from idp.enrollment.views import bp, settings, step_labels
 from idp.extensions import csrf
 from idp.models import Registration
 from idp.orgs import documents
@@ -36,8 +36,19 @@ def _page(errors: list[tuple[str, str]], status: int) -> Any:
         errors=errors,
         document_limit_mb=documents.MAX_BYTES // (1024 * 1024),
         second_factor=isinstance(done, dict) and bool(done.get("second_factor")),
-        **steps_context(reg, wizard.WAITING),
+        steps=_steps(reg),
     ), status
+
+
+def _steps(reg: Registration | None) -> list[tuple[int, str, str, None, bool]]:
+    """The numbered step list with step 4 current; the registration is finished, so
+    the earlier steps are no longer links."""
+    plan = registration.plan(db_session(), settings(), reg) if reg else wizard.Plan(True)
+    labels = step_labels()
+    return [
+        (number, name, labels[name], None, name == wizard.WAITING)
+        for number, name in enumerate(wizard.steps(plan), start=1)
+    ]
 
 
 @bp.route("/register/waiting")
