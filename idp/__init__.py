@@ -103,6 +103,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         client_pages,
         org_pages,
         people,
+        review_pages,
     )
     from idp.admin.views import bp as admin_bp
 

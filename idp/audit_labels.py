@@ -13,7 +13,12 @@ import json
 
 from flask_babel import gettext as _
 
-from idp.admin.messages import acr_labels, reason_labels
+from idp.admin.messages import (
+    acr_labels,
+    reason_labels,
+    review_kind_labels,
+    review_status_labels,
+)
 from idp.audit import AuditTag
 from idp.mfa.messages import revoke_reason_labels
 from idp.orgs.messages import address_labels, contact_labels, role_labels, status_labels
@@ -60,6 +65,9 @@ def action_labels() -> dict[str, str]:
         t.OP_USER_ACTIVE_CHANGED: _("Account disabled or enabled"),
         t.OP_USER_UNLOCKED: _("Lockout lifted"),
         t.ENROLLMENT_STAFF_DOCUMENT_SUBMITTED: _("Staff document submitted for review"),
+        t.OP_REVIEW_DECIDED: _("Application in the review queue decided"),
+        t.OP_REVIEW_DOCUMENT_SHOWN: _("Full identity document number shown to an operator"),
+        t.MEMBERSHIP_EXPIRED: _("Temporary membership expired"),
     }
 
 
@@ -101,6 +109,9 @@ def detail_labels() -> dict[str, str]:
         "contact": _("Contact"),
         "failed_logins": _("Failed attempts"),
         "locked_until": _("Locked until"),
+        "item": _("Review item"),
+        "kind": _("Kind of application"),
+        "media_type": _("File type"),
         **contact_labels(),
         **address_labels(),
     }
@@ -126,6 +137,10 @@ def _tag_values(tag: str) -> dict[object, str]:
         return {True: _("platform operator"), False: _("not an operator")}
     if tag in (AuditTag.ORG_SCOPE_GRANTED, AuditTag.ORG_SCOPE_REVOKED):
         return {"held": _("held"), "not held": _("not held")}
+    if tag == AuditTag.OP_REVIEW_DECIDED:
+        return review_status_labels()
+    if tag == AuditTag.MEMBERSHIP_EXPIRED:
+        return {"temporary": _("temporary member"), "expired": _("membership expired")}
     if tag == AuditTag.ORG_INVITATION_WITHDRAWN:
         return {"open": _("open"), "withdrawn": _("withdrawn")}
     return {}
@@ -141,6 +156,8 @@ def _field_values(key: str, tag: str) -> dict[object, str]:
         return role_labels()
     if key == "via":
         return {"cli": _("the command line"), "demo": _("the demo set-up")}
+    if key == "kind":
+        return review_kind_labels()
     if key == "min_acr":
         return acr_labels()
     if key == "seat_limit":

@@ -1,17 +1,36 @@
-"""Scheduled jobs, run by `idp jobs run` from cron. Each job is idempotent."""
+"""Scheduled jobs, run by `idp jobs run` from cron. Each job is idempotent: running it
+twice in a row does (and mails) nothing the second time. Jobs that touch many rows work
+in bounded batches (:data:`BATCH`), committing each."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from idp.account.lockout import purge_identifiers
+from idp.audit import AuditTag, record
 from idp.config import Settings
 from idp.db import now
+from idp.enrollment import membership
+from idp.enrollment.review import UNDECIDED
+from idp.enrollment.verdicts import set_state, state_of
 from idp.mfa.services import notify
-from idp.models import AuthorizationCode, EmailCode, MfaFactor, User, WebAuthnChallenge
+from idp.models import (
+    AuthorizationCode,
+    EmailCode,
+    IdentityVerification,
+    MfaFactor,
+    NoticeAcceptance,
+    ProofingTransaction,
+    Registration,
+    ReviewItem,
+    User,
+    WebAuthnChallenge,
+)
 
 REMINDER_DAYS = (30, 7, 1)
+BATCH = 200
+DAY = 86400
 
 
 def totp_reminders(db: Session, settings: Settings, t: int) -> int:
@@ -64,8 +83,141 @@ def purge(db: Session, t: int) -> int:
     return n
 
 
+def expire_memberships(db: Session, t: int, batch: int = BATCH) -> int:
+    """Temporary members past ``membership_expires_at`` become ``expired`` (MISSION C2,
+    SECURITY.md R-07), through the state machine; each audited (no actor: the system).
+    The person is not mailed: they had the 14- and 3-day reminders."""
+    n = 0
+    while True:
+        users = list(
+            db.scalars(
+                select(User)
+                .where(
+                    User.membership_status == str(membership.Status.TEMPORARY),
+                    User.membership_expires_at.is_not(None),
+                    User.membership_expires_at <= t,
+                )
+                .order_by(User.id)
+                .limit(batch)
+            )
+        )
+        for user in users:
+            set_state(user, membership.apply(state_of(user), membership.Event.EXPIRE, t))
+            record(
+                db,
+                AuditTag.MEMBERSHIP_EXPIRED,
+                actor=None,
+                subject=user.id,
+                before="temporary",
+                after="expired",
+            )
+        db.commit()
+        n += len(users)
+        if len(users) < batch:
+            return n
+
+
+def membership_reminders(db: Session, settings: Settings, t: int, batch: int = BATCH) -> int:
+    """Mail each temporary member 14 and 3 days before their membership ends, once per
+    threshold (``membership_reminded_days`` remembers the last one mailed)."""
+    sent, last_id = 0, 0
+    horizon = t + membership.REMINDER_DAYS[0] * DAY
+    while True:
+        users = list(
+            db.scalars(
+                select(User)
+                .where(
+                    User.id > last_id,
+                    User.membership_status == str(membership.Status.TEMPORARY),
+                    User.membership_expires_at.is_not(None),
+                    User.membership_expires_at > t,
+                    User.membership_expires_at <= horizon,
+                    User.is_active.is_(True),
+                )
+                .order_by(User.id)
+                .limit(batch)
+            )
+        )
+        for user in users:
+            due = membership.reminder_due(state_of(user), t, user.membership_reminded_days)
+            if due is None:
+                continue
+            days_left = (user.membership_expires_at - t) / DAY
+            notify(
+                settings,
+                user,
+                "membership_expiring",
+                days=max(1, int(days_left)),
+                expires_at=user.membership_expires_at,
+            )
+            user.membership_reminded_days = due
+            sent += 1
+        db.commit()
+        if len(users) < batch:
+            return sent
+        last_id = users[-1].id
+
+
+def purge_registrations(db: Session, settings: Settings, t: int, batch: int = BATCH) -> int:
+    """Drop registrations not finished (``status != "done"``) ``registration_days``
+    after they were started, with their codes and proofing transactions. Kept: the
+    notice acceptances (PDPA s.19: who consented stays provable) and the verifier
+    results, which lose their link; a registration an operator still has to decide
+    (an undecided review item) waits for the decision."""
+    cutoff = t - settings.registration_days * DAY
+    waiting = exists().where(
+        ReviewItem.registration_id == Registration.id, ReviewItem.status.in_(UNDECIDED)
+    )
+    n = 0
+    while True:
+        ids = list(
+            db.scalars(
+                select(Registration.id)
+                .where(Registration.status != "done", Registration.created_at < cutoff, ~waiting)
+                .order_by(Registration.id)
+                .limit(batch)
+            )
+        )
+        if ids:
+            # What ON DELETE would do, spelled out (and the same on every database).
+            for model in (NoticeAcceptance, IdentityVerification, ReviewItem):
+                db.execute(
+                    update(model)
+                    .where(model.registration_id.in_(ids))
+                    .values(registration_id=None)
+                    .execution_options(synchronize_session=False)
+                )
+            db.execute(delete(EmailCode).where(EmailCode.registration_id.in_(ids)))
+            db.execute(
+                delete(ProofingTransaction).where(ProofingTransaction.registration_id.in_(ids))
+            )
+            db.execute(delete(Registration).where(Registration.id.in_(ids)))
+        db.commit()
+        n += len(ids)
+        if len(ids) < batch:
+            return n
+
+
+def purge_proofing(db: Session, t: int) -> int:
+    """Cross-device proofing transactions live 5 minutes (X-02): a day after their
+    end they are finished whatever their status, and dropped."""
+    n = db.execute(
+        delete(ProofingTransaction).where(ProofingTransaction.expires_at < t - DAY)
+    ).rowcount
+    db.commit()
+    return n
+
+
 def run_jobs(db: Session, settings: Settings) -> dict[str, int]:
     """Every job once. Mails are rendered from templates: run inside an app context
-    (``idp jobs run`` pushes one)."""
+    (``idp jobs run`` pushes one). Reminders go before expiry, so that a member whose
+    last day passed unnoticed is expired, not reminded."""
     t = now()
-    return {"totp_reminders_sent": totp_reminders(db, settings, t), "purged": purge(db, t)}
+    return {
+        "totp_reminders_sent": totp_reminders(db, settings, t),
+        "memberships_expired": expire_memberships(db, t),
+        "membership_reminders_sent": membership_reminders(db, settings, t),
+        "registrations_purged": purge_registrations(db, settings, t),
+        "proofing_purged": purge_proofing(db, t),
+        "purged": purge(db, t),
+    }

@@ -101,3 +101,52 @@ def acr_labels() -> dict[str, str]:
         "urn:idp:acr:mfa": _("Two factors (authenticator app or security key)"),
         "urn:idp:acr:phr": _("Phishing-resistant (security key with user verification)"),
     }
+
+
+def review_kind_labels() -> dict[str, str]:
+    """The review queue's kinds (:data:`idp.enrollment.review.KINDS`)."""
+    return {
+        "staff_verification": _("Staff verification"),
+        "company_registration": _("Company registration"),
+        "document_check": _("Identity document already on file"),
+    }
+
+
+def review_status_labels() -> dict[str, str]:
+    """A review item's status."""
+    return {
+        "open": _("waiting for a decision"),
+        "more_info": _("waiting for the applicant"),
+        "approved": _("approved"),
+        "rejected": _("rejected"),
+    }
+
+
+def review_flag_labels() -> dict[str, str]:
+    """Why an operator should look twice (``ReviewItem.flags``)."""
+    return {
+        "document_on_file": _(
+            "The identity document is already on another account (the applicant was not told)."
+        ),
+    }
+
+
+def review_messages() -> dict[str, str]:
+    """The review pages' ``?m=`` messages and the :class:`ReviewError` codes."""
+    return {
+        "approved": _("Approved. The decision was recorded."),
+        "rejected": _("Rejected. The decision and its reason were recorded."),
+        "more_info": _("Question sent. The item waits for the applicant's answer."),
+        "reason_required": _("Enter a reason for the rejection or the question to ask."),
+        "decision_invalid": _("Choose approve, reject or ask for more information."),
+        "more_info_unavailable": _(
+            "You cannot ask for more information here: the question would tell the "
+            "applicant that the document is already on file. Approve or reject."
+        ),
+        "already_decided": _(
+            "This item was already decided, perhaps by another operator just now. "
+            "Nothing was changed."
+        ),
+        "own_application": _("You cannot decide your own application: another operator must."),
+        "not_found": _("There is no such item in the review queue."),
+    }

@@ -9,6 +9,7 @@ with no actor, i.e. the system, and ``via="cli"`` where the service records it):
 - :mod:`idp.cli.clients`: ``clients add|set|list|add-scope``
 - :mod:`idp.cli.users`: ``users add|enrol-totp|set-operator``
 - :mod:`idp.cli.orgs`: ``orgs add|add-member|grant|set-status``
+- :mod:`idp.cli.registrations`: ``registrations list|show|decide`` (the review queue)
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ def main() -> None:
 
 # The command groups register themselves on ``cli`` when imported; they need the
 # helpers above, hence the imports at the end.
-from idp.cli import clients, instance, orgs, users  # noqa: E402
+from idp.cli import clients, instance, orgs, registrations, users  # noqa: E402
 
-__all__ = ["cli", "clients", "init_instance", "instance", "main", "orgs", "users"]
+__all__ = [
+    "cli",
+    "clients",
+    "init_instance",
+    "instance",
+    "main",
+    "orgs",
+    "registrations",
+    "users",
+]

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from idp import PACKAGE_DIR
 from idp.admin.accounts import set_operator
 from idp.db import get_db
+from idp.enrollment import review
 from idp.models import MfaFactor, User
 from idp.orgs import services as orgs
 from tests.e2e.live import ORG_IDENTIFIER, sign_in
@@ -150,6 +151,12 @@ def _arrange(live) -> None:
         ).expires_at = now + 10 * 86400
         lek = make_user(db, "lek", name="Lek Locked")
         lek.failed_logins, lek.locked_until = 5, now + 300
+        # The review queue: a staff verification with its card, a duplicate document.
+        item = review.open_item(db, kind=review.STAFF_VERIFICATION, user_id=chai.id)
+        review.attach(db, item, "staff_card", b"%PDF-1.4\n%%EOF\n", "card.pdf")
+        review.open_item(
+            db, kind=review.DOCUMENT_CHECK, user_id=lek.id, flags=("document_on_file",)
+        )
         db.commit()
 
 
@@ -233,6 +240,7 @@ def _walk_somchai(walk, page) -> None:
     walk.goto(page, "/operator/people?q=somchai", "operator: people")
     walk.goto(page, "/operator/clients", "operator: clients and rights")
     walk.goto(page, "/operator/audit", "operator: audit")
+    _walk_reviews(walk, page)
 
     page.goto(live.issuer + "/account")
     page.click("#sign-out")
@@ -242,6 +250,25 @@ def _walk_somchai(walk, page) -> None:
     page.goto(live.issuer + "/login")
     sign_in(page, "lek")
     walk.check(page, "lockout")
+
+
+def _walk_reviews(walk, page) -> None:
+    """The operator review queue: the queue, an item, a refused decision (no reason),
+    and the 409 page of an item another tab decided meanwhile."""
+    walk.goto(page, "/operator/reviews", "operator: review queue")
+    page.click("#review-table tbody tr:first-child a")
+    walk.check(page, "operator: review item")
+    page.check("#decision-reject")
+    page.click("#decide")
+    walk.check(page, "operator: review item, reason missing")
+    item_url = page.url.removesuffix("/decide")
+    other = page.context.new_page()
+    other.goto(item_url)
+    page.goto(item_url)
+    other.click("#decide")  # approve, in the other tab
+    other.close()
+    page.click("#decide")
+    walk.check(page, "operator: review decided already (409)")
 
 
 def _walk_alice(walk, page) -> None:

@@ -549,3 +549,55 @@ def test_add_scope_refuses_what_the_console_refuses(run):
         str(MAX_MEMBER_LIMIT),
     )
     assert json.loads(most.stdout)["seat_limit"] == MAX_MEMBER_LIMIT
+
+
+def _queue_items(run) -> dict[str, int]:
+    """Two operators, an applicant with a staff verification and one of the operators'
+    own application, made directly with the review service."""
+    from idp.admin.accounts import set_operator
+    from idp.enrollment import review
+    from idp.models import User
+
+    for name in ("op", "op2", "somsak"):
+        add_user(run, name)
+    with database(run) as (_app, s):
+        users = {u.username: u for u in s.scalars(select(User))}
+        set_operator(s, users["op"].id, True, via="cli")
+        staff = review.open_item(s, kind=review.STAFF_VERIFICATION, user_id=users["somsak"].id)
+        own = review.open_item(s, kind=review.STAFF_VERIFICATION, user_id=users["op"].id)
+        s.commit()
+        return {"staff": staff.id, "own": own.id}
+
+
+def test_registrations_list_show_decide_and_their_exit_codes(run):
+    """Issue 10: the same service as the console (audited via=cli); 404 -> 4,
+    403 -> 3, 409 -> 5, each one line on stderr."""
+    items = _queue_items(run)
+    listed = run("registrations", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["id"] for r in json.loads(listed.stdout)] == [items["staff"], items["own"]]
+    shown = run("registrations", "show", str(items["staff"]), "--json")
+    assert json.loads(shown.stdout)["username"] == "somsak"
+    missing = run("registrations", "show", "999", "--json")
+    assert missing.returncode == 4 and missing.stderr.strip() == "error: no such review item"
+
+    def decide(item, operator="op", *extra):
+        args = ("registrations", "decide", str(item), "--operator", operator, "--json")
+        return run(*args, *extra)
+
+    no_reason = decide(items["staff"], "op", "--decision", "reject")
+    assert no_reason.returncode == 1 and "--reason" in no_reason.stderr
+    not_op = decide(items["staff"], "op2", "--decision", "approve")
+    assert not_op.returncode == 3 and "not a platform operator" in not_op.stderr
+    own = decide(items["own"], "op", "--decision", "approve")
+    assert own.returncode == 3 and "own application" in own.stderr
+    ok = decide(items["staff"], "op", "--decision", "reject", "--reason", "card unreadable")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["status"] == "rejected"
+    twice = decide(items["staff"], "op", "--decision", "approve")
+    assert twice.returncode == 5 and len(twice.stderr.strip().splitlines()) == 1
+    audit = audit_events(run, "op:review:decided")
+    assert len(audit) == 1 and audit[0].details["via"] == "cli"
+    assert audit[0].details["reason"] == "card unreadable"
+    waiting = json.loads(run("registrations", "list", "--json").stdout)
+    assert [r["id"] for r in waiting] == [items["own"]]

@@ -431,6 +431,7 @@ SAMPLES = {
     "org_status": {"org": "Org", "identifier": "MOC-01", "status": "active"},
     "account_status": {"username": "alice", "active": True},
     "totp_expiring": {"username": "alice", "name": "Phone", "days": 1, "expires_at": T0},
+    "membership_expiring": {"username": "alice", "days": 14, "expires_at": T0},
 }
 MAIL_DIR = Path(__file__).resolve().parents[2] / "idp/templates/mail"
 

@@ -361,7 +361,7 @@ def test_every_operator_route_is_404_for_an_org_admin_E04(app, client, db, world
     """Walks the URL map: no operator page or action answers anyone but an operator."""
     login(client, "boss")
     token = csrf_token(client.get("/account").get_data(as_text=True))
-    values = {"org_id": world["active"].id, "user_id": world["ann"].id, "scope_id": 1}
+    values = {"org_id": world["active"].id, "user_id": world["ann"].id, "scope_id": 1, "item_id": 1}
     rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/operator")]
     assert len(rules) >= 14
     for rule in rules:

@@ -45,7 +45,11 @@ def _record_calls():
             for node in ast.walk(func):
                 if isinstance(node, ast.Call):
                     name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-                    if name == "record" and len(node.args) >= 2:
+                    # idp.enrollment.verdicts.record stores a verifier's answer, not audit.
+                    of_verdicts = path.name == "verdicts.py" or (
+                        getattr(getattr(node.func, "value", None), "id", None) == "verdicts"
+                    )
+                    if name == "record" and len(node.args) >= 2 and not of_verdicts:
                         tag = node.args[1]
                         names = _tag_refs(func if isinstance(tag, ast.Name) else tag)
                         yield path, node, names
