@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from idp.admin import reviews
 from idp.db import get_db
 from idp.enrollment import review
 from idp.models import ApplicantDocument, IdentityVerification, ReviewItem, User
@@ -82,9 +83,7 @@ def upload(client, path, data, filename="card.png", kind="staff_card"):
     token = csrf_token(page) if "csrf_token" in page else ""
 
     def field(name, value):
-        return (
-            f'--B\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-        ).encode()
+        return (f'--B\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n').encode()
 
     body = (
         field("csrf_token", token)
@@ -213,7 +212,7 @@ def _decide(app, item_id, decision, reason=""):
         operator = db.scalar(select(User).where(User.username == "op")) or make_user(
             db, "op", is_operator=True
         )
-        review.decide(db, app.extensions["idp_settings"], item_id, operator.id, decision, reason)
+        reviews.decide(db, app.extensions["idp_settings"], item_id, operator.id, decision, reason)
         db.commit()
         db.close()
 
