@@ -99,6 +99,7 @@ def upload(client, path, data, filename="card.png", kind="staff_card"):
 
 def test_staff_found_in_the_directory_gets_the_badge_at_once_C3(client, db, smtp_sink):
     r = staff_step1(client, SOMCHAI_ID, "somchai@moc.example")
+    assert r.status_code == 303, r.get_data(as_text=True)
     assert "prove-directory" in client.get("/register/prove").get_data(as_text=True)
     r = _post(client, "/register/prove", action="directory")
     assert r.status_code == 303 and r.headers["Location"].endswith("/register/details")
