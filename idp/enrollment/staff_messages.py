@@ -39,6 +39,10 @@ def directory_message(verdict: Verdict) -> str:
 def status_texts() -> dict[str, str]:
     """What each state of the application means for the applicant."""
     return {
+        "not_sent": _(
+            "Send your staff ID card or a form signed by your head of unit: an operator "
+            "checks it and you get an email with the result."
+        ),
         "pending": _(
             "An operator is checking your document. You will get an email with the "
             "result, usually within two working days. Until then you cannot sign in to "
@@ -61,6 +65,7 @@ def status_texts() -> dict[str, str]:
 
 def status_titles() -> dict[str, str]:
     return {
+        "not_sent": _("Not sent yet"),
         "pending": _("Waiting for an operator"),
         "more_info": _("More information needed"),
         "rejected": _("Not approved"),

@@ -62,7 +62,11 @@ def _render(errors: list[tuple[str, str]], status: int, message: str = "") -> An
     app = staff.application_of(db, current_user)
     if app is None:
         abort(404)
-    state = "more_info" if app.item is not None and app.item.status == "more_info" else app.status
+    state = app.status
+    if app.item is None:
+        state = "not_sent"
+    elif app.item.status == "more_info":
+        state = "more_info"
     return render_template(
         "enrollment/application.html",
         app=app,
