@@ -125,10 +125,17 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.enrollment.identity_app_views import bp as proofing_bp
 
     app.register_blueprint(proofing_bp)
-    from idp.enrollment import details_views, step_views  # noqa: F401 - wizard routes
+    from idp.enrollment import (  # noqa: F401 - wizard routes
+        details_views,
+        step_views,
+        waiting_views,
+    )
     from idp.enrollment.views import bp as enrollment_bp
 
     app.register_blueprint(enrollment_bp)
+    from idp.enrollment.staff_pages import bp as staff_bp  # also registers the review effects
+
+    app.register_blueprint(staff_bp)
     if settings.dev_outbox:
         from idp.dev.outbox import bp as dev_bp
 

@@ -60,6 +60,7 @@ class AuditTag(StrEnum):
     OP_USER_ACTIVE_CHANGED = "op:user:active"
     OP_USER_UNLOCKED = "op:user:unlocked"
     PROOFING_APP_RESULT = "proofing:app:result"
+    ENROLLMENT_STAFF_DOCUMENT_SUBMITTED = "enrollment:staff_document:submitted"
     OP_REVIEW_DECIDED = "op:review:decided"
     OP_REVIEW_DOCUMENT_SHOWN = "op:review:document_shown"
     MEMBERSHIP_EXPIRED = "account:membership:expired"

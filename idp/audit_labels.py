@@ -68,6 +68,7 @@ def action_labels() -> dict[str, str]:
         t.OP_USER_ACTIVE_CHANGED: _("Account disabled or enabled"),
         t.OP_USER_UNLOCKED: _("Lockout lifted"),
         t.PROOFING_APP_RESULT: _("Identity checked with the identity app"),
+        t.ENROLLMENT_STAFF_DOCUMENT_SUBMITTED: _("Staff document submitted for review"),
         t.OP_REVIEW_DECIDED: _("Application in the review queue decided"),
         t.OP_REVIEW_DOCUMENT_SHOWN: _("Full identity document number shown to an operator"),
         t.MEMBERSHIP_EXPIRED: _("Temporary membership expired"),
@@ -123,6 +124,7 @@ def detail_labels() -> dict[str, str]:
         "member_type": _("Member type"),
         "membership": _("Membership"),
         "method": _("Verification method"),
+        "media_type": _("File type"),
         **contact_labels(),
         **address_labels(),
     }

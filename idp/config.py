@@ -92,6 +92,8 @@ class Settings:
     directory_allow_plain: bool = (
         False  # IDP_DIRECTORY_ALLOW_PLAIN: ldap:// without StartTLS in prod
     )
+    directory_start_tls: bool = False  # IDP_DIRECTORY_START_TLS: StartTLS on an ldap:// URL
+    directory_ca_file: str = ""  # IDP_DIRECTORY_CA_FILE: CA bundle (PEM); empty = system CAs
     extra: dict[str, Any] = field(default_factory=dict)  # test-only Flask config overrides
 
     @property
@@ -215,3 +217,12 @@ def check_production(settings: Settings) -> None:
         raise ConfigError(
             "IDP_ENV=production needs an https:// IDP_IDENTITY_APP_ISSUER (SECURITY.md X-03)"
         )
+    from idp.enrollment.agencies import load_agencies
+
+    for agency in load_agencies(settings):  # SECURITY.md X-01: no plain LDAP in production
+        if agency.directory is not None and agency.directory.is_plain:
+            raise ConfigError(
+                f"IDP_ENV=production refuses the plain ldap:// directory of agency "
+                f"{agency.code!r}: use ldaps://, StartTLS (IDP_DIRECTORY_START_TLS or the "
+                "agency's start_tls) or allow it explicitly (allow_plain)"
+            )

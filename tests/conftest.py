@@ -184,3 +184,13 @@ def smtp_sink():
     inbox, stop = start_smtp_sink()
     yield inbox
     stop()
+
+
+@pytest.fixture(scope="session")
+def ldap_directory(tmp_path_factory):
+    """A real OpenLDAP (slapd) with the fixture staff directory, for the session
+    (tests/ldap_server.py)."""
+    from tests.ldap_server import serve_ldap
+
+    with serve_ldap(tmp_path_factory.mktemp("slapd")) as directory:
+        yield directory

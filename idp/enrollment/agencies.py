@@ -6,7 +6,8 @@ Each entry: ``code``, ``name_th``, ``name_en``, optional ``require_second_factor
 ``directory``: the agency's staff directory (LDAP) with ``url``, ``bind_dn``,
 ``bind_password_env`` (the NAME of an environment variable holding the password: no
 secret in the file), ``base_dn``, ``filter`` (``{national_id}`` and ``{email}`` are
-replaced, escaped) and ``allow_plain``. Without a ``directory``, the IDP_DIRECTORY_*
+replaced, escaped), ``start_tls``, ``ca_file`` and ``allow_plain`` (README "Staff
+directory (LDAP)"). Without a ``directory``, the IDP_DIRECTORY_*
 settings, when set, serve every agency.
 """
 
@@ -31,6 +32,19 @@ class DirectoryConfig:
     base_dn: str
     filter: str
     allow_plain: bool = False
+    start_tls: bool = False  # StartTLS on an ldap:// URL (RFC 4511 section 4.14)
+    ca_file: str = ""  # CA bundle (PEM) to verify the server; empty = the system's
+
+    @property
+    def is_plain(self) -> bool:
+        """Credentials and answers would cross the network in clear (SECURITY.md X-01):
+        an ``ldap://`` URL without StartTLS and not explicitly allowed."""
+        return self.url.lower().startswith("ldap://") and not (self.start_tls or self.allow_plain)
+
+    def __repr__(self) -> str:  # never the bind password, in a log or a traceback
+        return (
+            f"DirectoryConfig(url={self.url!r}, bind_dn={self.bind_dn!r}, base_dn={self.base_dn!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,8 @@ def _global_directory(settings: Settings) -> DirectoryConfig | None:
         base_dn=settings.directory_base_dn,
         filter=settings.directory_filter,
         allow_plain=settings.directory_allow_plain,
+        start_tls=settings.directory_start_tls,
+        ca_file=settings.directory_ca_file,
     )
 
 
@@ -86,6 +102,8 @@ def load_agencies(settings: Settings) -> list[Agency]:
                 base_dn=str(d.get("base_dn", "")),
                 filter=str(d.get("filter", settings.directory_filter)),
                 allow_plain=bool(d.get("allow_plain", False)),
+                start_tls=bool(d.get("start_tls", False)),
+                ca_file=str(d.get("ca_file", "")),
             )
         agencies.append(
             Agency(

@@ -16,18 +16,21 @@ from idp.audit import AuditTag
 from idp.config import Settings
 from idp.db import now
 from idp.db import session as db_session
-from idp.enrollment import identity, pii, registration, verdicts, wizard
+from idp.enrollment import identity, pii, registration, staff, verdicts, wizard
 from idp.enrollment.registry import RegistryVerifier
+from idp.enrollment.staff_messages import directory_message
 from idp.enrollment.verifiers import ClaimedIdentity, Outcome, Verdict
 from idp.enrollment.views import bp, current_or_404, limited, settings, steps_context
 from idp.models import IdentityVerification, Registration
 
 
 def _directory_verdict(s: Settings, reg: Registration) -> Verdict | None:
-    """HOOK (staff part of issue 10): the staff directory's verdict for a staff
-    registration, or None when no directory can say (not staff, no directory
-    configured, or not wired yet). Wire ``idp.enrollment.directory`` here."""
-    return None
+    """The staff directory's verdict for a staff registration (by national ID: the
+    email is not proved yet at step 2), or None when no directory can say (not staff,
+    no directory configured for the agency)."""
+    if reg.member_type != "staff" or not staff.has_directory(s, reg.agency):
+        return None
+    return staff.directory_verdict(s, reg, now())
 
 
 def _registry_offered(reg: Registration) -> bool:
@@ -122,7 +125,10 @@ def prove() -> Any:
         verdict = _directory_verdict(s, reg)
         if verdict is not None:
             registration.record_verdict(db, reg, verdict)
-            return _to_details(reg)
+            if verdict.verified:
+                return _to_details(reg)
+            errors = [(None, directory_message(verdict))]
+            status = 503 if verdict.outcome is Outcome.UNAVAILABLE else 400
     elif action == "continue":
         return _to_details(reg)
     proofing = "proofing.start" in current_app.view_functions
@@ -137,6 +143,7 @@ def prove() -> Any:
         else None,
         staff=reg.member_type == "staff",
         temporary_days=s.temporary_member_days,
+        directory=reg.member_type == "staff" and staff.has_directory(s, reg.agency),
         verified=_newest_verified(reg),
         **steps_context(reg, wizard.PROVE),
     ), status

@@ -484,6 +484,25 @@ def _walk_proofing(walk, page) -> None:
     walk.check(page, "identity app: cancelled")
 
 
+def _walk_staff(walk, page) -> None:
+    """A staff applicant whom no directory found: the wizard's step 4 (the staff
+    document) and their application page."""
+    with get_db(walk.live.app).factory() as db:
+        if db.scalar(select(User).where(User.username_key == "nid")) is None:
+            make_user(
+                db,
+                "nid",
+                email="nid@moc.example",
+                member_type="staff",
+                membership_status="temporary",
+                agency="moc-dit",
+            )
+    page.goto(walk.live.issuer + "/login")
+    sign_in(page, "nid")
+    walk.goto(page, "/register/waiting", "registration: staff document")
+    walk.goto(page, "/account/application", "account: staff application")
+
+
 @pytest.mark.parametrize("lang", ["th", "en"])
 def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
     """WCAG 2.1 AA (issue 9): axe-core finds no serious or critical violation on any
@@ -500,6 +519,7 @@ def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
         _walk_membership,
         _walk_proofing,
         _walk_registration,
+        _walk_staff,
     ):
         context = walk.context()
         visit(walk, context.new_page())
