@@ -426,11 +426,13 @@ def test_staff_of_an_agency_requiring_it_enrols_a_soft_token_last(client, db, sm
 
     assert step1(client, member_type="staff", agency="moc-ops").status_code == 303
     page = _fields(client.get("/register/prove"))
-    assert 'id="prove-directory"' in page and "Second factor" in page  # 4 steps shown
+    assert 'id="prove-directory"' not in page and "Second factor" in page  # no directory here
     _post(client, "/register/prove", action="continue")
     client.get("/register/details")
     r = details(client, code_for(smtp_sink), position="Analyst")
-    assert r.status_code == 303 and r.headers["Location"].endswith("/register/second-factor")
+    # No directory match: step 4 (the staff document upload) comes first.
+    assert r.status_code == 303 and r.headers["Location"].endswith("/register/waiting")
+    assert "Send a staff document" in _fields(client.get("/register/waiting"))
     user = db.scalar(select(User).where(User.email_key == EMAIL))
     assert user.member_type == "staff" and user.agency == "moc-ops" and user.position == "Analyst"
     start = _fields(client.get("/register/second-factor"))
