@@ -2,7 +2,7 @@
 on the account blueprint). The ways themselves belong to other areas and are linked
 only when they exist in this deployment: the identity app (``proofing.start``), the
 population registry check (``enrollment.verify_registry``) and, for staff, the staff
-document upload (``enrollment.staff_document``). ``next`` (a path of ours, e.g. the
+document upload (``staff.application``). ``next`` (a path of ours, e.g. the
 sign-in flow that sent the person here) is passed on so verifying continues it."""
 
 from __future__ import annotations
@@ -39,6 +39,6 @@ def verify() -> Any:
         ways.append(("identity_app", url_for("proofing.start", **kw)))
     if "enrollment.verify_registry" in views and settings.registry_url:
         ways.append(("registry", url_for("enrollment.verify_registry", **kw)))
-    if state.member_type is MemberType.STAFF and "enrollment.staff_document" in views:
-        ways.append(("staff_document", url_for("enrollment.staff_document", **kw)))
+    if state.member_type is MemberType.STAFF and "staff.application" in views:
+        ways.append(("staff_document", url_for("staff.application", **kw)))
     return render_template("account/verify.html", state=state, ways=ways, next_path=next_path)

@@ -312,6 +312,17 @@ def test_verify_now_keeps_the_flow_and_returning_verified_continues(client, db, 
     )
 
 
+def test_verify_page_offers_staff_their_document_upload_C3(client, db, alice):
+    """A staff member's way to the badge without a directory match is the document
+    (the applicant's application page); a member of the public is not offered it."""
+    login(client)
+    public = client.get("/account/verify").get_data(as_text=True)
+    assert 'href="/account/application' not in public
+    put_state(db, alice, membership.State(membership.MemberType.STAFF, S.TEMPORARY, now() + DAY))
+    staff = client.get("/account/verify").get_data(as_text=True)
+    assert 'href="/account/application' in staff
+
+
 def test_verify_page_drops_a_next_that_leaves_the_site(client, alice):
     login(client)
     html = client.get("/account/verify?next=//evil.example/x").get_data(as_text=True)
