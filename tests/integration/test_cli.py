@@ -563,6 +563,9 @@ def _queue_items(run) -> dict[str, int]:
     with database(run) as (_app, s):
         users = {u.username: u for u in s.scalars(select(User))}
         set_operator(s, users["op"].id, True, via="cli")
+        # A staff applicant waiting for the decision (the membership state machine
+        # refuses a decision about anyone else).
+        users["somsak"].member_type, users["somsak"].membership_status = "staff", "pending"
         staff = review.open_item(s, kind=review.STAFF_VERIFICATION, user_id=users["somsak"].id)
         own = review.open_item(s, kind=review.STAFF_VERIFICATION, user_id=users["op"].id)
         s.commit()

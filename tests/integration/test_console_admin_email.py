@@ -119,4 +119,10 @@ def test_operator_console_keeps_every_endpoint_after_the_split(app):
         "people",
         "set_active",
         "unlock",
+        # issue 10: the review queue
+        "reviews_queue",
+        "review_item",
+        "decide_item",
+        "review_document_file",
+        "reveal_document",
     }

@@ -440,6 +440,17 @@ SAMPLES = {
     "account_status": {"username": "alice", "active": True},
     "totp_expiring": {"username": "alice", "name": "Phone", "days": 1, "expires_at": T0},
     "membership_expiring": {"username": "alice", "days": 14, "expires_at": T0},
+    # issue 10: registration and the staff decision
+    "registration_started": {"link": "https://idp.example/register/resume/abc", "days": 7},
+    "registration_code": {"code": "123456", "minutes": 10},
+    "registration_account_exists": {},
+    "registration_submitted": {},
+    "registration_welcome": {"temporary": True, "expires_at": T0},
+    "staff_decision": {
+        "decision": "reject",
+        "reason": "The card is unreadable.",
+        "application_url": "https://idp.example/account/application",
+    },
 }
 MAIL_DIR = Path(__file__).resolve().parents[2] / "idp/templates/mail"
 
