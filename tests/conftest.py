@@ -103,15 +103,13 @@ def fresh_database_url(template_db: str, tmp_path: Path) -> str:
     return f"sqlite:///{target}"
 
 
-@pytest.fixture(autouse=True)
-def _collect_each_tests_garbage() -> Iterator[None]:
+def collect_garbage_quietly() -> None:
     """Collect what a test left in reference cycles when it ends, not at a random later
-    point: a live server thread's half-sent static file or a session's connection
-    freed by the garbage collector otherwise raises its ResourceWarning (an error under
-    ``filterwarnings = error``) inside whichever test happens to run then (seen on the
-    PostgreSQL pass of issue 10). The leak is not the next test's failure; finding the
-    test that leaks is tracked in the closing note."""
-    yield
+    point: a session's connection or a live server thread's half-sent static file freed
+    by the garbage collector otherwise raises its ResourceWarning (an error under
+    ``filterwarnings = error``) inside whichever test happens to run then (seen once
+    each on the PostgreSQL pass of issue 10). Finding the test that leaks is left in
+    the closing note. Not per test everywhere: a full collection costs ~0.1 s."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
@@ -130,6 +128,8 @@ def app_factory(template_db, tmp_path):
     yield make
     for app, _ in made:
         get_db(app).dispose()
+    if USE_PG:  # psycopg warns about a connection left to the collector; SQLite does not
+        collect_garbage_quietly()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import fresh_database_url
+from tests.conftest import collect_garbage_quietly, fresh_database_url
 from tests.e2e.live import CHROMIUM, CHROMIUM_ARGS, Live, start_live
 
 
@@ -25,3 +25,4 @@ def live(template_db, tmp_path, smtp_sink) -> Live:
     env = start_live(fresh_database_url(template_db, tmp_path), smtp_sink)
     yield env
     env.stop()
+    collect_garbage_quietly()  # the server threads' leftovers warn here, not later
