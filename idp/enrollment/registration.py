@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -354,7 +355,7 @@ def finish(
     )
     for row in verified_verdicts(db, reg):
         event = verdicts.EVENT_OF_METHOD.get(Method(row.method))
-        if event is not None:
+        if event is not None and _proves_these_details(row.claims or {}, names):
             with contextlib.suppress(membership.TransitionRefused):
                 state = membership.apply(state, event, t)
     verdicts.set_state(user, state)
@@ -389,6 +390,25 @@ def finish(
         expires_at=state.expires_at,
     )
     return Finished(user)
+
+
+def _same(a: object, b: object) -> bool:
+    return unicodedata.normalize("NFKC", str(a)).strip().casefold() == (
+        unicodedata.normalize("NFKC", str(b)).strip().casefold()
+    )
+
+
+def _proves_these_details(claims: dict, details: dict) -> bool:
+    """A proof counts for the account only if what the source confirmed is what the
+    account says: the Thai names and the birthdate typed in step 3 (the registry
+    confirms what step 2 sent, the identity app its own person). Otherwise the person
+    proved somebody else, or changed the details afterwards, and stays temporary."""
+    pairs = (
+        ("given_name#th", "given_name_th"),
+        ("family_name#th", "family_name_th"),
+        ("birthdate", "birthdate"),
+    )
+    return all(_same(claims[c], details.get(d, "")) for c, d in pairs if claims.get(c))
 
 
 def claimed_document(settings: Settings, reg: Registration) -> IdentityDocument:

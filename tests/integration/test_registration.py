@@ -308,6 +308,17 @@ def test_double_submission_of_the_final_step_makes_one_account(client, db, smtp_
     assert len(list(db.scalars(select(User).where(User.email_key == EMAIL)))) == 1
 
 
+def test_a_proof_of_other_details_does_not_verify_the_account_X04(client, db, smtp_sink):
+    """The registry confirmed สมชาย ใจดี born 1985-04-12; the person then typed another
+    birthdate in step 3: the proof is not about this account, which stays temporary."""
+    step1(client)
+    _post(client, "/register/prove", action="registry", **SOMCHAI)
+    client.get("/register/details")
+    assert details(client, code_for(smtp_sink), birthdate="1986-04-12").status_code == 303
+    user = db.scalar(select(User).where(User.email_key == EMAIL))
+    assert user.membership_status == "temporary"
+
+
 def test_registry_down_offers_try_later_or_temporary(app_factory, smtp_sink, db):
     import socket
 
