@@ -87,6 +87,28 @@ def application() -> Any:
     return _render([], 200, application_messages().get(request.args.get("m", ""), ""))
 
 
+CSRF_REFUSED = "csrf"
+
+
+def take_upload(db: Any) -> tuple[list[tuple[str, str]], int] | str | None:
+    """The one upload step of step 4 and of the application page: read the checked
+    file, submit it, commit. None when it was taken; :data:`CSRF_REFUSED`; or the
+    field errors and status to show again (nothing stored)."""
+    messages = application_messages()
+    try:
+        data, filename, kind = read_upload()
+        staff.submit_document(db, current_user, data, filename, kind)
+    except UploadRefused as exc:
+        if exc.code == "csrf":
+            return CSRF_REFUSED
+        return [("document", messages[exc.code])], exc.status
+    except (documents.DocumentError, staff.ApplicationError) as exc:
+        db.rollback()
+        return [("document", messages.get(exc.code, exc.code))], exc.status
+    db.commit()
+    return None
+
+
 @bp.route("/account/application", methods=["POST"])
 @csrf.exempt  # checked in read_upload, after the body limit is raised for this route
 @login_required
@@ -95,16 +117,9 @@ def resubmit() -> Any:
     db = db_session()
     if staff.application_of(db, current_user) is None:
         abort(404)
-    messages = application_messages()
-    try:
-        data, filename, kind = read_upload()
-        staff.submit_document(db, current_user, data, filename, kind)
-    except UploadRefused as exc:
-        if exc.code == "csrf":
-            return redirect(url_for("staff.application"))
-        return _render([("document", messages[exc.code])], exc.status)
-    except (documents.DocumentError, staff.ApplicationError) as exc:
-        db.rollback()
-        return _render([("document", messages.get(exc.code, exc.code))], exc.status)
-    db.commit()
+    outcome = take_upload(db)
+    if outcome == CSRF_REFUSED:
+        return redirect(url_for("staff.application"))
+    if outcome is not None:
+        return _render(*outcome)
     return redirect(url_for("staff.application", m="sent"))

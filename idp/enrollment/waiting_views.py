@@ -15,8 +15,8 @@ from sqlalchemy import select
 from idp.db import session as db_session
 from idp.enrollment import registration, staff, wizard
 from idp.enrollment.details_views import DONE_KEY
-from idp.enrollment.staff_messages import application_messages, status_texts
-from idp.enrollment.staff_pages import UploadRefused, read_upload
+from idp.enrollment.staff_messages import status_texts
+from idp.enrollment.staff_pages import CSRF_REFUSED, take_upload
 from idp.enrollment.views import bp, settings, step_labels
 from idp.extensions import csrf
 from idp.models import Registration
@@ -63,17 +63,9 @@ def waiting() -> Any:
 @csrf.exempt  # checked in read_upload, after the body limit is raised for this route
 @login_required  # not @limited: its key reads the form before the body limit is raised
 def waiting_upload() -> Any:
-    db = db_session()
-    messages = application_messages()
-    try:
-        data, filename, kind = read_upload()
-        staff.submit_document(db, current_user, data, filename, kind)
-    except UploadRefused as exc:
-        if exc.code == "csrf":
-            return redirect(url_for("enrollment.waiting"))
-        return _page([("document", messages[exc.code])], exc.status)
-    except (documents.DocumentError, staff.ApplicationError) as exc:
-        db.rollback()
-        return _page([("document", messages.get(exc.code, exc.code))], exc.status)
-    db.commit()
+    outcome = take_upload(db_session())
+    if outcome == CSRF_REFUSED:
+        return redirect(url_for("enrollment.waiting"))
+    if outcome is not None:
+        return _page(*outcome)
     return redirect(url_for("enrollment.waiting"), code=303)
