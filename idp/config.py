@@ -94,6 +94,15 @@ class Settings:
     )
     directory_start_tls: bool = False  # IDP_DIRECTORY_START_TLS: StartTLS on an ldap:// URL
     directory_ca_file: str = ""  # IDP_DIRECTORY_CA_FILE: CA bundle (PEM); empty = system CAs
+    # Account lifecycle (issue 11; README "Accounts").
+    # IDP_BACKCHANNEL_LOGOUT_TIMEOUT: seconds one POST of a logout token may take
+    backchannel_logout_timeout: int = 5
+    # IDP_BACKCHANNEL_LOGOUT_ATTEMPTS: tries before a delivery is given up (logged)
+    backchannel_logout_attempts: int = 6
+    # IDP_PASSWORD_RESET_RATE_LIMIT: forgot-password submissions per client IP
+    password_reset_rate_limit: str = "10 per hour"  # noqa: S105 (a rate, not a secret)
+    # IDP_CLOSED_ACCOUNT_RETENTION_DAYS: a closed account's personal data is erased after
+    closed_account_retention_days: int = 30
     extra: dict[str, Any] = field(default_factory=dict)  # test-only Flask config overrides
 
     @property

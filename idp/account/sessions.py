@@ -14,7 +14,7 @@ import json
 import secrets
 from typing import Any
 
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, request
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, select, update
 from werkzeug.datastructures import CallbackDict
@@ -121,6 +121,8 @@ class DatabaseSessionInterface(SessionInterface):
                     sid=session.sid,
                     user_id=user_id,
                     data=payload,
+                    user_agent=(request.headers.get("User-Agent") or "")[:300],
+                    ip=(request.remote_addr or "")[:45],
                     created_at=t,
                     last_seen=t,
                 )

@@ -11,6 +11,7 @@ from idp.models.enrollment import (
     Registration,
     ReviewItem,
 )
+from idp.models.lifecycle import LogoutDelivery, ServiceRequest
 from idp.models.mfa import AuditEvent, EmailCode, MfaFactor, RecoveryCode, WebAuthnChallenge
 from idp.models.oauth import AuthorizationCode, Consent, Grant, Token
 from idp.models.org import (
@@ -58,4 +59,6 @@ __all__ = [
     "Token",
     "User",
     "WebSession",
+    "LogoutDelivery",
+    "ServiceRequest",
 ]

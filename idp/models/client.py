@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.models.base import Base
@@ -35,6 +35,11 @@ class Client(Base):
     # carry the identity document number (off: SECURITY.md X-06).
     required_membership: Mapped[str | None] = mapped_column(String(16), nullable=True)
     release_id_document: Mapped[bool] = mapped_column(default=False)
+    # Issue 11: OpenID Connect Back-Channel Logout 1.0. Where a signed logout_token is
+    # POSTed when a session this client signed in through ends (None: not told), and
+    # whether the client needs ``sid`` in it (always sent; advertised as required).
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
 
     @property

@@ -20,5 +20,9 @@ class WebSession(Base):
         ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
     )
     data: Mapped[str] = mapped_column(Text, default="{}")
+    # Issue 11 (the sessions list on /account): the browser's User-Agent and address
+    # when the session was created, shown to its owner so they recognise their devices.
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    ip: Mapped[str] = mapped_column(String(45), default="")
     created_at: Mapped[int] = mapped_column(BigInteger)
     last_seen: Mapped[int] = mapped_column(BigInteger)

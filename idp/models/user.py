@@ -60,12 +60,23 @@ class User(UserMixin, Base):
     notice_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     password_changed_at: Mapped[int] = mapped_column(BigInteger)
+    # Issue 11 (MISSION B2): set for an account an operator or an org admin created, or
+    # that an operator flagged; the pipeline's password_change step sends the person to
+    # choose their own password before any client gets a token.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     is_active: Mapped[bool] = mapped_column(default=True)
     # Platform operator (issue 4): set only from the CLI, never through a web form
     # (SECURITY.md E-04).
     is_operator: Mapped[bool] = mapped_column(default=False)
+    # Issue 11 (PDPA): the person asked to close the account; an operator confirmed it
+    # (the account is disabled then); its personal data was erased after the retention
+    # period (IDP_CLOSED_ACCOUNT_RETENTION_DAYS). The row stays, anonymised, so audit
+    # events keep referring to the same (now pseudonymous) id.
+    closure_requested_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    closed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    erased_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
