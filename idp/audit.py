@@ -65,6 +65,24 @@ class AuditTag(StrEnum):
     OP_REVIEW_DOCUMENT_SHOWN = "op:review:document_shown"
     MEMBERSHIP_EXPIRED = "account:membership:expired"
     OP_NOTICE_PUBLISHED = "op:notice:published"
+    # Issue 11: the account lifecycle
+    ACCOUNT_PASSWORD_RESET_REQUESTED = "account:password:reset_requested"  # noqa: S105
+    ACCOUNT_PASSWORD_RESET = "account:password:reset"  # noqa: S105
+    ACCOUNT_PASSWORD_CHANGED = "account:password:changed"  # noqa: S105
+    ACCOUNT_PROFILE_UPDATED = "account:profile:updated"
+    ACCOUNT_SESSIONS_ENDED = "account:sessions:ended"
+    BACKCHANNEL_LOGOUT_DELIVERED = "oidc:backchannel:delivered"
+    BACKCHANNEL_LOGOUT_GAVE_UP = "oidc:backchannel:gave_up"
+    SERVICE_REQUEST_SUBMITTED = "account:service_request:submitted"
+    SERVICE_REQUEST_CARRIED_OUT = "account:service_request:carried_out"
+    OP_RESET_CODE_SENT = "op:user:reset_code_sent"
+    OP_FACTORS_RESET = "op:user:factors_reset"
+    OP_SESSIONS_ENDED = "op:user:sessions_ended"
+    OP_PASSWORD_CHANGE_REQUIRED = "op:user:password_change_required"  # noqa: S105
+    ACCOUNT_DATA_EXPORTED = "account:data:exported"
+    ACCOUNT_CLOSURE_REQUESTED = "account:closure:requested"
+    OP_ACCOUNT_CLOSED = "op:account:closed"
+    ACCOUNT_ERASED = "account:erased"
 
 
 def record(

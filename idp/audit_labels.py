@@ -73,6 +73,23 @@ def action_labels() -> dict[str, str]:
         t.OP_REVIEW_DOCUMENT_SHOWN: _("Full identity document number shown to an operator"),
         t.MEMBERSHIP_EXPIRED: _("Temporary membership expired"),
         t.OP_NOTICE_PUBLISHED: _("Personal-data notice published"),
+        t.ACCOUNT_PASSWORD_RESET_REQUESTED: _("Password reset code asked for"),
+        t.ACCOUNT_PASSWORD_RESET: _("Password reset with an emailed code"),
+        t.ACCOUNT_PASSWORD_CHANGED: _("Password changed by the person"),
+        t.ACCOUNT_PROFILE_UPDATED: _("Profile changed by the person"),
+        t.ACCOUNT_SESSIONS_ENDED: _("Sessions ended by the person"),
+        t.BACKCHANNEL_LOGOUT_DELIVERED: _("Logout sent to an application"),
+        t.BACKCHANNEL_LOGOUT_GAVE_UP: _("Logout could not be sent to an application"),
+        t.SERVICE_REQUEST_SUBMITTED: _("Service request submitted"),
+        t.SERVICE_REQUEST_CARRIED_OUT: _("Service request carried out"),
+        t.OP_RESET_CODE_SENT: _("Password reset code sent by an operator"),
+        t.OP_FACTORS_RESET: _("Second factors reset by an operator"),
+        t.OP_SESSIONS_ENDED: _("Sessions ended by an operator"),
+        t.OP_PASSWORD_CHANGE_REQUIRED: _("Password change required by an operator"),
+        t.ACCOUNT_DATA_EXPORTED: _("Personal data downloaded by the person"),
+        t.ACCOUNT_CLOSURE_REQUESTED: _("Account closure asked for"),
+        t.OP_ACCOUNT_CLOSED: _("Account closure confirmed by an operator"),
+        t.ACCOUNT_ERASED: _("Personal data of a closed account erased"),
     }
 
 

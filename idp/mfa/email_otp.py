@@ -42,6 +42,9 @@ class Purpose(StrEnum):
     # proves a registration's address (issue 10); bound to the registration, not to an
     # account (there is none yet); binding: the address
     REGISTRATION = "registration"
+    # forgot password (issue 11, MISSION B3): sent to the registered address; binding:
+    # the reset attempt (one browser's forgot-password flow)
+    PASSWORD_RESET = "password_reset"  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ POLICIES: Mapping[Purpose, Policy] = {
     Purpose.MFA: Policy(ttl=600, resend_after=90, max_attempts=5),
     Purpose.EMAIL_CHANGE: Policy(ttl=600, resend_after=60, max_attempts=5),
     Purpose.REGISTRATION: Policy(ttl=600, resend_after=90, max_attempts=5),
+    Purpose.PASSWORD_RESET: Policy(ttl=600, resend_after=90, max_attempts=5),  # A-08..A-10
 }
 
 
