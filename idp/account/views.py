@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import delete, select
 
+from idp.account import panels
 from idp.account.auth_state import start_login
 from idp.account.forms import LoginForm, PostForm
 from idp.account.messages import (
@@ -151,6 +152,7 @@ def home() -> Any:
         is_operator=current_user.is_operator,
         form=PostForm(),
         auth=session.get("auth") or {},
+        **panels.gather(db, current_user),
     )
 
 
