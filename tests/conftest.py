@@ -30,6 +30,23 @@ BASE_OVERRIDES = {
 }
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """The PostgreSQL pass runs what the database can change: the integration and
+    interop tests, and the end-to-end files marked ``both_databases`` (the issues' full
+    stories). Unit tests never touch a database, and the other browser walks check
+    markup and flows already run on SQLite; running them twice cost CI ~10 minutes."""
+    if not USE_PG:
+        return
+    kept, dropped = [], []
+    for item in items:
+        parts = item.path.parts
+        on_both = "e2e" not in parts or item.get_closest_marker("both_databases")
+        (kept if "unit" not in parts and on_both else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def _pg_admin_url(url: str) -> tuple[str, str]:
     base, _, name = url.rpartition("/")
     return base + "/postgres", name

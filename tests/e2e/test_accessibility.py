@@ -9,7 +9,6 @@ does not govern, so the pages are checked exactly as people get them: no
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -30,16 +29,9 @@ from tests.e2e.live import ORG_IDENTIFIER, sign_in
 from tests.factories import mail_text, make_user
 from tests.otp import oathtool_code
 
-pytestmark = [
-    pytest.mark.e2e,
-    # What axe checks is the markup, the same on either database: the walk runs on the
-    # SQLite pass only, which keeps CI within its time (the flows themselves run on
-    # both databases in the other e2e files).
-    pytest.mark.skipif(
-        os.environ.get("IDP_DATABASE_URL", "").startswith("postgresql"),
-        reason="markup does not depend on the database: checked on the SQLite pass",
-    ),
-]
+# What axe checks is the markup, the same on either database: like the other browser
+# walks it runs on the SQLite pass only (tests/conftest.py).
+pytestmark = pytest.mark.e2e
 
 AXE_SOURCE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

@@ -19,7 +19,7 @@ from idp.models import IdentityVerification, User
 from tests.e2e.registration_steps import PASSWORD, code_from
 from tests.factories import mail_text
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.both_databases]
 
 # The demo proofing provider's first fixture person (idp/dev/proofing_people.json),
 # the one its phone page offers first.
