@@ -16,7 +16,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from idp.db import now
-from idp.models import AuditEvent, Client, LogoutDelivery, User
+from idp.models import AuditEvent, Client, LogoutDelivery, User, WebSession
 from idp.oidc.backchannel import LOGOUT_EVENT, deliver_due, next_delay
 from idp.oidc.backchannel_worker import worker_for
 from relying_parties.backchannel import validate_logout_token
@@ -352,3 +352,25 @@ def test_production_refuses_plain_http_even_on_localhost():
     with pytest.raises(ClientError):
         check_backchannel_logout_uri("http://localhost/bc", production=True)
     assert check_backchannel_logout_uri("https://rp.example/bc", production=True)
+
+
+def test_signing_in_again_keeps_the_sid_so_earlier_clients_are_told(app, client, db, receiver):
+    """The session id rotates at every login step (S-02), the ``sid`` only when another
+    person signs in: the same person's second login (or second factor) must not cut
+    the clients signed in before it off from back-channel logout."""
+    from tests.factories import login
+
+    make_user(db)
+    make_user(db, "bob")
+    rp = _rp(db, receiver, "/bc", "A")
+    _sign_in(client, rp)
+    first = db.scalar(select(LogoutDelivery.sid))  # none yet
+    assert first is None
+    login(client)  # alice again
+    _sign_out(client)
+    assert [d.client_id for d in _deliveries(db)] == [rp.client_id]
+    other = app.test_client()
+    _sign_in(other, rp)
+    sid_alice = db.scalar(select(WebSession.sid))
+    login(other, "bob")  # someone else on that browser: a new sid
+    assert db.scalar(select(WebSession.sid).where(WebSession.user_id.is_not(None))) != sid_alice
