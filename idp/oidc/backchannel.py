@@ -72,8 +72,10 @@ def enqueue(db: Session, user: User, sids: Iterable[str], reason: str) -> list[L
     sids = [s for s in sids if s]
     if not sids:
         return []
-    pairs = db.execute(
-        select(Grant.sid, Client)
+    # DISTINCT over (sid, client_id) only: PostgreSQL has no equality for the
+    # client's JSON columns.
+    keys = db.execute(
+        select(Grant.sid, Grant.client_id)
         .join(Client, Client.client_id == Grant.client_id)
         .where(
             Grant.user_id == user.id,
@@ -82,6 +84,11 @@ def enqueue(db: Session, user: User, sids: Iterable[str], reason: str) -> list[L
         )
         .distinct()
     ).all()
+    clients = {
+        c.client_id: c
+        for c in db.scalars(select(Client).where(Client.client_id.in_({k[1] for k in keys})))
+    }
+    pairs = [(sid, clients[client_id]) for sid, client_id in keys]
     if not pairs:
         return []
     settings = current_app.extensions["idp_settings"]
