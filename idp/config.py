@@ -99,6 +99,9 @@ class Settings:
     backchannel_logout_timeout: int = 5
     # IDP_BACKCHANNEL_LOGOUT_ATTEMPTS: tries before a delivery is given up (logged)
     backchannel_logout_attempts: int = 6
+    # IDP_BACKCHANNEL_LOGOUT_WORKER: deliver right after the request (a thread); false:
+    # only `idp jobs run` delivers
+    backchannel_logout_worker: bool = True
     # IDP_PASSWORD_RESET_RATE_LIMIT: forgot-password submissions per client IP
     password_reset_rate_limit: str = "10 per hour"  # noqa: S105 (a rate, not a secret)
     # IDP_CLOSED_ACCOUNT_RETENTION_DAYS: a closed account's personal data is erased after

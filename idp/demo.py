@@ -173,6 +173,8 @@ def seed(app, host: str, port: int) -> tuple[dict[str, str], dict[str, str]]:
                     skip_consent=skip,
                 ).row
             row.min_acr, row.allow_email_otp = min_acr, email_ok
+            # Issue 11: logging out at the IdP signs the person out of every demo RP.
+            row.backchannel_logout_uri = f"{base}/backchannel-logout"
             if slug in VERIFIED_RPS:  # issue 10: verified people only, verified_claims
                 row.required_membership = "verified"
                 row.scopes = list(dict.fromkeys([*row.scopes, *ASSURANCE_SCOPES]))

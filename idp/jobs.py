@@ -208,6 +208,14 @@ def purge_proofing(db: Session, t: int) -> int:
     return n
 
 
+def deliver_logout_tokens(db: Session, settings: Settings, t: int) -> int:
+    """Back-channel logout tokens due now: retries after a failed first try (issue 11,
+    :func:`idp.oidc.backchannel.deliver_due`). Returns how many were tried."""
+    from idp.oidc.backchannel import deliver_due
+
+    return sum(deliver_due(db, settings, t).values())
+
+
 def run_jobs(db: Session, settings: Settings) -> dict[str, int]:
     """Every job once. Mails are rendered from templates: run inside an app context
     (``idp jobs run`` pushes one). Reminders go before expiry, so that a member whose
@@ -220,4 +228,5 @@ def run_jobs(db: Session, settings: Settings) -> dict[str, int]:
         "registrations_purged": purge_registrations(db, settings, t),
         "proofing_purged": purge_proofing(db, t),
         "purged": purge(db, t),
+        "logout_tokens_tried": deliver_logout_tokens(db, settings, t),
     }

@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from authlib.integrations.flask_client import OAuth, OAuthError
-from flask import Flask, Response, g, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
+from relying_parties.backchannel import InvalidLogoutToken, Revocations, validate_logout_token
 from relying_parties.brands import Brand, brand_for, favicon, stylesheet
 from relying_parties.i18n import (
     LOCALES,
@@ -136,6 +148,21 @@ def create_rp(cfg: RPConfig) -> Flask:
         server_metadata_url=f"{cfg.issuer}/.well-known/openid-configuration",
         client_kwargs={"scope": cfg.scope, "code_challenge_method": "S256"},
     )
+    # Sessions the IdP ended through the back channel (relying_parties/backchannel.py).
+    revoked = Revocations()
+    app.extensions["rp_revocations"] = revoked
+    signed_in_keys = ("user", "id_token", "token_info", "userinfo", "sid", "signed_in_at")
+
+    @app.before_request
+    def drop_ended_session():
+        """A session the IdP ended (back-channel logout) is signed out here on its next
+        request: the cookie cannot be reached from the back channel, so it is checked."""
+        user = session.get("user")
+        if user and revoked.is_ended(
+            session.get("sid"), user.get("sub"), session.get("signed_in_at", 0)
+        ):
+            for key in signed_in_keys:
+                session.pop(key, None)
 
     @app.before_request
     def pick_locale():
@@ -226,6 +253,8 @@ def create_rp(cfg: RPConfig) -> Flask:
         if action:
             session["done"] = {"action": action, "acr": claims.get("acr")}
         session["user"] = dict(claims)
+        session["sid"] = claims.get("sid")  # what a logout token names (back-channel)
+        session["signed_in_at"] = int(time.time())
         session["id_token"] = token["id_token"]
         session["token_info"] = {
             "acr": claims.get("acr"),
@@ -249,6 +278,29 @@ def create_rp(cfg: RPConfig) -> Flask:
             id_token_hint=id_token,
             state=secrets.token_urlsafe(16),
         )
+
+    @app.route("/backchannel-logout", methods=["POST"])
+    def backchannel_logout():
+        """Back-Channel Logout 1.0 sections 2.5-2.8 (no cookie, no CSRF: the token is
+        the credential)."""
+        try:
+            claims = validate_logout_token(
+                request.form.get("logout_token", ""),
+                issuer=cfg.issuer,
+                client_id=cfg.client_id,
+                jwks=lambda force: idp.fetch_jwk_set(force=force),
+            )
+            if revoked.seen(claims["jti"], int(time.time())):
+                raise InvalidLogoutToken("replayed")
+        except InvalidLogoutToken as exc:
+            app.logger.info("back-channel logout refused: %s", exc)
+            resp = jsonify(error="invalid_request", error_description=str(exc))
+            resp.status_code = 400
+        else:
+            revoked.end(claims)
+            resp = Response("", 200)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
 
     @app.route("/logged-out")
     def logged_out():

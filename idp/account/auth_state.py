@@ -17,8 +17,9 @@ def factors() -> dict[str, int]:
 
 
 def start_login(user: User) -> None:
-    """A password login starts a new set of proven factors."""
-    session.rotate()
+    """A password login starts a new set of proven factors (the same person signing in
+    again keeps the session's ``sid``: see ServerSession.rotate)."""
+    session.rotate(keep_sid=session.get("_user_id") == str(user.id))
     login_user(user)
     t = now()
     session["auth"] = {"factors": {PASSWORD: t}, "time": t}
@@ -27,7 +28,7 @@ def start_login(user: User) -> None:
 def add_factor(kind: str) -> None:
     proven = factors()
     proven[kind] = now()
-    session.rotate()
+    session.rotate(keep_sid=True)
     session["auth"] = {"factors": proven, "time": max(proven.values())}
 
 

@@ -44,10 +44,15 @@ class ServerSession(CallbackDict, SessionMixin):
         self.destroy_requested = False
         self.touch = False
 
-    def rotate(self) -> None:
-        """Give this session a new id at the end of the request (fixation defence)."""
+    def rotate(self, *, keep_sid: bool = False) -> None:
+        """Give this session a new id at the end of the request (fixation defence).
+        ``keep_sid``: the same person's login goes on (a second factor, signing in
+        again), so the ``sid`` their clients' tokens name stays, and ending this
+        session still reaches those clients (Back-Channel Logout; issue 11). A new
+        person's login always gets a new ``sid``."""
         self.rotate_requested = True
-        self.sid = secrets.token_urlsafe(16)
+        if not keep_sid:
+            self.sid = secrets.token_urlsafe(16)
         self.modified = True
 
     def destroy(self) -> None:

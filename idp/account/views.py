@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 from sqlalchemy import delete, select
 
 from idp.account import panels
 from idp.account.auth_state import start_login
+from idp.account.device_sessions import sign_out
 from idp.account.forms import LoginForm, PostForm
 from idp.account.messages import (
     login_failed,
@@ -191,7 +192,8 @@ def forget_org_choice(client_id: str) -> Any:
 def logout() -> Any:
     form = PostForm()
     if form.validate_on_submit():
-        logout_user()
-        session.destroy()
+        # Through the front door: the clients signed in here get logout tokens.
+        user = current_user._get_current_object() if current_user.is_authenticated else None
+        sign_out(db_session(), user)
         return render_template("oidc/logged_out.html")
     return redirect(url_for("account.home"), code=303)

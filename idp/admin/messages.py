@@ -45,6 +45,12 @@ def people_messages() -> dict[str, str]:
         "unlocked": _("Lockout lifted."),
         "self": _("You cannot disable your own account."),
         "reason_missing": _("Choose a reason."),
+        # issue 11: "End all sessions" (idp/admin/person_sessions.py)
+        "sessions_ended": _(
+            "Sessions ended: the person is signed out everywhere and their applications "
+            "were told; their refresh tokens ended too."
+        ),
+        "sessions_reason_missing": _("Give a reason for ending the sessions."),
     }
 
 

@@ -57,6 +57,12 @@ def clients() -> None:
     default=None,
     help="whether the client may receive identity document numbers (none are released yet)",
 )
+@click.option(
+    "--backchannel-logout-uri",
+    default=None,
+    help="where logout tokens are POSTed (Back-Channel Logout 1.0; https, http on localhost "
+    "in development)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON (default)")
 def clients_add(
     name,
@@ -74,6 +80,7 @@ def clients_add(
     no_email_otp,
     require_membership,
     release_id_document,
+    backchannel_logout_uri,
     as_json,
 ) -> None:
     """Register a client; prints it as JSON (the secret is shown only now)."""
@@ -100,6 +107,7 @@ def clients_add(
             new.row.scope_acr = _parse_scope_acr(scope_acr)
             new.row.allow_email_otp = not no_email_otp
             _set_membership(new.row, require_membership, release_id_document)
+            _set_backchannel(app, new.row, backchannel_logout_uri)
         except ClientError as exc:
             _fail(str(exc))
         s.commit()
@@ -113,6 +121,18 @@ def _set_membership(row, require_membership: str | None, release: bool | None) -
         row.required_membership = None if require_membership == "none" else require_membership
     if release is not None:
         row.release_id_document = release
+
+
+def _set_backchannel(app, row, uri: str | None) -> None:
+    """Issue 11: the client's back-channel logout URI ("" removes it)."""
+    from idp.oidc.clients import check_backchannel_logout_uri
+
+    if uri is None:
+        return
+    production = app.extensions["idp_settings"].is_production
+    row.backchannel_logout_uri = (
+        check_backchannel_logout_uri(uri, production=production) if uri else None
+    )
 
 
 def _parse_scope_acr(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -151,8 +171,19 @@ def _parse_scope_acr(pairs: tuple[str, ...]) -> dict[str, str]:
     default=None,
     help="whether the client may receive identity document numbers (none are released yet)",
 )
+@click.option(
+    "--backchannel-logout-uri",
+    default=None,
+    help='where logout tokens are POSTed ("" removes it)',
+)
 def clients_set(
-    client_id, min_acr, scope_acr, email_otp, require_membership, release_id_document
+    client_id,
+    min_acr,
+    scope_acr,
+    email_otp,
+    require_membership,
+    release_id_document,
+    backchannel_logout_uri,
 ) -> None:
     """Change a client's step-up and membership settings; prints it as JSON."""
     from sqlalchemy import select
@@ -161,13 +192,15 @@ def clients_set(
     from idp.models import Client
     from idp.oidc.clients import ClientError, client_json
 
-    with get_db(_app()).factory() as s:
+    app = _app()
+    with get_db(app).factory() as s:
         row = s.scalar(select(Client).where(Client.client_id == client_id))
         if row is None:
             _fail(f"no client {client_id!r}")
         try:
             if scope_acr:
                 row.scope_acr = _parse_scope_acr(scope_acr)
+            _set_backchannel(app, row, backchannel_logout_uri)
         except ClientError as exc:
             _fail(str(exc))
         if min_acr:
@@ -176,6 +209,23 @@ def clients_set(
             row.allow_email_otp = email_otp
         _set_membership(row, require_membership, release_id_document)
         s.commit()
+        click.echo(json.dumps(client_json(row), ensure_ascii=False))
+
+
+@clients.command("show")
+@click.option("--client-id", required=True)
+def clients_show(client_id) -> None:
+    """Print one client as JSON (no secret), its back-channel logout URI included."""
+    from sqlalchemy import select
+
+    from idp.db import get_db
+    from idp.models import Client
+    from idp.oidc.clients import client_json
+
+    with get_db(_app()).factory() as s:
+        row = s.scalar(select(Client).where(Client.client_id == client_id))
+        if row is None:
+            _fail(f"no client {client_id!r}")
         click.echo(json.dumps(client_json(row), ensure_ascii=False))
 
 

@@ -73,7 +73,8 @@ def jobs() -> None:
 def jobs_run() -> None:
     """Soft-token reminders (30, 7, 1 days before), temporary memberships: expiry and
     reminders (14, 3 days before), purges of unfinished registrations, spent codes and
-    finished proofing transactions. Idempotent; prints what it did as JSON."""
+    finished proofing transactions, back-channel logout retries. Idempotent; prints
+    what it did as JSON."""
     from idp.db import get_db
     from idp.jobs import run_jobs
 

@@ -97,6 +97,29 @@ def _check_uri(uri: str, what: str) -> str:
     return uri
 
 
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def check_backchannel_logout_uri(uri: str, *, production: bool) -> str:
+    """A client's ``backchannel_logout_uri`` (Back-Channel Logout 1.0 section 2.2): an
+    absolute https URI (http only on localhost outside production: the demo RPs), a
+    port, path and query allowed, never a fragment. Raises :class:`ClientError`."""
+    parts = urlsplit(uri)
+    local_http = parts.scheme == "http" and parts.hostname in LOCAL_HOSTS and not production
+    if (
+        not is_uri_text(uri)
+        or not parts.hostname
+        or parts.fragment
+        or "#" in uri
+        or (parts.scheme != "https" and not local_http)
+    ):
+        raise ClientError(
+            "back-channel logout URI must be an absolute https URI without fragment "
+            f"(http only on localhost in development): {uri!r}"
+        )
+    return uri
+
+
 @dataclass(frozen=True)
 class NewClient:
     row: Client
@@ -182,6 +205,8 @@ def client_json(row: Client, secret: str | None = None) -> dict:
         "allow_email_otp": row.allow_email_otp,
         "required_membership": row.required_membership,
         "release_id_document": row.release_id_document,
+        "backchannel_logout_uri": row.backchannel_logout_uri,
+        "backchannel_logout_session_required": row.backchannel_logout_session_required,
     }
     if secret:
         data["client_secret"] = secret

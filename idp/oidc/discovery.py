@@ -57,7 +57,10 @@ def build_metadata(issuer: str, identity_app_framework: str = "th_identity_app")
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        # OpenID Connect Back-Channel Logout 1.0 section 2.1 (issue 11): logout tokens
+        # carry `sid`, and ID tokens do too.
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
 
 

@@ -5,7 +5,9 @@ session ends at once and the browser returns to the registered
 ``post_logout_redirect_uri`` (exact match) with ``state``, if one was sent. A hint that
 does not verify gets an error page; anything else (no hint, another person's, an
 unregistered URI) asks the person to confirm, so a cross-site GET cannot sign anyone
-out (SECURITY.md P-28).
+out (SECURITY.md P-28). Either way the session ends through the one front door
+(:func:`idp.account.device_sessions.sign_out`), so every client signed in through it
+gets a back-channel logout token (issue 11).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from flask import redirect, render_template, request, session
-from flask_login import current_user, logout_user
+from flask import redirect, render_template, request
+from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from idp.account.device_sessions import sign_out
 from idp.db import session as db_session
 from idp.oidc.blueprint import bp, server
 from idp.oidc.clients import load_client
@@ -29,8 +32,9 @@ class LogoutForm(FlaskForm):
 
 
 def _end_browser_session() -> None:
-    logout_user()
-    session.destroy()
+    sign_out(
+        db_session(), current_user._get_current_object() if current_user.is_authenticated else None
+    )
 
 
 @bp.route("/logout", methods=["GET", "POST"])
@@ -45,7 +49,7 @@ def end_session() -> Any:
     # Logout 1.0 sections 3 and 4): never redirected, and not a silent logout (P-28).
     bad_uri = bool(request.values.get("post_logout_redirect_uri")) and req.redirect_uri is None
     if claims is not None and signed_in_sub in (None, claims.get("sub")) and not bad_uri:
-        logout_user()
+        _end_browser_session()
         response = server().create_endpoint_response("end_session", req)
         return response or render_template("oidc/logged_out.html")
     data = request.values

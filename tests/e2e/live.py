@@ -204,6 +204,7 @@ def start_live(database_url: str, inbox: Inbox) -> Live:
             )
             row = db.scalar(select(Client).where(Client.client_id == c.client_id))
             row.min_acr = min_acr
+            row.backchannel_logout_uri = f"{base}/backchannel-logout"  # issue 11
             scope = "openid profile email offline_access"
             auth_params: dict = {}
             if slug in VERIFIED_RPS:  # issue 10: verified people only, verified_claims
