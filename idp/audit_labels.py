@@ -142,6 +142,8 @@ def detail_labels() -> dict[str, str]:
         "membership": _("Membership"),
         "method": _("Verification method"),
         "media_type": _("File type"),
+        "error": _("Error"),
+        "sessions": _("Sessions"),
         **contact_labels(),
         **address_labels(),
     }
