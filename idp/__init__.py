@@ -70,6 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     from idp.account import (
         email_page,  # noqa: F401 - routes on the account blueprint
+        service_request_pages,  # noqa: F401 - routes; registers the review decider
         verify_page,  # noqa: F401 - routes on the account blueprint
     )
     from idp.account.views import bp as account_bp
@@ -111,6 +112,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.admin import (  # noqa: F401 - routes on the operator blueprint
         audit_pages,
         client_pages,
+        factor_pages,
         org_pages,
         people,
         review_pages,
