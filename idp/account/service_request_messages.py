@@ -87,7 +87,6 @@ def result_labels() -> dict[str, str]:
             "The new holder was invited by email as the organisation's admin (the link "
             "works for 72 hours)."
         ),
-        "admin_right_ended": _("Your admin right for the organisation ended."),
     }
 
 

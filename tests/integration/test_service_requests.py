@@ -151,7 +151,7 @@ def test_validation_errors_are_translated_and_fields_limited(app, db, world):
     resp = file_request(c, "lost_device", explanation="", unit_code="X" * 33, phone="call me")
     page = resp.get_data(as_text=True)
     assert resp.status_code == 400
-    assert "กรอกช่องนี้" in page and "ยาวเกินไป" in page  # required, too long: in Thai
+    assert "กรุณากรอกข้อมูลช่องนี้" in page and "ข้อมูลยาวเกินไป" in page  # required, too long: in Thai
     assert "Fill in this field." not in page
     assert db.scalars(select(ServiceRequest)).all() == []
     too_long = file_request(c, "lost_device", explanation="x" * 2001)
