@@ -55,8 +55,8 @@ def field_labels() -> dict[str, str]:
         "explanation": _("What happened"),
         "new_email": _("New email address"),
         "org_id": _("Organisation"),
-        "new_holder_email": _("New holder's email (optional)"),
-        "document": _("Supporting document (optional)"),
+        "new_holder_email": _("New holder's email"),
+        "document": _("Supporting document"),
     }
 
 
