@@ -142,6 +142,10 @@ def detail_labels() -> dict[str, str]:
         "membership": _("Membership"),
         "method": _("Verification method"),
         "media_type": _("File type"),
+        # issue 11: service requests and the operator's factor reset
+        "request": _("Service request"),
+        "result": _("What was done"),
+        "factors": _("Second factors ended"),
         **contact_labels(),
         **address_labels(),
     }

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from idp.account.messages import email_messages
+from idp.orgs.forms import _REQUIRED, _TOO_LONG  # the field messages, written once
+from idp.orgs.messages import profile_messages, upload_messages
+
 
 def kind_labels() -> dict[str, str]:
     """:data:`idp.account.service_requests.KINDS`."""
@@ -91,12 +95,15 @@ def result_labels() -> dict[str, str]:
 
 
 def request_errors() -> dict[str, str]:
-    """Why a request or a field was refused (:class:`RequestError` codes)."""
+    """Why a request or a field was refused (:class:`RequestError` codes); the phone,
+    upload and mail messages are those of the organisation and account pages."""
     return {
-        "required": _("Fill in this field."),
-        "too_long": _("This is too long."),
+        **upload_messages(),
+        "phone_invalid": profile_messages()["phone_invalid"],
+        "mail_failed": email_messages()["mail_failed"],
+        "required": str(_REQUIRED),
+        "too_long": str(_TOO_LONG),
         "email_invalid": _("Enter a valid email address, like name@example.org."),
-        "phone_invalid": _("A phone number has 6 to 20 digits, spaces or dashes."),
         "email_same": _("This is already your email address."),
         "email_taken": _("This address cannot be used. Choose another one."),
         "org_invalid": _("Choose one of your organisations."),
@@ -108,14 +115,11 @@ def request_errors() -> dict[str, str]:
             "You already have an open request of this kind. Wait for its answer; you "
             "can see it on your account page."
         ),
-        "document_missing": _("Choose a file: the one sent was empty."),
-        "document_too_large": _("The file is larger than 10 MB."),
         "not_awaiting_code": _("This request is not waiting for a code."),
         "code_wrong": _("That code is not right. Check the mail and try again."),
         "code_expired": _("The code expired or was used. Ask for a new one."),
         "code_locked": _("Too many tries. Wait a few minutes and try again."),
         "code_recently_sent": _("We sent a code a moment ago. Wait a minute before asking again."),
-        "mail_failed": _("We could not send the email. Try again in a few minutes."),
     }
 
 
