@@ -70,6 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     from idp.account import (
         email_page,  # noqa: F401 - routes on the account blueprint
+        service_request_pages,  # noqa: F401 - routes; registers the review decider
         session_views,  # noqa: F401 - routes on the account blueprint (issue 11)
         verify_page,  # noqa: F401 - routes on the account blueprint
     )
@@ -112,6 +113,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.admin import (  # noqa: F401 - routes on the operator blueprint
         audit_pages,
         client_pages,
+        factor_pages,
         org_pages,
         people,
         person_sessions,  # issue 11: "End all sessions"

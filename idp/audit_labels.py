@@ -144,6 +144,10 @@ def detail_labels() -> dict[str, str]:
         "media_type": _("File type"),
         "error": _("Error"),
         "sessions": _("Sessions"),
+        # issue 11: service requests and the operator's factor reset
+        "request": _("Service request"),
+        "result": _("What was done"),
+        "factors": _("Second factors ended"),
         **contact_labels(),
         **address_labels(),
     }

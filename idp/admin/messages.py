@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from idp.account import service_request_messages
 from idp.confirm import Confirmation
 from idp.orgs.messages import admin_email_messages, org_rule_messages
 
@@ -51,6 +52,7 @@ def people_messages() -> dict[str, str]:
             "were told; their refresh tokens ended too."
         ),
         "sessions_reason_missing": _("Give a reason for ending the sessions."),
+        **service_request_messages.people_messages(),
     }
 
 
@@ -115,6 +117,7 @@ def review_kind_labels() -> dict[str, str]:
         "staff_verification": _("Staff verification"),
         "company_registration": _("Company registration"),
         "document_check": _("Identity document already on file"),
+        "service_request": _("Service request"),
     }
 
 
@@ -155,4 +158,5 @@ def review_messages() -> dict[str, str]:
         ),
         "own_application": _("You cannot decide your own application: another operator must."),
         "not_found": _("There is no such item in the review queue."),
+        **service_request_messages.review_messages(),
     }

@@ -12,7 +12,10 @@ from typing import Any
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from idp.account import service_requests
 from idp.account.forms import PostForm
+from idp.account.service_request_messages import field_labels
+from idp.account.service_request_messages import kind_labels as request_kind_labels
 from idp.admin import reviews
 from idp.admin.messages import (
     review_flag_labels,
@@ -72,7 +75,11 @@ def _item_page(
         typed=typed or {},
         revealed=revealed,
         undecided=shown.item.status in review.UNDECIDED,
-        may_ask=shown.item.kind != review.DOCUMENT_CHECK,
+        may_ask=shown.item.kind not in (review.DOCUMENT_CHECK, review.SERVICE_REQUEST),
+        # issue 11: a service request's kind and details (its section of the page)
+        service_request=service_requests.for_item(db, item_id),
+        request_kinds=request_kind_labels(),
+        request_fields=field_labels(),
         own=shown.item.user_id == current_user.id,
         form=PostForm(),
     )

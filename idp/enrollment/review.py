@@ -31,7 +31,10 @@ COMPANY_REGISTRATION = "company_registration"
 # A registration whose identity document is already on file (R-01): the applicant is
 # told nothing more than "submitted"; an operator looks.
 DOCUMENT_CHECK = "document_check"
-KINDS = (STAFF_VERIFICATION, COMPANY_REGISTRATION, DOCUMENT_CHECK)
+# A person's service request (issue 11, MISSION B6: idp.account.service_requests); one
+# item per request, so a person's requests of different kinds are decided apart.
+SERVICE_REQUEST = "service_request"
+KINDS = (STAFF_VERIFICATION, COMPANY_REGISTRATION, DOCUMENT_CHECK, SERVICE_REQUEST)
 DECISIONS = ("approve", "reject", "more_info")
 UNDECIDED = ("open", "more_info")
 _STATUS_AFTER = {"approve": "approved", "reject": "rejected", "more_info": "more_info"}
@@ -68,10 +71,12 @@ def open_item(
     org_id: int | None = None,
     registration_id: int | None = None,
     flags: tuple[str, ...] = (),
+    fresh: bool = False,
 ) -> ReviewItem:
     """The undecided item of this kind and subject (the applicant, and the
     organisation when given), or a new one (a resubmission after
-    a rejection opens a new item; the rejected one stays as it was decided). Flushes."""
+    a rejection opens a new item; the rejected one stays as it was decided).
+    ``fresh``: always a new item (a service request is its own item). Flushes."""
     if kind not in KINDS:
         raise ValueError(kind)
     t = now()
@@ -80,9 +85,13 @@ def open_item(
     subject = [ReviewItem.user_id == user_id] if user_id is not None else []
     if org_id is not None or user_id is None:
         subject.append(ReviewItem.org_id == org_id)
-    item = db.scalar(
-        select(ReviewItem).where(
-            ReviewItem.kind == kind, ReviewItem.status.in_(UNDECIDED), *subject
+    item = (
+        None
+        if fresh
+        else db.scalar(
+            select(ReviewItem).where(
+                ReviewItem.kind == kind, ReviewItem.status.in_(UNDECIDED), *subject
+            )
         )
     )
     if item is None:

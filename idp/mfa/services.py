@@ -413,3 +413,30 @@ def revoke_factor(db: Session, settings: Settings, user: User, factor_id: int, r
         reason=reason,
         when=factor.revoked_at,
     )
+
+
+def reset_factors(db: Session, user_id: int, reason: str) -> int:
+    """Revoke every factor of the person (active or pending) and spend their unused
+    recovery codes: an operator's reset after a lost phone or key or a locked
+    authenticator app (issue 11, MISSION A8, B6). Unlike :func:`revoke_factor` it
+    ignores :func:`strong_factor_required`: the person enrols again at the next
+    sign-in that needs a second factor (with no strong factor left, the sign-in flow
+    offers enrolment: :func:`may_enrol_in_flow`). Returns how many factors ended.
+    Flushes; the caller audits and commits."""
+    if reason not in REVOKE_REASONS:
+        raise MfaError("bad_reason")
+    t = now()
+    ended = db.execute(
+        update(MfaFactor)
+        .where(MfaFactor.user_id == user_id, MfaFactor.status.in_(("active", "pending")))
+        .values(status="revoked", revoked_at=t, revoke_reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+        .values(used_at=t)
+        .execution_options(synchronize_session=False)
+    )
+    db.flush()
+    return ended

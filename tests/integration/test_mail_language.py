@@ -402,6 +402,14 @@ def test_unchosen_language_falls_back_to_the_deployment_default(app_factory, db,
 # --- Every template, both languages -------------------------------------------------
 
 SAMPLES = {
+    "service_request_result": {
+        "username": "alice",
+        "kind": "lost_device",
+        "approved": True,
+        "result": "factors_reset",
+        "reason": "",
+        "request_url": "https://idp.example/account/requests/1",
+    },
     "signin_code": {"code": "123456", "minutes": 10},
     "email_change_code": {"username": "alice", "email": "a@x.org", "code": "654321", "minutes": 10},
     "email_changed": {
