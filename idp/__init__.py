@@ -69,6 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     app.extensions["idp_oauth_server"] = create_server(app)
 
     from idp.account import (
+        data_rights_views,  # noqa: F401 - routes on the account blueprint
         email_page,  # noqa: F401 - routes on the account blueprint
         verify_page,  # noqa: F401 - routes on the account blueprint
     )
@@ -111,6 +112,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.admin import (  # noqa: F401 - routes on the operator blueprint
         audit_pages,
         client_pages,
+        closure_pages,
         org_pages,
         people,
         review_pages,

@@ -45,6 +45,14 @@ def people_messages() -> dict[str, str]:
         "unlocked": _("Lockout lifted."),
         "self": _("You cannot disable your own account."),
         "reason_missing": _("Choose a reason."),
+        # issue 11: closing an account (idp/admin/closure_pages.py)
+        "closed": _(
+            "Account closed. Its sessions and tokens ended; the person was told. Its personal "
+            "data will be erased after the retention period."
+        ),
+        "closure_reason_missing": _("Write the reason for closing the account."),
+        "already_closed": _("This account is already closed."),
+        "closed_not_enabled": _("A closed account cannot be enabled again."),
     }
 
 
