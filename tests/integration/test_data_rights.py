@@ -48,9 +48,9 @@ from tests.factories import (
     exchange,
     get_code,
     login,
+    mail_text,
     make_client,
     make_user,
-    mail_text,
     query,
 )
 from tests.integration.test_operator_console import _operator, _post
@@ -146,7 +146,12 @@ def world(app, db, settings):
             db, settings, "alice", ALICE_ID, phone="+66811110001", org_identifier="0105536092641"
         )
         bobby, _s, _c = _person(
-            db, settings, "bobby-other", BOB_ID, phone="+66822220002", org_identifier="0105536000011"
+            db,
+            settings,
+            "bobby-other",
+            BOB_ID,
+            phone="+66822220002",
+            org_identifier="0105536000011",
         )
         # Something alice did to bobby: in her export without bobby's data.
         record(
@@ -214,7 +219,11 @@ def test_export_has_every_section_of_this_person_only_X06(app, db, world, settin
     assert notice["version"] == current_version(db) and notice["ip"] == f"198.51.100.{alice.id}"
     assert [v["evidence_ref"] for v in data["identity_verifications"]] == ["REF-alice"]
     [factor] = data["second_factors"]
-    assert (factor["kind"], factor["name"], factor["status"]) == ("totp", "Phone of alice", "active")
+    assert (factor["kind"], factor["name"], factor["status"]) == (
+        "totp",
+        "Phone of alice",
+        "active",
+    )
     assert data["recovery_codes"] == {"unused": 10, "used": 0}
     assert len(data["sessions"]) == 1 and data["sessions"][0]["started_at"]
     assert [g["client_id"] for g in data["applications"]["grants"]] == [world["rp"].client_id]
@@ -333,7 +342,7 @@ def test_closure_request_then_operator_confirm_ends_everything_at_once_E08_S03(
 
     url = f"/operator/people/{alice.id}/close"
     people = _operator(client, world, "/operator/people?q=alice@example.org")
-    assert "Closure asked for on" in people and f'id="close-alice"' in people
+    assert "Closure asked for on" in people and 'id="close-alice"' in people
     no_reason = _post(client, url, people, reason="  ")
     assert query(no_reason.headers["Location"])["m"] == "closure_reason_missing"
     asking = _post(client, url, people, reason="Asked by the person, ticket 42")
@@ -348,6 +357,9 @@ def test_closure_request_then_operator_confirm_ends_everything_at_once_E08_S03(
     assert db.scalar(select(WebSession).where(WebSession.user_id == alice.id)) is None
     assert browser.get("/account").status_code in (302, 303)  # the old cookie: signed out
     assert _refresh(app.test_client(), rp, refresh_token).get_json()["error"] == "invalid_grant"
+    # Refused above for the inactive account anyway; the tokens themselves ended too.
+    live = select(Token).where(Token.user_id == alice.id, Token.revoked_at.is_(None))
+    assert db.scalars(live).all() == []
     assert login(app.test_client(), "alice").status_code == 200  # the form again: refused
     subjects = [m["Subject"] for m in smtp_sink.to("alice@example.org")]
     assert subjects[-1] == "Your account was closed"
@@ -439,9 +451,7 @@ def test_erasure_job_after_retention_keeps_the_audit_trail_X06(app, db, world, s
         assert _count(db, model, alice.id) == 0, model.__name__
     [notice] = db.scalars(select(NoticeAcceptance).where(NoticeAcceptance.user_id == alice.id))
     assert (notice.ip, notice.user_agent) == (None, "")  # that she consented stays provable
-    [service_request] = db.scalars(
-        select(ServiceRequest).where(ServiceRequest.user_id == alice.id)
-    )
+    [service_request] = db.scalars(select(ServiceRequest).where(ServiceRequest.user_id == alice.id))
     assert service_request.details == {}
     after = db.scalars(select(AuditEvent).where(AuditEvent.subject_user_id == alice.id)).all()
     assert set(events_before) <= {e.id for e in after}
@@ -474,11 +484,15 @@ def test_disabling_ends_sessions_through_end_sessions_and_refresh_tokens_E08(
     browser, refresh_token = _signed_in_with_refresh(app, rp)
     alice = world["alice"]
     people = _operator(client, world, "/operator/people?q=alice@example.org")
-    done = _post(client, f"/operator/people/{alice.id}/active", people, action="disable", reason="left")
+    done = _post(
+        client, f"/operator/people/{alice.id}/active", people, action="disable", reason="left"
+    )
     assert query(done.headers["Location"])["m"] == "disabled"
     assert db.scalar(select(WebSession).where(WebSession.user_id == alice.id)) is None
     assert browser.get("/account").status_code in (302, 303)
     assert _refresh(app.test_client(), rp, refresh_token).get_json()["error"] == "invalid_grant"
+    live = select(Token).where(Token.user_id == alice.id, Token.revoked_at.is_(None))
+    assert db.scalars(live).all() == []
     [delivery] = db.scalars(select(LogoutDelivery)).all()
     assert (delivery.client_id, delivery.reason, delivery.sub) == (
         rp.client_id,
