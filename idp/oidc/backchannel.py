@@ -62,8 +62,10 @@ def enqueue(db: Session, user: User, sids: Iterable[str], reason: str) -> list[L
             Grant.sid.in_(sids),
             Client.backchannel_logout_uri.is_not(None),
         )
-        .distinct()
     ).all()
+    # One per (session, client): deduplicated here, not by SELECT DISTINCT, which
+    # PostgreSQL refuses over the clients' json columns (no equality operator).
+    pairs = list(dict.fromkeys((sid, client) for sid, client in pairs))
     if not pairs:
         return []
     settings = current_app.extensions["idp_settings"]
