@@ -69,6 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     app.extensions["idp_oauth_server"] = create_server(app)
 
     from idp.account import (
+        data_rights_views,  # noqa: F401 - routes on the account blueprint
         email_page,  # noqa: F401 - routes on the account blueprint
         service_request_pages,  # noqa: F401 - routes; registers the review decider
         session_views,  # noqa: F401 - routes on the account blueprint (issue 11)
@@ -113,6 +114,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.admin import (  # noqa: F401 - routes on the operator blueprint
         audit_pages,
         client_pages,
+        closure_pages,
         factor_pages,
         org_pages,
         people,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
+from idp.account import data_rights
 from idp.account.lockout import purge_identifiers
 from idp.audit import AuditTag, record
 from idp.config import Settings
@@ -216,6 +217,31 @@ def deliver_logout_tokens(db: Session, settings: Settings, t: int) -> int:
     return sum(deliver_due(db, settings, t).values())
 
 
+def erase_closed_accounts(db: Session, settings: Settings, t: int, batch: int = BATCH) -> int:
+    """Erase the personal data of accounts closed more than
+    ``closed_account_retention_days`` ago (PDPA s.33; :func:`idp.account.data_rights.
+    erase`), each once (``erased_at``), each audited; a batch per commit."""
+    cutoff = t - settings.closed_account_retention_days * DAY
+    n = 0
+    while True:
+        users = list(
+            db.scalars(
+                select(User)
+                .where(
+                    User.closed_at.is_not(None), User.closed_at <= cutoff, User.erased_at.is_(None)
+                )
+                .order_by(User.id)
+                .limit(batch)
+            )
+        )
+        for user in users:
+            data_rights.erase(db, user, t)
+        db.commit()
+        n += len(users)
+        if len(users) < batch:
+            return n
+
+
 def run_jobs(db: Session, settings: Settings) -> dict[str, int]:
     """Every job once. Mails are rendered from templates: run inside an app context
     (``idp jobs run`` pushes one). Reminders go before expiry, so that a member whose
@@ -229,4 +255,5 @@ def run_jobs(db: Session, settings: Settings) -> dict[str, int]:
         "proofing_purged": purge_proofing(db, t),
         "purged": purge(db, t),
         "logout_tokens_tried": deliver_logout_tokens(db, settings, t),
+        "closed_accounts_erased": erase_closed_accounts(db, settings, t),
     }

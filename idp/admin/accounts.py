@@ -1,7 +1,9 @@
 """Operator decisions on people's accounts: disable, enable, unlock, and the operator
 right itself. Disabling ends everything at once (SECURITY.md E-08): browser sessions,
 grants with their access and refresh tokens, and consents; login, refresh and userinfo
-already refuse an inactive account."""
+already refuse an inactive account. Sessions end through the one front door
+(:func:`idp.account.signout.end_sessions`), so their clients are told (back-channel
+logout). A closed account (:mod:`idp.account.data_rights`) is never enabled again."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from idp.account.lockout import clear_identifiers
+from idp.account.signout import end_sessions
 from idp.audit import AuditTag, record
 from idp.db import now
-from idp.models import Consent, Grant, User, WebSession
+from idp.models import Consent, Grant, User
 from idp.oidc.revocation import end_grants
 
 
@@ -32,11 +35,13 @@ def set_active(db: Session, user_id: int, active: bool, reason: str, actor: int)
         raise AccountChangeRefused("self")  # an operator never locks themself out
     if reason not in REASONS:
         raise AccountChangeRefused("reason_missing")
+    if active and user.closed_at is not None:
+        raise AccountChangeRefused("closed_not_enabled")
     before, user.is_active, user.updated_at = user.is_active, active, now()
     if not active:
+        end_sessions(db, user, "account_disabled")
         end_grants(db, Grant.user_id == user_id)
         db.execute(delete(Consent).where(Consent.user_id == user_id))
-        db.execute(delete(WebSession).where(WebSession.user_id == user_id))
     record(
         db,
         AuditTag.OP_USER_ACTIVE_CHANGED,

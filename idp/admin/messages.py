@@ -53,6 +53,14 @@ def people_messages() -> dict[str, str]:
         ),
         "sessions_reason_missing": _("Give a reason for ending the sessions."),
         **service_request_messages.people_messages(),
+        # issue 11: closing an account (idp/admin/closure_pages.py)
+        "closed": _(
+            "Account closed. Its sessions and tokens ended; the person was told. Its personal "
+            "data will be erased after the retention period."
+        ),
+        "closure_reason_missing": _("Write the reason for closing the account."),
+        "already_closed": _("This account is already closed."),
+        "closed_not_enabled": _("A closed account cannot be enabled again."),
     }
 
 

@@ -446,6 +446,7 @@ SAMPLES = {
         "link": "https://idp.example/register/company/1",
     },
     "account_status": {"username": "alice", "active": True},
+    "account_closure": {"username": "alice", "stage": "closed", "when": T0, "days": 30},
     "totp_expiring": {"username": "alice", "name": "Phone", "days": 1, "expires_at": T0},
     "membership_expiring": {"username": "alice", "days": 14, "expires_at": T0},
     # issue 10: registration and the staff decision
