@@ -70,6 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     from idp.account import (
         email_page,  # noqa: F401 - routes on the account blueprint
+        recovery_views,  # noqa: F401 - forgot password (issue 11)
         verify_page,  # noqa: F401 - routes on the account blueprint
     )
     from idp.account.views import bp as account_bp
@@ -113,6 +114,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         client_pages,
         org_pages,
         people,
+        reset_code_pages,  # noqa: F401 - operator sends a reset code
         review_pages,
     )
     from idp.admin.views import bp as admin_bp

@@ -45,6 +45,14 @@ def people_messages() -> dict[str, str]:
         "unlocked": _("Lockout lifted."),
         "self": _("You cannot disable your own account."),
         "reason_missing": _("Choose a reason."),
+        # issue 11: the operator sends a password-reset code (idp.admin.reset_code_pages)
+        "reset_code_sent": _(
+            "A password-reset code was sent to the person's registered email (valid 10 "
+            "minutes). They choose the new password themselves."
+        ),
+        "reset_reason_missing": _("Give a reason (at most 200 characters)."),
+        "reset_too_soon": _("A reset code was sent less than 90 seconds ago: wait a moment."),
+        "reset_mail_failed": _("We could not send the email. Try again in a few minutes."),
     }
 
 

@@ -403,6 +403,13 @@ def test_unchosen_language_falls_back_to_the_deployment_default(app_factory, db,
 
 SAMPLES = {
     "signin_code": {"code": "123456", "minutes": 10},
+    "password_reset_code": {
+        "username": "alice",
+        "code": "246810",
+        "minutes": 10,
+        "link": "http://localhost/account/forgot/resume?ticket=t",
+    },
+    "password_reset_done": {"username": "alice", "when": T0},
     "email_change_code": {"username": "alice", "email": "a@x.org", "code": "654321", "minutes": 10},
     "email_changed": {
         "username": "alice",
