@@ -57,12 +57,12 @@ def _with_document(db, settings, user, number):
 
 @pytest.fixture
 def alice(db, settings):
-    return _with_document(db, settings, make_user(db, "alice"), ALICE_ID)
+    return _with_document(db, settings, make_user(db, "alice", locale="en"), ALICE_ID)
 
 
 @pytest.fixture
 def bob(db, settings):
-    return _with_document(db, settings, make_user(db, "bob"), BOB_ID)
+    return _with_document(db, settings, make_user(db, "bob", locale="en"), BOB_ID)
 
 
 def _user(db, name="alice"):
@@ -412,7 +412,7 @@ def _operator(app, db, settings, path):
 def test_operator_sends_a_code_with_a_reason_never_a_password(app, db, settings, smtp_sink):
     """Issue 11: "send a password-reset code (never a password)", with a reason,
     audited; the mail's link opens the flow the code is bound to."""
-    nodoc = make_user(db, "nodoc")
+    nodoc = make_user(db, "nodoc", locale="en")
     op, page = _operator(app, db, settings, "/operator/people?q=nodoc")
     assert 'name="reason"' in page and "reset-code-nodoc" in page
     token = csrf_token(page)
