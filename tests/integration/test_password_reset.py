@@ -192,6 +192,8 @@ def test_mail_and_reset_in_the_recipients_language(app, client, db, alice, smtp_
 
 
 def test_reset_ends_sessions_and_refresh_tokens_and_tells_the_person_A12(app, db, alice, smtp_sink):
+    _user(db).must_change_password = True  # e.g. flagged by an operator (B2)
+    db.commit()
     rp = make_client(db)
     elsewhere = app.test_client()
     code, verifier, _ = get_code(elsewhere, rp, scope="openid offline_access")
@@ -345,6 +347,18 @@ def test_code_from_an_earlier_flow_is_rejected_A11(app, client, alice, smtp_sink
         assert _enter(client, earlier).status_code == 400
 
 
+def test_code_of_a_parallel_earlier_flow_is_rejected_A11(app, alice, smtp_sink):
+    """A second flow within the pause gets no code of its own; the first flow's code
+    (the account's latest) still does not work in it: codes are bound to their flow."""
+    first, second = app.test_client(), app.test_client()
+    with time_machine.travel(T0, tick=False):
+        _start(first)
+        _start(second)
+        [code] = _codes(smtp_sink)
+        assert _enter(second, code).status_code == 400
+        assert _enter(first, code).status_code == 303
+
+
 # --- A-12: no MFA bypass -----------------------------------------------------------
 
 
@@ -375,6 +389,18 @@ def test_totp_user_must_present_the_factor_before_the_new_password_works_A12(
         assert ok.status_code == 303 and ok.headers["Location"].endswith("/forgot/password")
         assert _new_password(client).status_code == 303
     assert _can_sign_in(app, NEW_PASSWORD)
+
+
+def test_service_refuses_the_password_without_the_factor_A12(app, db, settings, alice_totp):
+    """The service's own check, behind the page's redirect: a flow whose code was
+    accepted but whose second factor was not proven cannot set a password."""
+    from idp.account import recovery
+
+    flow = recovery.ResetFlow(id="f", user_id=_user(db).id, started=T0, sent_at=T0, code_ok_at=T0)
+    refused = pytest.raises(recovery.ResetError, match="factor_needed")
+    with app.test_request_context(), time_machine.travel(T0 + 5, tick=False), refused:
+        recovery.complete(db, settings, flow, NEW_PASSWORD)
+    assert _can_sign_in(app, PASSWORD)
 
 
 def test_recovery_code_counts_as_the_factor_A12(app, client, db, settings, alice_totp, smtp_sink):
