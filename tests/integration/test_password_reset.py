@@ -413,6 +413,35 @@ def test_recovery_code_counts_as_the_factor_A12(app, client, db, settings, alice
     assert _new_password(client).status_code == 303
 
 
+def test_security_key_user_passes_the_key_in_the_reset_flow_A12(app, db, alice, smtp_sink):
+    """WebAuthn-only: the reset flow runs the assertion ceremony (its own endpoints,
+    the challenge bound to this browser session) before the password page opens."""
+    from tests.integration.test_webauthn import register
+    from tests.webauthn_soft import SoftAuthenticator
+
+    key, owner = SoftAuthenticator(), app.test_client()
+    login(owner)
+    assert register(owner, key)["ok"] is True
+    client = app.test_client()
+    _start(client)
+    _enter(client, _codes(smtp_sink)[0])
+    assert client.get("/account/forgot/next").headers["Location"].endswith("/forgot/verify")
+    page = client.get("/account/forgot/verify").get_data(as_text=True)
+    assert 'id="webauthn-start"' in page and 'id="totp-code"' not in page
+    csrf = {"X-CSRFToken": csrf_token(page)}
+    post = {"content_type": "application/json", "headers": csrf}
+    opts = client.post("/account/forgot/webauthn/options", data="{}", **post).get_json()
+    forged = SoftAuthenticator().get(opts, "http://localhost")  # not the registered key
+    assert client.post("/account/forgot/webauthn/verify", data=forged, **post).status_code == 400
+    assert _new_password(client).headers["Location"].endswith("/forgot/verify")
+    opts = client.post("/account/forgot/webauthn/options", data="{}", **post).get_json()
+    body = key.get(opts, "http://localhost")
+    done = client.post("/account/forgot/webauthn/verify", data=body, **post).get_json()
+    assert done == {"ok": True, "redirect": "/account/forgot/password"}
+    assert _new_password(client).status_code == 303
+    assert _can_sign_in(app, NEW_PASSWORD)
+
+
 # --- the operator's action ---------------------------------------------------------
 
 
