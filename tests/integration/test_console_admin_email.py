@@ -125,4 +125,6 @@ def test_operator_console_keeps_every_endpoint_after_the_split(app):
         "decide_item",
         "review_document_file",
         "reveal_document",
+        # issue 11: operator actions on a person
+        "send_reset_code",
     }
