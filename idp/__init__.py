@@ -71,6 +71,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.account import (
         data_rights_views,  # noqa: F401 - routes on the account blueprint
         email_page,  # noqa: F401 - routes on the account blueprint
+        recovery_views,  # noqa: F401 - forgot password (issue 11)
         service_request_pages,  # noqa: F401 - routes; registers the review decider
         session_views,  # noqa: F401 - routes on the account blueprint (issue 11)
         verify_page,  # noqa: F401 - routes on the account blueprint
@@ -119,6 +120,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         org_pages,
         people,
         person_sessions,  # issue 11: "End all sessions"
+        reset_code_pages,  # noqa: F401 - operator sends a reset code
         review_pages,
     )
     from idp.admin.views import bp as admin_bp

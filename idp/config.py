@@ -104,6 +104,10 @@ class Settings:
     backchannel_logout_worker: bool = True
     # IDP_PASSWORD_RESET_RATE_LIMIT: forgot-password submissions per client IP
     password_reset_rate_limit: str = "10 per hour"  # noqa: S105 (a rate, not a secret)
+    # IDP_PASSWORD_RESET_ANSWER_MS: the forgot-password pages answer no sooner than this
+    # after the request came in, whether or not the details matched (A-09: no timing
+    # oracle from the code being stored and mailed)
+    password_reset_answer_ms: int = 400
     # IDP_CLOSED_ACCOUNT_RETENTION_DAYS: a closed account's personal data is erased after
     closed_account_retention_days: int = 30
     extra: dict[str, Any] = field(default_factory=dict)  # test-only Flask config overrides

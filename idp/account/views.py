@@ -111,8 +111,9 @@ def login() -> Any:
 
 @bp.route("/account/recover")
 def recover() -> Any:
-    """Until self-service recovery exists (issue 11): who can help."""
-    return render_template("account/recover.html")
+    """The old address of password recovery (issue 9): now the forgot-password page
+    (idp.account.recovery_views)."""
+    return redirect(url_for("account.forgot"))
 
 
 def _next_target() -> str | None:

@@ -61,6 +61,14 @@ def people_messages() -> dict[str, str]:
         "closure_reason_missing": _("Write the reason for closing the account."),
         "already_closed": _("This account is already closed."),
         "closed_not_enabled": _("A closed account cannot be enabled again."),
+        # issue 11: the operator sends a password-reset code (idp.admin.reset_code_pages)
+        "reset_code_sent": _(
+            "A password-reset code was sent to the person's registered email (valid 10 "
+            "minutes). They choose the new password themselves."
+        ),
+        "reset_reason_missing": _("Give a reason (at most 200 characters)."),
+        "reset_too_soon": _("A reset code was sent less than 90 seconds ago: wait a moment."),
+        "reset_mail_failed": _("We could not send the email. Try again in a few minutes."),
     }
 
 

@@ -129,4 +129,6 @@ def test_operator_console_keeps_every_endpoint_after_the_split(app):
         "reset_factors",
         # issue 11: closing an account (idp/admin/closure_pages.py)
         "close_account",
+        # issue 11: operator actions on a person
+        "send_reset_code",
     }

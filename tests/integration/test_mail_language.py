@@ -411,6 +411,13 @@ SAMPLES = {
         "request_url": "https://idp.example/account/requests/1",
     },
     "signin_code": {"code": "123456", "minutes": 10},
+    "password_reset_code": {
+        "username": "alice",
+        "code": "246810",
+        "minutes": 10,
+        "link": "http://localhost/account/forgot/resume?ticket=t",
+    },
+    "password_reset_done": {"username": "alice", "when": T0},
     "email_change_code": {"username": "alice", "email": "a@x.org", "code": "654321", "minutes": 10},
     "email_changed": {
         "username": "alice",

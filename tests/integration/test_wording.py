@@ -356,7 +356,7 @@ def test_paused_sign_in_reads_the_same_for_an_unknown_name_A02(client, alice, la
                 assert "recover-link" not in text
             else:
                 assert PAUSED[lang] in text and FAILED[lang] not in text
-                assert 'id="recover-link" href="/account/recover"' in text
+                assert 'id="recover-link" href="/account/forgot"' in text
         right = _post_login(client, "alice", PASSWORD)  # paused: not even verified
         assert _body(right) == _body(_post_login(client, "nobody-here", PASSWORD))
         traveller.shift(299)
@@ -402,7 +402,7 @@ def test_identifier_counts_store_no_names_and_are_purged(app, client, db, alice)
 )
 def test_recovery_page_says_who_can_help(client, lang, expected):
     _lang(client, lang)
-    resp = client.get("/account/recover")
+    resp = client.get("/account/recover", follow_redirects=True)  # now /account/forgot
     assert resp.status_code == 200 and expected in _text(resp)
 
 
