@@ -495,6 +495,56 @@ def _walk_staff(walk, page) -> None:
     walk.goto(page, "/account/application", "account: staff application")
 
 
+ALICE_ID = "3100900123455"  # a valid check digit (13th) for the forgot-password walk
+
+
+def _walk_lifecycle(walk, page) -> None:
+    """Issue 11: the account page's new sections and pages (a service request, the
+    person's data, closing the account), then forgot password for a person without a
+    second factor (every step) and one with only a security key (the factor step)."""
+    from idp.enrollment import pii
+    from idp.enrollment.identity import check_national_id
+
+    live = walk.live
+    settings = live.app.extensions["idp_settings"]
+    with get_db(live.app).factory() as db:
+        for username, number in (("alice", ALICE_ID), ("dara", "3700100123455")):
+            user = db.scalar(select(User).where(User.username_key == username))
+            for name, value in pii.seal(settings, check_national_id(number)).columns().items():
+                setattr(user, name, value)
+        db.commit()
+    page.goto(live.issuer + "/login")
+    sign_in(page, "alice")
+    walk.check(page, "account: sessions, requests, data rights")
+    walk.goto(page, "/account/requests/new?kind=lost_device", "service request: form")
+    page.fill("#explanation", "My phone was stolen on the train.")
+    page.click("#send-request")
+    walk.check(page, "service request: submitted")
+    walk.goto(page, "/account/data", "your data: download")
+    walk.goto(page, "/account/close", "close the account: confirm")
+    page.context.clear_cookies()
+
+    for username, number in (("alice", ALICE_ID), ("dara", "3700100123455")):
+        walk.goto(page, "/account/forgot", "forgot password: request")
+        page.fill("#identifier", username)
+        page.fill("#document", number)
+        page.click("#forgot-submit")
+        walk.check(page, "forgot password: code")
+        mail = live.inbox.to(f"{username}@example.org")[-1]
+        page.fill("#code", re.search(r"\b(\d{6})\b", mail_text(mail)).group(1))
+        page.click("#code-submit")
+        if username == "dara":
+            expect(page.locator("#webauthn-start")).to_be_visible()
+            walk.check(page, "forgot password: second factor")
+            break
+        walk.check(page, "forgot password: new password")
+        page.fill("#password", "a new river boat lantern")
+        page.fill("#password-confirm", "a new river boat lantern")
+        page.click("#reset-submit")
+        expect(page.locator("#reset-done")).to_be_visible()
+        walk.check(page, "forgot password: done")
+
+
 @pytest.mark.parametrize("lang", ["th", "en"])
 def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
     """WCAG 2.1 AA (issue 9): axe-core finds no serious or critical violation on any
@@ -512,6 +562,7 @@ def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
         _walk_proofing,
         _walk_registration,
         _walk_staff,
+        _walk_lifecycle,
     ):
         context = walk.context()
         visit(walk, context.new_page())
