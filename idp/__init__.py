@@ -70,6 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     from idp.account import (
         email_page,  # noqa: F401 - routes on the account blueprint
+        password_views,  # noqa: F401 - routes on the account blueprint (issue 11)
         verify_page,  # noqa: F401 - routes on the account blueprint
     )
     from idp.account.views import bp as account_bp
@@ -112,6 +113,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         audit_pages,
         client_pages,
         org_pages,
+        password_pages,  # issue 11: require a password change
         people,
         review_pages,
     )

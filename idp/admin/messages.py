@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from idp.account.password_messages import operator_messages as password_operator_messages
 from idp.confirm import Confirmation
 from idp.orgs.messages import admin_email_messages, org_rule_messages
 
@@ -45,6 +46,7 @@ def people_messages() -> dict[str, str]:
         "unlocked": _("Lockout lifted."),
         "self": _("You cannot disable your own account."),
         "reason_missing": _("Choose a reason."),
+        **password_operator_messages(),  # issue 11: require a password change
     }
 
 
