@@ -9,6 +9,7 @@ import json
 from urllib.parse import urlencode
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from idp.account.passwords import verify_password
@@ -34,6 +35,7 @@ from tests.integration.test_org_console import _invite, _join, _link
 from tests.integration.test_org_console import world as org_world  # noqa: F401 - fixture
 
 NEW = "a brand new passphrase 42"
+T0 = 1_900_000_000
 OFFLINE = "openid profile email offline_access"
 
 
@@ -104,37 +106,42 @@ def test_wrong_current_password_counts_toward_the_lockout_A08(app, client, db):
 def test_change_ends_other_sessions_and_their_tokens_keeps_this_one_A08(app, client, db, smtp_sink):
     """A-08: the other session's cookie no longer works and its tokens end; this
     session stays signed in (with a new id, S-02); the person is mailed; audited."""
-    make_user(db, "alice")
+    make_user(db, "alice", locale="en")
     rp = make_client(db, grant_types=["authorization_code", "refresh_token"])
-    other = app.test_client()
-    login(other, "alice")
-    theirs = _tokens(other, rp)
-    login(client, "alice")
-    mine = _tokens(client, rp)
-    before = client.get_cookie("idp_session").value
-    changed_from = _user(db).password_changed_at
+    with time_machine.travel(T0, tick=False) as traveller:
+        other = app.test_client()
+        login(other, "alice")
+        theirs = _tokens(other, rp)
+        login(client, "alice")
+        mine = _tokens(client, rp)
+        before = client.get_cookie("idp_session").value
+        changed_from = _user(db).password_changed_at  # made outside the travel: before T0
 
-    done = _change(client)
-    assert done.status_code == 303 and query(done.headers["Location"])["m"] == "password_changed"
+        traveller.shift(30)  # the change comes later than the sign-ins
+        done = _change(client)
+        assert done.status_code == 303
+        assert query(done.headers["Location"])["m"] == "password_changed"
 
-    user = _user(db)
-    assert verify_password(user.password_hash, NEW)
-    assert user.password_changed_at >= changed_from
-    assert client.get("/account").status_code == 200
-    assert client.get_cookie("idp_session").value != before  # rotated
-    gone = other.get("/account")
-    assert gone.status_code == 302 and "/login" in gone.headers["Location"]
-    # The other session's tokens end at once (access and refresh); this session's
-    # access token runs on, and a new sign-in of its own (SSO) refreshes again.
-    assert _userinfo(client, theirs["access_token"]).status_code == 401
-    assert _refresh(client, rp, theirs["refresh_token"]).get_json()["error"] == "invalid_grant"
-    assert _userinfo(client, mine["access_token"]).status_code == 200
-    again = _tokens(client, rp)  # no password asked: the session stays signed in
-    assert _refresh(client, rp, again["refresh_token"]).status_code == 200
+        user = _user(db)
+        assert verify_password(user.password_hash, NEW)
+        assert user.password_changed_at == T0 + 30 > changed_from
+        assert client.get("/account").status_code == 200
+        assert client.get_cookie("idp_session").value != before  # rotated
+        gone = other.get("/account")
+        assert gone.status_code == 302 and "/login" in gone.headers["Location"]
+        # The other session's tokens end at once (access and refresh); this session's
+        # access token runs on, and a new sign-in of its own (SSO) refreshes again.
+        assert _userinfo(client, theirs["access_token"]).status_code == 401
+        refused = _refresh(client, rp, theirs["refresh_token"])
+        assert refused.get_json()["error"] == "invalid_grant"
+        assert _userinfo(client, mine["access_token"]).status_code == 200
+        again = _tokens(client, rp)  # no password asked: the session stays signed in
+        assert _refresh(client, rp, again["refresh_token"]).status_code == 200
     event = _events(db, "account:password:changed")[0]
     assert event.details == {"forced": False, "sessions_ended": 1}
     mail = smtp_sink.to("alice@example.org")[-1]
-    assert "password" in mail["Subject"].lower() and "alice" in mail_text(mail)
+    assert mail["Subject"] == "The password of your account was changed"  # in her language
+    assert "The password of the account alice was changed" in mail_text(mail)
 
 
 @pytest.mark.parametrize(
