@@ -43,17 +43,11 @@ from idp.oidc import flows
 from idp.oidc.interaction import url_for_next, who_asks
 from idp.oidc.pipeline import Next
 
-# While ``must_change_password`` is set, a signed-in person reaches only these pages
-# (and the protocol endpoints, whose pipeline step answers for itself): the page to
-# choose the password, signing in again and signing out.
-OPEN_WHILE_CHANGE_DUE = {
-    "account.new_password",
-    "account.login",
-    "account.logout",
-    "static",
-    "bootstrap.static",
-}
-OPEN_BLUEPRINTS = {"oidc", "dev"}
+# While ``must_change_password`` is set, a signed-in person reaches only these pages,
+# the protocol endpoints (blueprint "oidc": the pipeline step answers for itself), the
+# development outbox, and what belongs to no blueprint (static files, the logo).
+OPEN_WHILE_CHANGE_DUE = {"account.new_password", "account.login", "account.logout"}
+OPEN_BLUEPRINTS = {"oidc", "dev", "bootstrap"}
 
 
 @bp.before_app_request
@@ -64,9 +58,9 @@ def _password_change_first() -> Any:
     ``interaction_required`` there), so /authorize and the other protocol endpoints
     are left alone."""
     endpoint = request.endpoint or ""
-    if endpoint in OPEN_WHILE_CHANGE_DUE or endpoint.split(".")[0] in OPEN_BLUEPRINTS:
+    if "." not in endpoint or endpoint in OPEN_WHILE_CHANGE_DUE:
         return None
-    if not endpoint or not current_user.is_authenticated:
+    if endpoint.split(".")[0] in OPEN_BLUEPRINTS or not current_user.is_authenticated:
         return None
     if not current_user.must_change_password:
         return None

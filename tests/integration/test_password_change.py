@@ -250,6 +250,9 @@ def test_direct_sign_in_with_the_flag_goes_to_the_change_first_B2(client, db):
     home = client.get(signed.headers["Location"])
     assert home.status_code == 303 and home.headers["Location"] == "/account/password/new"
     assert client.get("/account/profile").headers["Location"] == "/account/password/new"
+    logo = client.get("/brand/logo")  # the page's own logo loads
+    logo.close()
+    assert logo.status_code == 200
     done = _new_password(client, "/account/password/new")
     assert done.headers["Location"] == "/account"
     assert client.get("/account").status_code == 200
