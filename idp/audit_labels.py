@@ -142,6 +142,10 @@ def detail_labels() -> dict[str, str]:
         "membership": _("Membership"),
         "method": _("Verification method"),
         "media_type": _("File type"),
+        # issue 11: passwords and profile
+        "forced": _("Required by an operator"),
+        "sessions_ended": _("Other sessions ended"),
+        "fields": _("Fields changed"),
         **contact_labels(),
         **address_labels(),
     }

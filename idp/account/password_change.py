@@ -117,14 +117,6 @@ def require_change(db: Session, user_id: int, reason: str, actor: int) -> User:
     reason = " ".join(reason.split())[:REASON_MAX]
     if not reason:
         raise PasswordChangeRefused("reason_missing", "reason")
-    before = user.must_change_password
     user.must_change_password = True
-    record(
-        db,
-        AuditTag.OP_PASSWORD_CHANGE_REQUIRED,
-        actor=actor,
-        subject=user_id,
-        before=before,
-        reason=reason,
-    )
+    record(db, AuditTag.OP_PASSWORD_CHANGE_REQUIRED, actor=actor, subject=user_id, reason=reason)
     return user

@@ -125,4 +125,6 @@ def test_operator_console_keeps_every_endpoint_after_the_split(app):
         "decide_item",
         "review_document_file",
         "reveal_document",
+        # issue 11
+        "require_password_change",
     }
