@@ -54,8 +54,9 @@ def enqueue(db: Session, user: User, sids: Iterable[str], reason: str) -> list[L
     sids = [s for s in sids if s]
     if not sids:
         return []
-    pairs = db.execute(
-        select(Grant.sid, Client)
+    # DISTINCT over ids only: PostgreSQL has no equality for the clients' json columns.
+    id_pairs = db.execute(
+        select(Grant.sid, Client.id)
         .join(Client, Client.client_id == Grant.client_id)
         .where(
             Grant.user_id == user.id,
@@ -64,8 +65,9 @@ def enqueue(db: Session, user: User, sids: Iterable[str], reason: str) -> list[L
         )
         .distinct()
     ).all()
-    if not pairs:
+    if not id_pairs:
         return []
+    pairs = [(sid, db.get(Client, client_id)) for sid, client_id in id_pairs]
     settings = current_app.extensions["idp_settings"]
     ring = current_app.extensions["idp_keys"].get(db)
     t = now()
