@@ -71,6 +71,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.account import (
         data_rights_views,  # noqa: F401 - routes on the account blueprint
         email_page,  # noqa: F401 - routes on the account blueprint
+        password_views,  # noqa: F401 - routes on the account blueprint (issue 11)
         recovery_views,  # noqa: F401 - forgot password (issue 11)
         service_request_pages,  # noqa: F401 - routes; registers the review decider
         session_views,  # noqa: F401 - routes on the account blueprint (issue 11)
@@ -118,6 +119,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         closure_pages,
         factor_pages,
         org_pages,
+        password_pages,  # issue 11: require a password change
         people,
         person_sessions,  # issue 11: "End all sessions"
         reset_code_pages,  # noqa: F401 - operator sends a reset code

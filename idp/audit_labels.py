@@ -148,6 +148,10 @@ def detail_labels() -> dict[str, str]:
         "request": _("Service request"),
         "result": _("What was done"),
         "factors": _("Second factors ended"),
+        # issue 11: passwords and profile
+        "forced": _("Required by an operator"),
+        "sessions_ended": _("Other sessions ended"),
+        "fields": _("Fields changed"),
         **contact_labels(),
         **address_labels(),
     }

@@ -27,7 +27,8 @@ def users() -> None:
 )
 @click.option("--json", "as_json", is_flag=True)
 def users_add(username, email, name, password_stdin, as_json) -> None:
-    """Create a person; prints them as JSON with their `sub`."""
+    """Create a person; prints them as JSON with their `sub`. The person must choose a
+    new password at the first sign-in (the password given here was chosen for them)."""
     from idp.account.services import AccountError, create_user
     from idp.db import get_db
 
@@ -35,7 +36,16 @@ def users_add(username, email, name, password_stdin, as_json) -> None:
     app = _app()
     with get_db(app).factory() as s:
         try:
-            user = create_user(s, username=username, email=email, password=password, name=name)
+            # Someone else chose this password: the person chooses their own at the
+            # first sign-in, before any client gets a token (MISSION B2).
+            user = create_user(
+                s,
+                username=username,
+                email=email,
+                password=password,
+                name=name,
+                must_change_password=True,
+            )
         except AccountError as exc:
             _fail(str(exc))
         s.commit()

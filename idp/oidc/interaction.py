@@ -22,6 +22,7 @@ ENDPOINTS = {
     Next.CONSENT: "oidc.consent",
     Next.MEMBERSHIP: "oidc.membership",
     Next.TERMS: "oidc.notice",
+    Next.PASSWORD_CHANGE: "account.new_password",
 }
 
 

@@ -12,7 +12,9 @@ for the relying party. /authorize parses the request, gathers a ``Context``
     membership       issue 10: a temporary membership past its date, a staff review
                      pending or rejected (R-05), or less than the client requires
                      (verified, staff_verified)     -> MEMBERSHIP | interaction_required
-    password_change  reserved (issue 11): a password that must be changed first
+    password_change  issue 11 (MISSION B2): an account made by an operator or flagged
+                     must choose its own password first
+                                           -> PASSWORD_CHANGE | interaction_required
     terms            issue 10: the newest personal-data notice not yet accepted
                                                     -> TERMS | interaction_required
     step_up          mfa.policy: password again / second factor / enrolment
@@ -50,6 +52,7 @@ class Next(Enum):
     CONSENT = "consent"
     MEMBERSHIP = "membership"
     TERMS = "terms"
+    PASSWORD_CHANGE = "password_change"  # noqa: S105 - a page name
 
 
 # ``mfa.policy.Decision.next_step`` -> the page that obtains it ("deny" has none).
@@ -107,6 +110,9 @@ class Context:
     required_membership: str | None = None
     notice_current: int | None = None
     notice_accepted: int | None = None
+    # Issue 11: an operator made the account (or flagged it): the person must choose
+    # their own password before any client gets a token (``User.must_change_password``).
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,10 +213,21 @@ def membership(ctx: Context) -> Outcome:
 
 
 def password_change(ctx: Context) -> Outcome:
-    """Reserved for issue 11 (MISSION B2): an account created by an operator or an org
-    admin, or flagged, sets its own password before any client gets a token. No account
-    can be in that state yet, so the step is satisfied."""
-    return SATISFIED
+    """Issue 11 (MISSION B2): an account created by an operator (``idp users add``), or
+    flagged by one, sets its own password before any client gets a token: the "choose a
+    new password" page, then the flow goes on. ``prompt=none`` gets
+    ``interaction_required`` (OIDC Core 3.1.2.6: the person must act at the provider).
+    It comes after ``authenticate`` (the person proved the current password) and before
+    ``terms`` and ``step_up``: the second factor, where asked, is asked after it."""
+    if ctx.user_sub is None or not ctx.must_change_password:
+        return SATISFIED
+    return _interact(
+        ctx,
+        Next.PASSWORD_CHANGE,
+        "interaction_required",
+        "The end-user must choose a new password.",
+        ("password_change_required",),
+    )
 
 
 def terms(ctx: Context) -> Outcome:

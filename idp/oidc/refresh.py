@@ -26,11 +26,12 @@ def refreshable_scope(
 ) -> str:
     """The scope the new tokens carry, or ``invalid_grant`` when the grant may no longer
     be refreshed: the account is gone or disabled, the password changed since the
-    login, consent was withdrawn, the client or a requested scope now demands more than
-    the grant's acr (no refresh bypass of step-up, issue 3), or the organisation no
-    longer lets the person use the client, or their membership no longer
-    allows tokens (R-06, R-07). Client scopes the person no longer holds are
-    left out (shrunk grants take effect here at the latest)."""
+    login or must be changed (issue 11), consent was withdrawn, the client or a
+    requested scope now demands more than the grant's acr (no refresh bypass of
+    step-up, issue 3), or the organisation no longer lets the person use the client,
+    or their membership no longer allows tokens (R-06, R-07). Client scopes the
+    person no longer holds are left out (shrunk grants take effect here at the
+    latest)."""
     if user is None or not user.is_active or grant is None:
         raise InvalidGrantError("The refresh token is no longer valid.")
     if not membership.may_get_tokens(state_of(user), now()):
@@ -38,6 +39,10 @@ def refreshable_scope(
         raise InvalidGrantError("The membership no longer allows tokens.")
     if user.password_changed_at > (grant.auth_time or 0):
         raise InvalidGrantError("The password changed since this grant was made.")
+    if user.must_change_password:
+        # Issue 11 (MISSION B2): no client gets a token before the person has chosen a
+        # new password, a refreshed one neither.
+        raise InvalidGrantError("The end-user must choose a new password first.")
     requested = split_scope(scope)
     requirement = build_requirement(db, Audience.of_client(client.row), requested)
     if policy.rank(grant.acr or ACR_PASSWORD) < policy.rank(policy.required_level(requirement)):

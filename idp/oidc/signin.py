@@ -74,6 +74,7 @@ def gather(
         required_membership=client_row.required_membership,
         notice_current=current_version(db),
         notice_accepted=user.notice_version,
+        must_change_password=user.must_change_password,
         **flow_facts,
     )
 

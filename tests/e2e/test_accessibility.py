@@ -373,6 +373,37 @@ def _walk_dara(walk, page) -> None:
     walk.goto(page, _invitation_link(walk.live, "dara@example.org"), "invitation: join")
 
 
+def _walk_password(walk, page) -> None:
+    """Issue 11: a person an operator made chooses a new password during a sign-in to
+    eMT (MISSION B2), then changes it and edits their details on /account."""
+    name = f"pim{walk.lang}"
+    with get_db(walk.live.app).factory() as db:
+        if db.scalar(select(User).where(User.username_key == name)) is None:
+            make_user(db, name, must_change_password=True)
+    _login_at(walk, page, "emt")
+    sign_in(page, name)
+    expect(page.locator("#password-new-form")).to_be_visible()
+    walk.check(page, "forced password change")
+    page.fill("#new_password", "short")
+    page.fill("#confirm_password", "short")
+    page.click("#password-new-submit")
+    walk.check(page, "forced password change: error")
+    page.fill("#new_password", "a passphrase of my own")
+    page.fill("#confirm_password", "a passphrase of my own")
+    page.click("#password-new-submit")
+    expect(page.locator("#rp-user")).to_have_text(name)
+    walk.goto(page, "/account/password", "change password")
+    page.fill("#current_password", "not the password")
+    page.fill("#new_password", "another passphrase")
+    page.fill("#confirm_password", "another passphrase")
+    page.click("#change-password-submit")
+    walk.check(page, "change password: error")
+    walk.goto(page, "/account/profile", "profile")
+    page.fill("#phone_number", "12ab")
+    page.click("#profile-save")
+    walk.check(page, "profile: error")
+
+
 def _walk_companies(walk, page) -> None:
     """Company registration (issue 10): the wizard anonymous, then alice signs in on the
     way, a refused upload, the submitted page, the pending console and, after a
@@ -557,6 +588,7 @@ def test_every_page_type_has_no_serious_wcag21aa_violation(live, browser, lang):
         _walk_alice,
         _walk_chai,
         _walk_dara,
+        _walk_password,
         _walk_companies,
         _walk_membership,
         _walk_proofing,

@@ -131,4 +131,6 @@ def test_operator_console_keeps_every_endpoint_after_the_split(app):
         "close_account",
         # issue 11: operator actions on a person
         "send_reset_code",
+        # issue 11
+        "require_password_change",
     }

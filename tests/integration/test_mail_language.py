@@ -467,6 +467,8 @@ SAMPLES = {
         "reason": "The card is unreadable.",
         "application_url": "https://idp.example/account/application",
     },
+    # issue 11
+    "password_changed": {"username": "alice", "when": T0},
 }
 MAIL_DIR = Path(__file__).resolve().parents[2] / "idp/templates/mail"
 
