@@ -152,6 +152,10 @@ def detail_labels() -> dict[str, str]:
         "forced": _("Required by an operator"),
         "sessions_ended": _("Other sessions ended"),
         "fields": _("Fields changed"),
+        "matched": _("Details matched an account"),
+        "second_factor": _("Second factor passed"),
+        "requested": _("Asked for by the person"),
+        "closed_at": _("Closed on"),
         **contact_labels(),
         **address_labels(),
     }
@@ -239,7 +243,8 @@ def is_labelled(tag: str, key: str, value: object) -> bool:
 def value_label(tag: str, key: str, value: object) -> str:
     """One recorded value in words: labelled by its detail (``key``: "reason", "role",
     "before"...) and the action, else as recorded."""
-    if key == "locked_until" and isinstance(value, int) and not isinstance(value, bool):
+    timestamp = isinstance(value, int) and not isinstance(value, bool)
+    if key in ("locked_until", "closed_at") and timestamp:
         from idp.web import format_epoch
 
         return format_epoch(value)

@@ -24,8 +24,8 @@ from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from idp.account import recovery
-from idp.account.forms import PostForm
-from idp.account.messages import account_messages
+from idp.account.forms import IDENTIFIER_LABEL, PostForm
+from idp.account.messages import account_messages, email_messages
 from idp.account.recovery import ResetError, ResetFlow
 from idp.account.views import bp
 from idp.db import now
@@ -38,7 +38,7 @@ _KEY = "password_reset"
 
 
 class ForgotForm(FlaskForm):
-    identifier = StringField(_l("Username or email"), validators=[DataRequired(), Length(max=254)])
+    identifier = StringField(IDENTIFIER_LABEL, validators=[DataRequired(), Length(max=254)])
     document = StringField(
         _l("National ID or passport number"), validators=[DataRequired(), Length(max=40)]
     )
@@ -61,7 +61,7 @@ class NewPasswordForm(FlaskForm):
 def reset_messages() -> dict[str, str]:
     minutes = max(1, -(-_settings().lockout_seconds // 60))
     return {
-        Outcome.WRONG: _("That code is not right. Check the latest mail and try again."),
+        Outcome.WRONG: email_messages()["code_wrong"],
         Outcome.SPENT: _(
             "This code no longer works: it was used, it expired, or it was tried too often. "
             "Ask for a new code."

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from idp.account import service_request_messages
+from idp.account.messages import email_messages
 from idp.account.password_messages import operator_messages as password_operator_messages
 from idp.confirm import Confirmation
 from idp.orgs.messages import admin_email_messages, org_rule_messages
@@ -69,7 +70,7 @@ def people_messages() -> dict[str, str]:
         ),
         "reset_reason_missing": _("Give a reason (at most 200 characters)."),
         "reset_too_soon": _("A reset code was sent less than 90 seconds ago: wait a moment."),
-        "reset_mail_failed": _("We could not send the email. Try again in a few minutes."),
+        "reset_mail_failed": email_messages()["mail_failed"],
         **password_operator_messages(),  # issue 11: require a password change
     }
 

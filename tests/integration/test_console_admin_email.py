@@ -127,6 +127,7 @@ def test_operator_console_keeps_every_endpoint_after_the_split(app):
         "reveal_document",
         # issue 11: reset a person's second factors
         "reset_factors",
+        "end_person_sessions",
         # issue 11: closing an account (idp/admin/closure_pages.py)
         "close_account",
         # issue 11: operator actions on a person
