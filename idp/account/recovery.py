@@ -77,7 +77,10 @@ class ResetError(ValueError):
 class ResetFlow:
     """One reset attempt, as kept in the server-side session (never in a cookie).
     ``user_id`` None: a decoy (nothing matched); ``tries`` and ``locked_until`` are the
-    decoy's stand-ins for the account counter a real flow uses."""
+    decoy's stand-ins for the account counter a real flow uses. ``named_user_id``: a
+    decoy whose name is an account's (the document did not match): its wrong codes
+    count on that account's counter and its lock answers, exactly as a matched flow's
+    would, so a lock never tells whether a guessed document number was right (A-09)."""
 
     id: str
     user_id: int | None
@@ -87,6 +90,7 @@ class ResetFlow:
     locked_until: int | None = None
     code_ok_at: int | None = None
     factor_ok: bool = False
+    named_user_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -187,18 +191,20 @@ def start(db: Session, settings: Settings, identifier: str, number: str) -> Rese
     )
     db.commit()
     if user is None:
-        return flow
+        named = find_login_user(db, identifier)
+        active = named is not None and named.is_active and named.closed_at is None
+        return replace(flow, named_user_id=named.id if active else None)
     if account_wait(db, user.id, t) == 0:
         _mail_code(db, settings, user, flow.id)
     return replace(flow, user_id=user.id)
 
 
 def resend_wait(db: Session, flow: ResetFlow, t: int) -> int:
-    """Seconds before this flow may send another code (0: now)."""
-    wait = email_otp.resend_wait(POLICY, flow.sent_at, t)
-    if flow.user_id is not None:
-        wait = max(wait, account_wait(db, flow.user_id, t))
-    return wait
+    """Seconds before this flow may send another code (0: now): from this flow's own
+    last code only. The account-wide pause (:func:`account_wait`) is silent (no mail,
+    the same answer): a countdown that counted from another flow's code would tell a
+    matched flow from a decoy (A-09)."""
+    return email_otp.resend_wait(POLICY, flow.sent_at, t)
 
 
 def resend(db: Session, settings: Settings, flow: ResetFlow) -> tuple[ResetFlow, int]:
@@ -208,7 +214,7 @@ def resend(db: Session, settings: Settings, flow: ResetFlow) -> tuple[ResetFlow,
     wait = resend_wait(db, flow, t)
     if wait:
         return flow, wait
-    if flow.user_id is not None:
+    if flow.user_id is not None and account_wait(db, flow.user_id, t) == 0:
         user = db.get(User, flow.user_id)
         if user is not None:
             _mail_code(db, settings, user, flow.id)
@@ -219,8 +225,25 @@ def resend(db: Session, settings: Settings, flow: ResetFlow) -> tuple[ResetFlow,
 # --- Checking the code ------------------------------------------------------------
 
 
-def _decoy_try(settings: Settings, flow: ResetFlow, t: int) -> tuple[ResetFlow, Outcome]:
-    """What a real flow would answer to a wrong code (email_otp.judge + the lockout)."""
+def _decoy_try(
+    db: Session, settings: Settings, flow: ResetFlow, t: int
+) -> tuple[ResetFlow, Outcome]:
+    """What a real flow would answer to a wrong code (email_otp.judge + the lockout).
+    A decoy naming an account uses that account's counter, as a matched flow does."""
+    if flow.named_user_id is not None:
+        counted = lockout.guarded(
+            db,
+            flow.named_user_id,
+            t,
+            settings.lockout_threshold,
+            settings.lockout_seconds,
+            lambda _t: False,
+        )
+        if counted is None:
+            return flow, Outcome.LOCKED
+        if t >= flow.sent_at + POLICY.ttl or flow.tries >= POLICY.max_attempts:
+            return flow, Outcome.SPENT
+        return replace(flow, tries=flow.tries + 1), Outcome.WRONG
     if flow.locked_until is not None and t < flow.locked_until:
         return flow, Outcome.LOCKED
     if t >= flow.sent_at + POLICY.ttl or flow.tries >= POLICY.max_attempts:
@@ -238,7 +261,14 @@ def check_code(
     account can pass (A-11), once (A-10). Commits."""
     t = now()
     if flow.user_id is None:
-        return _decoy_try(settings, flow, t)
+        return _decoy_try(db, settings, flow, t)
+    if not email_codes.was_sent(db, settings, flow.user_id, Purpose.PASSWORD_RESET, flow.id):
+        # A matched flow that mailed nothing (started within the account's pause, see
+        # start) answers like a decoy naming the account: "spent" here would tell it
+        # apart, and so whether the typed document was right (A-09).
+        decoy = replace(flow, user_id=None, named_user_id=flow.user_id)
+        decoy, outcome = _decoy_try(db, settings, decoy, t)
+        return replace(decoy, user_id=flow.user_id, named_user_id=None), outcome
     verdict = email_codes.verify(db, settings, flow.user_id, Purpose.PASSWORD_RESET, flow.id, code)
     if verdict.accepted:
         return replace(flow, code_ok_at=t), verdict.outcome

@@ -54,7 +54,8 @@ from idp.mail import MailError, recipient_locale, send_templated
 from idp.mfa import email_codes, email_otp
 from idp.mfa import services as mfa
 from idp.mfa.email_otp import Outcome, Purpose
-from idp.models import Membership, Organization, ReviewItem, ServiceRequest, User
+from idp.models import Grant, Membership, Organization, ReviewItem, ServiceRequest, User
+from idp.oidc.revocation import end_grants
 from idp.orgs import invitations
 from idp.orgs import services as orgs
 
@@ -288,10 +289,12 @@ def reset_second_factors(db: Session, user: User, actor: int, reason: str) -> in
     """THE reset of a person's second factors (an approved request, or the operator's
     action): every factor and recovery code revoked (:func:`idp.mfa.services.
     reset_factors`), every session ended (``ended_by_operator``), so the next sign-in
-    that needs a second factor asks them to enrol one. Returns the factors ended.
-    Flushes; the caller audits, commits and tells the person."""
+    that needs a second factor asks them to enrol one, and every grant ended (a lost
+    phone's applications must not keep refreshing at their old assurance). Returns the
+    factors ended. Flushes; the caller audits, commits and tells the person."""
     ended = mfa.reset_factors(db, user.id, reason)
     end_sessions(db, user, "ended_by_operator")
+    end_grants(db, Grant.user_id == user.id)
     return ended
 
 

@@ -228,6 +228,12 @@ def verify_registration(
     return _try(db, settings, None, registration_id, Purpose.REGISTRATION, binding, code, now())
 
 
+def was_sent(db: Session, settings: Settings, user_id: int, purpose: Purpose, binding: str) -> bool:
+    """Was any code ever issued for (account, purpose, binding), live or not?"""
+    key = email_otp.code_key(settings.secret_key)
+    return _latest(db, key, user_id, purpose, binding) is not None
+
+
 def pending(
     db: Session,
     settings: Settings,

@@ -169,7 +169,8 @@ def _post(uri: str, token: str, timeout: int) -> str:
             uri,
             data={"logout_token": token},
             headers={"Accept": "application/json, text/plain, */*"},
-            timeout=(timeout, timeout),
+            # SECURITY.md X-03: a short connect timeout; ``timeout`` for each read.
+            timeout=(min(3, timeout), timeout),
             allow_redirects=False,
             stream=True,  # the body is never read: the status says it all (2.8)
         ) as resp:

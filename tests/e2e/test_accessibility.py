@@ -526,20 +526,23 @@ def _walk_staff(walk, page) -> None:
     walk.goto(page, "/account/application", "account: staff application")
 
 
-ALICE_ID = "3100900123455"  # a valid check digit (13th) for the forgot-password walk
+PAILIN_ID = "3100900123455"  # a valid check digit (13th) for the forgot-password walk
 
 
 def _walk_lifecycle(walk, page) -> None:
     """Issue 11: the account page's new sections and pages (a service request, the
     person's data, closing the account), then forgot password for a person without a
-    second factor (every step) and one with only a security key (the factor step)."""
+    second factor (every step: pailin; alice has a soft token by now) and one with only
+    a security key (the factor step)."""
     from idp.enrollment import pii
     from idp.enrollment.identity import check_national_id
 
     live = walk.live
     settings = live.app.extensions["idp_settings"]
     with get_db(live.app).factory() as db:
-        for username, number in (("alice", ALICE_ID), ("dara", "3700100123455")):
+        if db.scalar(select(User).where(User.username_key == "pailin")) is None:
+            make_user(db, "pailin")
+        for username, number in (("pailin", PAILIN_ID), ("dara", "3700100123455")):
             user = db.scalar(select(User).where(User.username_key == username))
             for name, value in pii.seal(settings, check_national_id(number)).columns().items():
                 setattr(user, name, value)
@@ -555,7 +558,7 @@ def _walk_lifecycle(walk, page) -> None:
     walk.goto(page, "/account/close", "close the account: confirm")
     page.context.clear_cookies()
 
-    for username, number in (("alice", ALICE_ID), ("dara", "3700100123455")):
+    for username, number in (("pailin", PAILIN_ID), ("dara", "3700100123455")):
         walk.goto(page, "/account/forgot", "forgot password: request")
         page.fill("#identifier", username)
         page.fill("#document", number)

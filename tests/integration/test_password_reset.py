@@ -192,13 +192,13 @@ def test_mail_and_reset_in_the_recipients_language(app, client, db, alice, smtp_
 
 
 def test_reset_ends_sessions_and_refresh_tokens_and_tells_the_person_A12(app, db, alice, smtp_sink):
-    _user(db).must_change_password = True  # e.g. flagged by an operator (B2)
-    db.commit()
     rp = make_client(db)
     elsewhere = app.test_client()
     code, verifier, _ = get_code(elsewhere, rp, scope="openid offline_access")
     tokens = exchange(elsewhere, rp, code, verifier).get_json()
     assert elsewhere.get("/account").status_code == 200
+    _user(db).must_change_password = True  # e.g. flagged by an operator since (B2)
+    db.commit()
     client = app.test_client()
     _start(client)
     assert _enter(client, _codes(smtp_sink)[0]).headers["Location"].endswith("/account/forgot/next")
@@ -314,6 +314,75 @@ def test_decoy_flow_locks_like_a_real_one_A09(app, db, alice, smtp_sink):
         code = _codes(smtp_sink)[0]
         for _ in range(7):
             a, b = _enter(real, _wrong(code)), _enter(decoy, _wrong(code))
+            assert (a.status_code, _page(a)) == (b.status_code, _page(b))
+
+
+def test_a_locked_account_answers_alike_for_a_right_and_a_wrong_document_A09(
+    app, db, alice, smtp_sink
+):
+    """Locked by wrong passwords at sign-in, the account answers "too many wrong codes"
+    in a flow with its document and in one with a guessed document alike: a lock never
+    confirms a guessed identity-document number (SECURITY.md A-09, ASVS 6.3.8)."""
+    with time_machine.travel(T0, tick=False):
+        for _ in range(5):
+            login(app.test_client(), "alice", "not the password")
+        right, guess = app.test_client(), app.test_client()
+        _start(right)
+        _start(guess, "alice", BOB_ID)
+        a, b = _enter(right, "123456"), _enter(guess, "123456")
+        assert "Too many wrong codes" in a.get_data(as_text=True)
+        assert (a.status_code, _page(a)) == (b.status_code, _page(b))
+
+
+def test_wrong_codes_in_a_guessed_documents_flow_count_on_the_account_A09(
+    app, db, alice, smtp_sink
+):
+    """Five wrong codes in a flow whose document was wrong lock the named account as
+    five in a matched flow would, so the sign-in that follows cannot tell them apart."""
+    guess = app.test_client()
+    with time_machine.travel(T0, tick=False):
+        _start(guess, "alice", BOB_ID)
+        for _ in range(5):
+            _enter(guess, "123456")
+        assert _user(db).locked_until == T0 + 300
+
+
+def test_countdown_counts_from_the_flows_own_code_only_A09(app, alice, smtp_sink):
+    """Another flow's newer code (the account-wide pause) never shows in this flow's
+    countdown or Retry-After: with it, a matched flow's shorter wait would tell it from
+    a decoy's (A-09). The pause still holds: no mail (A-10)."""
+    first, right, guess = app.test_client(), app.test_client(), app.test_client()
+    with time_machine.travel(T0, tick=False) as traveller:
+        _start(first)
+        traveller.shift(50)
+        _start(right)
+        _start(guess, "alice", BOB_ID)
+        traveller.shift(40)
+        assert _resend(first).status_code == 303  # a code at T0 + 90
+        traveller.shift(50)  # T0 + 140: the others' own 90 s are over, the account's not
+        a, b = _resend(right), _resend(guess)
+        assert (a.status_code, a.headers.get("Retry-After"), _page(client_page(right))) == (
+            b.status_code,
+            b.headers.get("Retry-After"),
+            _page(client_page(guess)),
+        )
+        assert len(_codes(smtp_sink)) == 2  # the pause: no third mail
+
+
+def client_page(client):
+    return client.get("/account/forgot/code")
+
+
+def test_a_matched_flow_that_mailed_nothing_answers_like_a_decoy_A09(app, alice, smtp_sink):
+    """A flow started within the account's pause got no code; its wrong codes answer
+    as a guessed document's flow does, not "ask for a new code"."""
+    with time_machine.travel(T0, tick=False):
+        _start(app.test_client())
+        right, guess = app.test_client(), app.test_client()
+        _start(right)
+        _start(guess, "alice", BOB_ID)
+        for _ in range(2):  # both count on alice's counter: 4 of 5, no lock yet
+            a, b = _enter(right, "123456"), _enter(guess, "123456")
             assert (a.status_code, _page(a)) == (b.status_code, _page(b))
 
 
