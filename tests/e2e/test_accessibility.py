@@ -23,7 +23,7 @@ from idp import PACKAGE_DIR
 from idp.admin.accounts import set_operator
 from idp.db import get_db
 from idp.enrollment import review
-from idp.models import MfaFactor, User
+from idp.models import MfaFactor, ServiceRequest, User
 from idp.orgs import services as orgs
 from tests.e2e.live import ORG_IDENTIFIER, sign_in
 from tests.factories import mail_text, make_user
@@ -554,6 +554,9 @@ def _walk_lifecycle(walk, page) -> None:
     page.fill("#explanation", "My phone was stolen on the train.")
     page.click("#send-request")
     walk.check(page, "service request: submitted")
+    with get_db(live.app).factory() as db:
+        filed = db.scalar(select(ServiceRequest.id).order_by(ServiceRequest.id.desc()))
+    walk.goto(page, f"/account/requests/{filed}", "service request: its state")
     walk.goto(page, "/account/data", "your data: download")
     walk.goto(page, "/account/close", "close the account: confirm")
     page.context.clear_cookies()

@@ -25,7 +25,15 @@ from idp.models import (
 )
 from idp.oidc.acr import ACR_MFA
 from idp.orgs import services as org_services
-from tests.factories import csrf_token, login, mail_text, make_client, make_user
+from tests.factories import (
+    csrf_token,
+    exchange,
+    get_code,
+    login,
+    mail_text,
+    make_client,
+    make_user,
+)
 from tests.integration.test_mfa import Flow, _client_row, enrol_totp
 from tests.integration.test_operator_console import _operator
 
@@ -371,8 +379,14 @@ def test_holder_change_only_for_ones_own_organisation(person, db, world):
 
 
 def test_operator_reset_needs_a_reason_is_audited_and_mailed_A8(
-    person, client, db, settings, smtp_sink, world
+    app, person, client, db, settings, smtp_sink, world
 ):
+    """Also: the person's refresh tokens end with the factors, so a lost phone's
+    applications cannot go on refreshing at the old assurance."""
+    rp = make_client(db)
+    phone = app.test_client()
+    code, verifier, _ = get_code(phone, rp, scope="openid offline_access")
+    refresh_token = exchange(phone, rp, code, verifier).get_json()["refresh_token"]
     enrol_totp(db, settings, "alice")
     page = _operator(client, world, "/operator/people?q=alice")
     assert 'id="reset-factors-alice"' in page
@@ -400,3 +414,9 @@ def test_operator_reset_needs_a_reason_is_audited_and_mailed_A8(
     assert person.get("/account").status_code == 302  # her sessions ended
     mail = smtp_sink.to("alice@example.org")[-1]
     assert "All second factors" in mail_text(mail)
+    refreshed = phone.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=(rp.client_id, rp.secret),
+    )
+    assert refreshed.get_json()["error"] == "invalid_grant"
