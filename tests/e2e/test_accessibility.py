@@ -551,8 +551,11 @@ def _walk_lifecycle(walk, page) -> None:
     sign_in(page, "alice")
     walk.check(page, "account: sessions, requests, data rights")
     walk.goto(page, "/account/requests/new?kind=lost_device", "service request: form")
+    page.fill("#given_name", "Alice")
+    page.fill("#family_name", "Walker")
     page.fill("#explanation", "My phone was stolen on the train.")
     page.click("#send-request")
+    expect(page.locator("#request-form")).to_have_count(0)
     walk.check(page, "service request: submitted")
     with get_db(live.app).factory() as db:
         filed = db.scalar(select(ServiceRequest.id).order_by(ServiceRequest.id.desc()))
