@@ -642,7 +642,7 @@ def _assert_focus_visible(focused: dict) -> None:
 def test_sign_in_form_works_with_the_keyboard_alone(live, page):
     """WCAG 2.1.1 (keyboard), 2.4.3 (focus order), 2.4.7 (focus visible), 3.3.1 and
     4.1.3 (the error is announced): Tab reaches username, password, the show-password
-    toggle and the button in that order, each with a visible focus indicator; the
+    toggle, "Forgot password?" and the button in that order, each with a visible focus indicator; the
     toggle works from the keyboard; Enter sends the form."""
     page.goto(live.issuer + "/login")
     for _ in range(20):  # past the skip link and the language switch
@@ -669,6 +669,10 @@ def test_sign_in_form_works_with_the_keyboard_alone(live, page):
     expect(page.locator(".idp-show-password")).to_have_attribute("aria-pressed", "true")
     page.keyboard.press("Enter")
     expect(page.locator("#password")).to_have_attribute("type", "password")
+
+    focused = _tab(page)  # "Forgot password?" sits under the password (issue 11)
+    assert focused["id"] == "forgot-link", focused
+    _assert_focus_visible(focused)
 
     focused = _tab(page)
     assert focused["id"] == "sign-in", focused
