@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, current_app, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from idp.account import data_rights
 from idp.account.forms import PostForm
+from idp.admin.people import back_to_people
 from idp.admin.views import bp, operator_required
 from idp.confirm import Confirmation, confirmation_page, confirmed
 from idp.db import now
@@ -27,10 +28,6 @@ MESSAGE_OF = {
 }
 
 
-def _back(message: str) -> Any:
-    return redirect(url_for("admin.people", q=request.args.get("q"), m=message), code=303)
-
-
 @bp.route("/people/<int:user_id>/close", methods=["POST"])
 @operator_required
 def close_account(user_id: int) -> Any:
@@ -39,10 +36,10 @@ def close_account(user_id: int) -> Any:
     if user is None:
         abort(404)
     if not PostForm().validate_on_submit():
-        return _back("")
+        return back_to_people("")
     reason = request.form.get("reason", "")
     if not " ".join(reason.split()):
-        return _back("closure_reason_missing")
+        return back_to_people("closure_reason_missing")
     if not confirmed():
         days = current_app.extensions["idp_settings"].closed_account_retention_days
         text = Confirmation(
@@ -66,7 +63,7 @@ def close_account(user_id: int) -> Any:
         data_rights.close_account(db, user_id, reason, current_user.id, now())
     except data_rights.ClosureRefused as exc:
         db.rollback()
-        return _back(MESSAGE_OF[exc.code])
+        return back_to_people(MESSAGE_OF[exc.code])
     db.commit()
     settings = current_app.extensions["idp_settings"]
     notify(
@@ -77,4 +74,4 @@ def close_account(user_id: int) -> Any:
         when=user.closed_at,
         days=settings.closed_account_retention_days,
     )
-    return _back("closed")
+    return back_to_people("closed")

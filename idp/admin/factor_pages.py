@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, current_app, request
 from flask_login import current_user
 
 from idp.account import service_requests as sr
 from idp.account.forms import PostForm
+from idp.admin.people import back_to_people
 from idp.admin.views import bp, operator_required
 from idp.db import session as db_session
 from idp.models import User
-
-
-def _back(message: str) -> Any:
-    return redirect(url_for("admin.people", q=request.args.get("q"), m=message), code=303)
 
 
 @bp.route("/people/<int:user_id>/factors/reset", methods=["POST"])
@@ -30,12 +27,12 @@ def reset_factors(user_id: int) -> Any:
     if db.get(User, user_id) is None:
         abort(404)
     if not PostForm().validate_on_submit():
-        return _back("")
+        return back_to_people("")
     try:
         user = sr.reset_by_operator(db, user_id, current_user.id, request.form.get("reason", ""))
     except sr.RequestError as exc:
         db.rollback()
-        return _back(exc.code)
+        return back_to_people(exc.code)
     db.commit()
     sr.tell_factors_reset(current_app.extensions["idp_settings"], user)
-    return _back("factors_reset")
+    return back_to_people("factors_reset")

@@ -21,7 +21,8 @@ from idp.mfa.services import notify
 from idp.models import Membership, Organization, User
 
 
-def _back(message: str) -> Any:
+def back_to_people(message: str) -> Any:
+    """The people page again, with its search and ``message`` (every person action)."""
     return redirect(url_for("admin.people", q=request.args.get("q"), m=message), code=303)
 
 
@@ -72,7 +73,7 @@ def set_active(user_id: int) -> Any:
     if db.get(User, user_id) is None:
         abort(404)
     if not PostForm().validate_on_submit():
-        return _back("")
+        return back_to_people("")
     active = request.form.get("action") == "enable"
     try:
         user = accounts.set_active(
@@ -80,10 +81,10 @@ def set_active(user_id: int) -> Any:
         )
     except accounts.AccountChangeRefused as exc:
         db.rollback()
-        return _back(exc.code)
+        return back_to_people(exc.code)
     db.commit()
     notify(current_app.extensions["idp_settings"], user, "account_status", active=active)
-    return _back("enabled" if active else "disabled")
+    return back_to_people("enabled" if active else "disabled")
 
 
 @bp.route("/people/<int:user_id>/unlock", methods=["POST"])
@@ -93,7 +94,7 @@ def unlock(user_id: int) -> Any:
     if db.get(User, user_id) is None:
         abort(404)
     if not PostForm().validate_on_submit():
-        return _back("")
+        return back_to_people("")
     accounts.unlock(db, user_id, current_user.id, current_app.extensions["idp_settings"].secret_key)
     db.commit()
-    return _back("unlocked")
+    return back_to_people("unlocked")

@@ -7,18 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, redirect, request, url_for
+from flask import abort, request
 from flask_login import current_user
 
 from idp.account import device_sessions
 from idp.account.forms import PostForm
+from idp.admin.people import back_to_people
 from idp.admin.views import bp, operator_required
 from idp.db import session as db_session
 from idp.models import User
-
-
-def _back(message: str) -> Any:
-    return redirect(url_for("admin.people", q=request.args.get("q"), m=message), code=303)
 
 
 @bp.route("/people/<int:user_id>/sessions/end", methods=["POST"])
@@ -29,13 +26,13 @@ def end_person_sessions(user_id: int) -> Any:
     if user is None:
         abort(404)
     if not PostForm().validate_on_submit():
-        return _back("")
+        return back_to_people("")
     try:
         device_sessions.end_by_operator(
             db, user, request.form.get("reason", ""), actor=current_user.id
         )
     except device_sessions.ReasonMissing:
         db.rollback()
-        return _back("sessions_reason_missing")
+        return back_to_people("sessions_reason_missing")
     db.commit()
-    return _back("sessions_ended")
+    return back_to_people("sessions_ended")

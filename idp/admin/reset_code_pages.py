@@ -6,18 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, current_app, request, url_for
 from flask_login import current_user
 
 from idp.account import recovery
 from idp.account.forms import PostForm
+from idp.admin.people import back_to_people
 from idp.admin.views import bp, operator_required
 from idp.db import session as db_session
 from idp.models import User
-
-
-def _back(message: str) -> Any:
-    return redirect(url_for("admin.people", q=request.args.get("q"), m=message), code=303)
 
 
 @bp.route("/people/<int:user_id>/reset-code", methods=["POST"])
@@ -28,7 +25,7 @@ def send_reset_code(user_id: int) -> Any:
     if user is None:
         abort(404)
     if not PostForm().validate_on_submit():
-        return _back("")
+        return back_to_people("")
     try:
         recovery.send_operator_code(
             db,
@@ -41,5 +38,5 @@ def send_reset_code(user_id: int) -> Any:
         )
     except recovery.ResetError as exc:
         db.rollback()
-        return _back(f"reset_{exc.code}")
-    return _back("reset_code_sent")
+        return back_to_people(f"reset_{exc.code}")
+    return back_to_people("reset_code_sent")
