@@ -642,8 +642,8 @@ def _assert_focus_visible(focused: dict) -> None:
 def test_sign_in_form_works_with_the_keyboard_alone(live, page):
     """WCAG 2.1.1 (keyboard), 2.4.3 (focus order), 2.4.7 (focus visible), 3.3.1 and
     4.1.3 (the error is announced): Tab reaches username, password, the show-password
-    toggle, "Forgot password?" and the button in that order, each with a visible focus indicator; the
-    toggle works from the keyboard; Enter sends the form."""
+    toggle, "Forgot password?" and the button in that order, each with a visible focus
+    indicator; the toggle works from the keyboard; Enter sends the form."""
     page.goto(live.issuer + "/login")
     for _ in range(20):  # past the skip link and the language switch
         focused = _tab(page)
