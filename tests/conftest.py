@@ -88,6 +88,16 @@ _SIGNING_KEYS: dict[str, list[dict]] = {}
 _NOTICES: dict[str, list[dict]] = {}
 
 
+# RESTART IDENTITY of the emptied tables: the sequences their columns own (serial or
+# identity), not signing_keys' (its rows are put back with their ids).
+RESTART_EMPTIED_SEQUENCES = text(
+    "SELECT setval(s.oid, 1, false) FROM pg_class s"
+    " JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')"
+    " JOIN pg_class t ON t.oid = d.refobjid"
+    " WHERE s.relkind = 'S' AND t.relname <> ALL(:keep)"
+)
+
+
 def _snapshot_signing_keys(url: str) -> None:
     engine = create_engine(url)
     with engine.connect() as c:
@@ -106,7 +116,13 @@ def fresh_database_url(template_db: str, tmp_path: Path) -> str:
         names = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in KEEP_TABLES]
         keys = Base.metadata.tables["signing_keys"]
         with engine.begin() as c:
-            c.execute(text("TRUNCATE " + ", ".join(names) + " RESTART IDENTITY CASCADE"))
+            # DELETE, not TRUNCATE: the tables hold a few rows, and TRUNCATE's new files
+            # cost ~75 ms a test against ~15 ms (replica role: no trigger, no FK check,
+            # so the append-only audit table empties too and the order does not matter).
+            c.execute(text("SET LOCAL session_replication_role = replica"))
+            for name in names:
+                c.execute(Base.metadata.tables[name].delete())
+            c.execute(RESTART_EMPTIED_SEQUENCES, {"keep": sorted(KEEP_TABLES)})
             c.execute(keys.delete())
             c.execute(keys.insert(), _SIGNING_KEYS[template_db])
             if _NOTICES[template_db]:
@@ -118,6 +134,15 @@ def fresh_database_url(template_db: str, tmp_path: Path) -> str:
     target = tmp_path / "idp.db"
     shutil.copyfile(template_db, target)
     return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _frozen_heap() -> None:
+    """Move what imports and session fixtures made into the collector's permanent
+    generation, so each test's ``collect_garbage_quietly`` scans only what tests made
+    since: ~0.1 s less per PostgreSQL test."""
+    gc.collect()
+    gc.freeze()
 
 
 def collect_garbage_quietly() -> None:
