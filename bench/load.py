@@ -48,6 +48,7 @@ STEPS = (
     "authorize",
     "login_page",
     "password",
+    "challenge_page",
     "send_code",
     "step_up",
     "redirect",  # the hops back through /authorize after the password and the code
@@ -223,7 +224,10 @@ class Server:
         if self.workers:
             args += ["--workers", str(self.workers)]
         with self.log.open("a") as out:
-            self.proc = subprocess.Popen(args, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            # A session of its own: bench/crash.py kills the whole tree as a host dies.
+            self.proc = subprocess.Popen(
+                args, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -263,6 +267,7 @@ def server_env(database_url: str, redis_url: str, smtp_url: str) -> dict:
 class Results:
     timings: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: Counter = field(default_factory=Counter)  # (step, status or exception name)
+    error_log: list[tuple[float, str, object]] = field(default_factory=list)  # monotonic
     journeys: int = 0
     # What the load received and must still find (bench/crash.py checks it): the last
     # refresh token of each finished journey, the grant of which the server committed.
@@ -298,16 +303,21 @@ def journey(base: str, info: dict, username: str, sink: CodeSink, results: Resul
     http = requests.Session()
     auth = (info["client_id"], info["secret"])
 
+    def failed(name: str, what: object) -> None:
+        with results.lock:
+            results.errors[(name, what)] += 1
+            results.error_log.append((time.monotonic(), name, what))
+
     def step(name: str, method: str, path: str, expect: tuple[int, ...], **kw):
         t0 = time.perf_counter()
         try:
             resp = http.request(method, base + path, allow_redirects=False, timeout=60, **kw)
         except requests.RequestException as exc:
-            results.errors[(name, type(exc).__name__)] += 1
+            failed(name, type(exc).__name__)
             raise StepFailed(name) from exc
         results.timings[name].append(time.perf_counter() - t0)
         if resp.status_code not in expect:
-            results.errors[(name, resp.status_code)] += 1
+            failed(name, resp.status_code)
             raise StepFailed(name)
         return resp
 
@@ -330,7 +340,7 @@ def journey(base: str, info: dict, username: str, sink: CodeSink, results: Resul
     while "/mfa/" not in resp.headers["Location"]:  # on through /authorize to the step-up
         resp = step("redirect", "GET", local(resp.headers["Location"]), (302, 303))
     challenge_page = local(resp.headers["Location"])
-    page = http.get(base + challenge_page, timeout=60)  # counted under send_code
+    page = step("challenge_page", "GET", challenge_page, (200,))
     flow = parse_qs(urlsplit(challenge_page).query)["flow"][0]
     step(
         "send_code",
@@ -341,7 +351,7 @@ def journey(base: str, info: dict, username: str, sink: CodeSink, results: Resul
     )
     code = sink.take(f"{username}@load.test")
     if code is None:
-        results.errors[("send_code", "no mail")] += 1
+        failed("send_code", "no mail")
         raise StepFailed("send_code")
     data = {"method": "email", "code": code, "csrf_token": csrf(page.text)}
     resp = step("step_up", "POST", challenge_page, (302, 303), data=data)
@@ -379,7 +389,9 @@ def run_load(base: str, info: dict, sink: CodeSink, duration: float) -> Results:
             except StepFailed:
                 time.sleep(0.2)  # do not spin on a server that is down
             except Exception as exc:  # noqa: BLE001 - counted, never silent
-                results.errors[("journey", type(exc).__name__)] += 1
+                with results.lock:
+                    results.errors[("journey", type(exc).__name__)] += 1
+                    results.error_log.append((time.monotonic(), "journey", type(exc).__name__))
                 time.sleep(0.2)
 
     threads = [threading.Thread(target=person, args=(u,), daemon=True) for u in info["people"]]
