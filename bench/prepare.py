@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
 import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from idp import create_app
 from idp.account.services import create_user
@@ -131,5 +132,35 @@ def main(out: Path, n: int) -> None:
     )
 
 
+def scale(n: int) -> None:
+    """``--scale N`` (or ``BENCH_SCALE=N`` in the environment, which bench/run.sh passes
+    through to every prepare): fill the database once with N people, active tokens,
+    codes, sessions and audit events (bench/scale.py), so the run measures a grown
+    database. A database that already has N people is left as it is."""
+    from scale import fill  # bench/scale.py: this script's directory is on sys.path
+    from sqlalchemy import func, select
+
+    from idp.models import User
+
+    app = create_app()
+    init_instance(app)
+    with get_db(app).factory() as s:
+        if s.scalar(select(func.count()).select_from(User)) >= n:
+            return
+        started = time.perf_counter()
+        fill(s, n)
+        for table in ("users", "tokens", "authorization_codes", "web_sessions", "audit_events"):
+            s.execute(text(f"ANALYZE {table}"))
+        s.commit()
+    print(f"filled {n} rows per hot table in {time.perf_counter() - started:.1f} s", flush=True)
+
+
 if __name__ == "__main__":
+    rows = int(os.environ.get("BENCH_SCALE", "0"))
+    if "--scale" in sys.argv:  # prepare.py OUT N [ALG] --scale ROWS
+        at = sys.argv.index("--scale")
+        rows = int(sys.argv[at + 1])
+        del sys.argv[at : at + 2]
+    if rows:
+        scale(rows)
     main(Path(sys.argv[1]), int(sys.argv[2]))

@@ -34,6 +34,12 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         BABEL_TRANSLATION_DIRECTORIES=str(PACKAGE_DIR / "translations"),
         BABEL_DEFAULT_LOCALE=settings.default_locale,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        # A Redis that stops answering (a dead host, not a refused port) must not hold a
+        # limited request for the kernel's TCP timeout: after 1 s the limiter falls back
+        # to memory (README "Redis unreachable").
+        RATELIMIT_STORAGE_OPTIONS=(
+            {"socket_connect_timeout": 1, "socket_timeout": 1} if settings.redis_url else {}
+        ),
         RATELIMIT_ENABLED=True,
         TEMPLATES_AUTO_RELOAD=False,
         **settings.extra,

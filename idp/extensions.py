@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app, request
 from flask_babel import Babel, get_locale
 from flask_limiter import Limiter
@@ -24,6 +26,31 @@ limiter = Limiter(
     in_memory_fallback_enabled=True,
     key_prefix="idp",
 )
+
+log = logging.getLogger("idp.ratelimit")
+
+
+class RateLimitStoreOutageLog(logging.Filter):
+    """Says in our words what a Redis outage means, once when it starts and once when it
+    ends (Flask-Limiter notices both once per process, not per request). The choice
+    (README "Redis unreachable"): rate limits degrade to per-process memory, so each
+    worker counts on its own for a while; lockouts are counted in the database and do
+    not change."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "storage unreachable" in message:
+            log.warning(
+                "rate-limit store (IDP_REDIS_URL) unreachable: per-IP rate limits now "
+                "count per worker process in memory until it answers again; account "
+                "lockouts are in the database and unaffected"
+            )
+        elif "storage recovered" in message:
+            log.warning("rate-limit store (IDP_REDIS_URL) answers again: rate limits shared")
+        return True
+
+
+limiter.logger.addFilter(RateLimitStoreOutageLog())
 
 
 def keys() -> KeyCache:

@@ -94,7 +94,8 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[int] = mapped_column(BigInteger, index=True)
     tag: Mapped[str] = mapped_column(String(64))
-    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Indexed (0019): the data export reads a person's events as actor too.
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     subject_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     org_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     ip: Mapped[str | None] = mapped_column(String(45), nullable=True)

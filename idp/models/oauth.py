@@ -72,8 +72,9 @@ class Token(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "access" | "refresh"
     grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"), index=True)
     client_id: Mapped[str] = mapped_column(String(64))
+    # Indexed (0019): a person's live refresh tokens are looked up by person.
     user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
     )
     scope: Mapped[str] = mapped_column(Text, default="")
     org_id: Mapped[int | None] = mapped_column(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -121,7 +122,18 @@ def find_token(value: str, hint: str | None = None) -> StoredToken | None:
     return StoredToken(row) if row is not None else None
 
 
-class Introspection(IntrospectionEndpoint):
+class HintIgnored:
+    """RFC 7009 2.1 / RFC 7662 2.1: the server MAY ignore ``token_type_hint``. A token
+    is found by its digest whatever its kind, so an unknown hint is ignored as well
+    (Authlib refused it as ``unsupported_token_type`` with status 401, which RFC 6749
+    5.2 keeps for client authentication; found by the OpenAPI fuzzing, issue 13)."""
+
+    def check_params(self, request: Any, client: Any) -> None:
+        if "token" not in request.form:
+            raise InvalidRequestError()
+
+
+class Introspection(HintIgnored, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
@@ -160,7 +172,7 @@ class Introspection(IntrospectionEndpoint):
         return data
 
 
-class Revocation(RevocationEndpoint):
+class Revocation(HintIgnored, RevocationEndpoint):
     CLIENT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
