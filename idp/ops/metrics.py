@@ -17,6 +17,7 @@ Other modules count through the helpers here (``sign_in``, ``step_up``...), and
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from typing import Any
 
@@ -34,6 +35,7 @@ from prometheus_client import (
 from idp.config import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+log = logging.getLogger("idp.ops.metrics")
 
 http_requests = Counter(
     "idp_http_requests",
@@ -191,6 +193,19 @@ def serve_port(bind: str, port: int) -> None:
     """prometheus_client's exporter thread on ``bind:port``, once per process."""
     from prometheus_client import start_http_server
 
-    if (bind, port) not in _served_ports:
+    if (bind, port) in _served_ports:
+        return
+    try:
         start_http_server(port, addr=bind)
-        _served_ports.add((bind, port))
+    except OSError as exc:
+        # Another process has the port (a second worker of a server started without
+        # `idp serve`): serve the app, not the figures, and say why.
+        log.warning(
+            "metrics port %s:%d not served (%s); several workers need "
+            "PROMETHEUS_MULTIPROC_DIR, as `idp serve` sets it",
+            bind,
+            port,
+            type(exc).__name__,
+        )
+        return
+    _served_ports.add((bind, port))

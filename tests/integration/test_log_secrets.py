@@ -81,6 +81,18 @@ class _Capture(logging.Handler):
         self.lines.append(self.format(record))
 
 
+def _step_ups(http: HttpClient) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = http.get("/metrics").get_data(as_text=True)
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+        if s.name == "idp_step_ups_total" and s.labels == {"factor": "email"}
+    )
+
+
 @pytest.fixture
 def registry_url():
     with serve_registry() as url:
@@ -142,6 +154,7 @@ def test_a_full_run_logs_no_password_code_token_secret_or_id_number_x07(live, db
     _client_row(db, rp).min_acr = ACR_MFA_EMAIL
     db.commit()
     secrets: dict[str, str] = {"password": PASSWORD, "client secret": rp.secret}
+    step_ups_before = _step_ups(http)
 
     # Sign-in with password, step-up by emailed code, code exchange.
     flow = Flow(http, rp, scope="openid profile email offline_access").login()
@@ -196,8 +209,12 @@ def test_a_full_run_logs_no_password_code_token_secret_or_id_number_x07(live, db
     secrets["registered national ID number"] = registration.SOMCHAI_ID
     secrets["registered password"] = registration.PASSWORD
 
+    # The metrics saw the step-up, and their page (part of the scan) holds no secret.
+    assert _step_ups(http) - step_ups_before == 1
+    metrics_page = http.get("/metrics").get_data(as_text=True)
+
     captured = capfd.readouterr()
-    output = "\n".join([*capture.lines, captured.out, captured.err])
+    output = "\n".join([*capture.lines, captured.out, captured.err, metrics_page])
     assert len(capture.lines) > 50  # the run was logged at all, DEBUG lines included
     assert any('"logger": "idp.request"' in line for line in capture.lines)
     leaked = {
