@@ -20,6 +20,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,8 +60,8 @@ def _client_id() -> str | None:
     """The client this request is for, where the request names it: /authorize's query,
     the token endpoint's form or HTTP Basic user name (RFC 6749 2.3.1)."""
     value = request.args.get("client_id")
-    if value is None and request.mimetype == "application/x-www-form-urlencoded":
-        value = request.form.get("client_id")
+    if value is None:
+        value = _parsed_form().get("client_id")
     if value is None and request.authorization is not None:
         value = request.authorization.parameters.get("username")
     if value is None:
@@ -68,6 +69,13 @@ def _client_id() -> str | None:
     if value is None:
         return None
     return value if _SANE_CLIENT_ID.fullmatch(value) else "?"
+
+
+def _parsed_form() -> Mapping[str, str]:
+    """The form if the view already read it, else nothing: the log line never parses a
+    body itself (one too large would raise 413 here, after the response was made)."""
+    form = vars(request).get("form")  # werkzeug caches the parsed form on the request
+    return form if form is not None else {}
 
 
 def _sub() -> str | None:
@@ -95,7 +103,7 @@ def install(app: Flask) -> None:
         endpoint = request.endpoint or "unmatched"
         metrics.request_done(endpoint, request.method, resp.status_code, seconds)
         if endpoint == "oidc.token" and resp.status_code == 200:
-            metrics.token_issued(request.form.get("grant_type"))
+            metrics.token_issued(_parsed_form().get("grant_type"))
         resp.headers[REQUEST_ID_HEADER] = g.idp_request_id
         route = request.url_rule.rule if request.url_rule is not None else None
         log.info(

@@ -144,7 +144,8 @@ def test_metrics_count_a_sign_in_and_a_token_by_endpoint_and_grant(client, db):
     assert delta("idp_http_request_duration_seconds_count", endpoint="oidc.token") == 2
     # Endpoint names, not paths (bounded cardinality): no path or query becomes a label.
     endpoints = {v for _name, labels in after for k, v in labels if k == "endpoint"}
-    assert endpoints and endpoints <= set(client.application.view_functions) | {"unmatched"}
+    # (The registry is the process's: other tests' apps have added their own names.)
+    assert "oidc.token" in endpoints and not [e for e in endpoints if "/" in e or "?" in e]
     assert ("idp_db_pool_checked_out", ()) in after
 
 
