@@ -76,7 +76,7 @@ refresh_reuse = Counter(
 mail_failures = Counter("idp_mail_failures", "Mails the SMTP server did not accept")
 backchannel_deliveries = Counter(
     "idp_backchannel_logout_deliveries",
-    "Back-channel logout attempts, by outcome (delivered, retry, gave_up)",
+    "Back-channel logout tokens delivered or given up, by outcome (delivered, gave_up)",
     ["outcome"],
 )
 db_pool_in_use = Gauge(
