@@ -157,6 +157,10 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
         app.register_blueprint(dev_bp)
     web.install(app, settings)
+    # Issue 13: /healthz, /readyz, /metrics, the request id and one log line a request.
+    from idp import ops
+
+    ops.install(app, settings)
 
     from flask_babel import get_locale
 

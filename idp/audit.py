@@ -20,6 +20,7 @@ from idp import dates
 from idp.account.identifiers import username_key
 from idp.db import now
 from idp.models import AuditEvent, Organization, User
+from idp.ops import metrics
 
 
 class AuditTag(StrEnum):
@@ -102,6 +103,9 @@ def record(
             details=details,
         )
     )
+    # Some events are operating figures too (issue 13): counted when recorded, so a
+    # rolled-back transaction may still have counted one.
+    metrics.count_audit_event(str(tag))
 
 
 def _client_ip() -> str | None:

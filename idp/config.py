@@ -110,6 +110,14 @@ class Settings:
     password_reset_answer_ms: int = 400
     # IDP_CLOSED_ACCOUNT_RETENTION_DAYS: a closed account's personal data is erased after
     closed_account_retention_days: int = 30
+    # Operating: health, metrics, logs (issue 13; README "Operating"). Never public by
+    # default (SECURITY.md X-07).
+    # IDP_METRICS_ALLOW: addresses or networks that may read /metrics; empty = no /metrics
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    metrics_port: int = 0  # IDP_METRICS_PORT: metrics on their own port too; 0 = off
+    metrics_bind: str = "127.0.0.1"  # IDP_METRICS_BIND: address of IDP_METRICS_PORT
+    log_format: str = "text"  # IDP_LOG_FORMAT: text | json (one JSON object a line)
+    log_level: str = "INFO"  # IDP_LOG_LEVEL: DEBUG | INFO | WARNING | ERROR
     extra: dict[str, Any] = field(default_factory=dict)  # test-only Flask config overrides
 
     @property
@@ -191,6 +199,18 @@ def validate(settings: Settings) -> None:
         raise ConfigError("IDP_SIGNING_ALG must be RS256 or ES256")
     if settings.env not in {"development", "production", "test"}:
         raise ConfigError("IDP_ENV must be development, production or test")
+    if settings.log_format not in {"text", "json"}:
+        raise ConfigError("IDP_LOG_FORMAT must be text or json")
+    if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError("IDP_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+    from idp.ops.access import parse_networks
+
+    try:
+        parse_networks(settings.metrics_allow)
+    except ValueError:
+        raise ConfigError(
+            "IDP_METRICS_ALLOW must be IP addresses or networks separated by commas"
+        ) from None
     if settings.default_locale not in LOCALES:
         raise ConfigError("IDP_DEFAULT_LOCALE must be th or en")
     try:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from idp import crypto
 from idp.account.identifiers import username_key
 from idp.models import IdentifierCounter, User
+from idp.ops import metrics
 
 IDENTIFIER_KEY_INFO = b"idp sign-in identifiers"
 
@@ -56,12 +57,14 @@ def _take_slot(db: Session, model: Any, where: Any, t: int, threshold: int, **al
 def _lock_if_full(
     db: Session, model: Any, where: Any, t: int, threshold: int, lock_seconds: int
 ) -> None:
-    db.execute(
+    locked = db.execute(
         update(model)
         .where(where, model.failed_logins >= threshold, model.locked_until.is_(None))
         .values(locked_until=t + lock_seconds)
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
+    if locked:  # this attempt started the lock (issue 13: idp_lockouts)
+        metrics.lock_started("account" if model is User else "identifier")
 
 
 def reserve_attempt(db: Session, user_id: int, t: int, threshold: int) -> bool:

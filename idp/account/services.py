@@ -19,6 +19,7 @@ from idp.account.passwords import (
 from idp.config import LOCALES, Settings
 from idp.db import now
 from idp.models import Client, Consent, Grant, Token, User
+from idp.ops import metrics
 
 # English for the CLI and logs; pages word the code in the person's language
 # (account.messages.account_messages).
@@ -170,6 +171,7 @@ def authenticate(db: Session, settings: Settings, identifier: str, password: str
     )
     if not by_name:
         burn_verification_time(password)
+        metrics.sign_in("password", "refused")
         return LoginResult(None, paused=True)
     if user is not None and by_account and verify_password(user.password_hash, password):
         lockout.sign_in_succeeded(db, key)
@@ -178,12 +180,14 @@ def authenticate(db: Session, settings: Settings, identifier: str, password: str
         # login does (the second factor, or the authorization that issues a code).
         if not has_strong_factor(db, user.id):
             login_completed(db, user)
+        metrics.sign_in("password", "success")
         return LoginResult(user)
     if user is None or not by_account:
         burn_verification_time(password)  # unknown, disabled or locked: the same work
     paused = lockout.sign_in_failed(
         db, key, user.id if by_account else None, t, threshold, settings.lockout_seconds
     )
+    metrics.sign_in("password", "failure")
     return LoginResult(None, paused=paused)
 
 

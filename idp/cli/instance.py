@@ -39,6 +39,7 @@ def serve(host: str, port: int, workers: int | None, access_log: bool) -> None:
         _fail(str(exc))
     if workers is None:
         workers = min(2 * (os.cpu_count() or 1) + 1, 9)
+    _prepare_metrics()
     args = [
         "gunicorn",
         "--bind",
@@ -52,6 +53,24 @@ def serve(host: str, port: int, workers: int | None, access_log: bool) -> None:
         "idp.wsgi:app",
     ]
     os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606
+
+
+def _prepare_metrics() -> None:
+    """Issue 13: the workers share their metrics through a fresh directory
+    (prometheus_client's multiprocess mode, whatever the server), and one exporter
+    process serves IDP_METRICS_PORT for all of them. Called just before the server
+    starts, so every worker inherits PROMETHEUS_MULTIPROC_DIR."""
+    import os
+    import tempfile
+
+    from idp.ops.metrics import MULTIPROC_ENV
+
+    os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="idp-metrics-")
+    settings = load_settings()
+    if settings.metrics_port:
+        from idp.ops import exporter
+
+        exporter.spawn(settings.metrics_bind, settings.metrics_port)
 
 
 @cli.command()

@@ -30,6 +30,7 @@ from idp.oidc.errors import error_page
 from idp.oidc.flows import Flow
 from idp.oidc.interaction import Asker, url_for_next, who_asks
 from idp.oidc.pipeline import Next, StepUp
+from idp.ops import metrics
 
 bp = Blueprint("mfa", __name__)
 ON_ACCOUNT_PAGE = Asker("account")  # the person adds a factor of their own accord
@@ -71,7 +72,10 @@ def challenge() -> Any:
             ok, kind = services.verify_email_otp(db, s, current_user, flow_id, code), policy.EMAIL
         elif method == "recovery" and (allowed & {policy.TOTP, policy.WEBAUTHN}):
             ok, kind = services.verify_recovery_code(db, s, current_user, code), policy.RECOVERY
+        if kind:
+            metrics.sign_in(kind, "success" if ok else "failure")
         if ok and kind:
+            metrics.step_up(kind)
             auth_state.add_factor(kind)
             expiring = (
                 services.expiring_totp(db, current_user.id, now()) if kind == policy.TOTP else None

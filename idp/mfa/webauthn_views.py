@@ -16,6 +16,7 @@ from idp.mfa.messages import default_factor_names
 from idp.oidc import flows
 from idp.oidc.acr import ACR_PHISHING_RESISTANT
 from idp.oidc.flows import Flow
+from idp.ops import metrics
 
 bp = Blueprint("webauthn", __name__)
 
@@ -117,6 +118,10 @@ def authenticate_verify() -> Any:
         # Not counted toward the account lockout, by decision: an assertion is a
         # signature over a one-time server challenge and cannot be guessed, while a
         # cancelled browser dialog or the wrong key must not lock the person out.
+        metrics.sign_in(policy.WEBAUTHN, "failure")
         return _fail()
-    auth_state.add_factor(policy.WEBAUTHN_UV if verified else policy.WEBAUTHN)
+    kind = policy.WEBAUTHN_UV if verified else policy.WEBAUTHN
+    metrics.sign_in(kind, "success")
+    metrics.step_up(kind)
+    auth_state.add_factor(kind)
     return jsonify(ok=True, redirect=flow.continue_url)

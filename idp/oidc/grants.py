@@ -29,6 +29,7 @@ from idp.oidc.scopes import OIDC_SCOPES, split_scope
 from idp.oidc.stored import StoredCode, StoredToken
 from idp.oidc.syntax import is_error_text
 from idp.oidc.tokens import token_digest
+from idp.ops import metrics
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -191,6 +192,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         t = now()
         if row.used_at is not None:
             # Rotation replay (RFC 9700 4.14.2): revoke the whole family.
+            metrics.refresh_reuse.inc()
             revoke_grant(row.grant_id)
             return None
         grant = db.get(Grant, row.grant_id)
@@ -209,7 +211,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             .values(used_at=t)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
+        if result.rowcount != 1:  # a concurrent use of the same token won the race
+            metrics.refresh_reuse.inc()
             revoke_grant(row.grant_id)
             return None
         return StoredToken(row, grant)

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-AREAS = ("account", "admin", "mfa", "oidc", "orgs", "dev", "companies", "enrollment")
+AREAS = ("account", "admin", "mfa", "oidc", "orgs", "dev", "companies", "enrollment", "ops")
 
 
 def _contract() -> dict:
