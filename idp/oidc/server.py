@@ -13,14 +13,15 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, current_app
 from flask import session as web_session
 from joserfc.jwk import KeySet
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from idp.db import now, session
 from idp.enrollment import membership
 from idp.enrollment.verdicts import state_of
-from idp.models import Grant, Token, User
+from idp.models import AuthorizationCode, Grant, Token, User
+from idp.oidc.cache import TTLCache
 from idp.oidc.claims import settings
-from idp.oidc.clients import CONFIDENTIAL_METHODS, load_client
+from idp.oidc.clients import CONFIDENTIAL_METHODS, cached_client
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -36,7 +37,10 @@ from idp.oidc.tokens import new_token, token_digest
 
 
 def query_client(client_id: str) -> Any:
-    return load_client(session(), client_id)
+    cache = current_app.extensions.get("idp_client_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault("idp_client_cache", TTLCache())
+    return cached_client(cache, session(), client_id)
 
 
 def generate_token(
@@ -66,52 +70,61 @@ def generate_token(
 
 
 def save_token(token: dict, request: Any) -> None:
-    """Store the tokens of one response in their grant (family)."""
+    """Store the tokens of one response in their grant (family): Core statements, one
+    per step (grant, code link, tokens), in the request's transaction."""
     db = session()
     s = settings()
     t = now()
     client_id = request.client.get_client_id()
     user_id = request.user.id if request.user is not None else None
+    scope = token.get("scope", "")
     if request.refresh_token is not None:
         grant_id = request.refresh_token.row.grant_id
         org_id = request.refresh_token.row.org_id
     else:
-        code = request.authorization_code
-        grant = Grant(
-            client_id=client_id,
-            user_id=user_id,
-            scope=token.get("scope", ""),
-            auth_time=code.row.auth_time if code else None,
-            acr=code.row.acr if code else None,
-            amr=code.row.amr if code else [],
-            sid=code.row.sid if code else None,
-            org_id=code.row.org_id if code else None,
-            claims=code.row.claims if code else None,
-            created_at=t,
-        )
-        db.add(grant)
-        db.flush()
-        grant_id, org_id = grant.id, grant.org_id
-        if code is not None:
-            code.row.grant_id = grant_id
-    lifetimes = {"access": int(token["expires_in"]), "refresh": s.refresh_idle_ttl}
-    for kind, lifetime in lifetimes.items():
-        value = token.get(f"{kind}_token")
-        if value is None:
-            continue
-        db.add(
-            Token(
-                token_hash=token_digest(value),
-                kind=kind,
-                grant_id=grant_id,
+        code = request.authorization_code.row if request.authorization_code else None
+        org_id = code.org_id if code else None
+        grant_id = db.execute(
+            insert(Grant)
+            .values(
                 client_id=client_id,
                 user_id=user_id,
-                scope=token.get("scope", ""),
+                scope=scope,
+                auth_time=code.auth_time if code else None,
+                acr=code.acr if code else None,
+                amr=code.amr if code else [],
+                sid=code.sid if code else None,
                 org_id=org_id,
-                issued_at=t,
-                expires_at=t + lifetime,
+                claims=code.claims if code else None,
+                created_at=t,
             )
-        )
+            .returning(Grant.id)
+        ).scalar_one()
+        if code is not None:
+            db.execute(
+                update(AuthorizationCode)
+                .where(AuthorizationCode.id == code.id)
+                .values(grant_id=grant_id)
+                .execution_options(synchronize_session=False)
+            )
+    lifetimes = {"access": int(token["expires_in"]), "refresh": s.refresh_idle_ttl}
+    rows = [
+        {
+            "token_hash": token_digest(token[f"{kind}_token"]),
+            "kind": kind,
+            "grant_id": grant_id,
+            "client_id": client_id,
+            "user_id": user_id,
+            "scope": scope,
+            "org_id": org_id,
+            "issued_at": t,
+            "expires_at": t + lifetime,
+        }
+        for kind, lifetime in lifetimes.items()
+        if token.get(f"{kind}_token") is not None
+    ]
+    if rows:
+        db.execute(insert(Token), rows)
 
 
 def find_token(value: str, hint: str | None = None) -> StoredToken | None:

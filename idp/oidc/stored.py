@@ -12,7 +12,7 @@ from idp.models import AuthorizationCode, Grant, Token, User
 class StoredCode:
     """AuthorizationCodeMixin view of a consumed code row."""
 
-    def __init__(self, row: AuthorizationCode) -> None:
+    def __init__(self, row: AuthorizationCode | Any) -> None:  # ORM row or RETURNING row
         self.row = row
         self.code_challenge = row.code_challenge
         self.code_challenge_method = row.code_challenge_method
