@@ -134,11 +134,31 @@ def find_token(value: str, hint: str | None = None) -> StoredToken | None:
     return StoredToken(row) if row is not None else None
 
 
+def find_token_with_family(value: str) -> StoredToken | None:
+    """The token with its grant and user, in one query (introspection)."""
+    if not value or len(value) > 512:
+        return None
+    found = (
+        session()
+        .execute(
+            select(Token, Grant, User)
+            .outerjoin(Grant, Grant.id == Token.grant_id)
+            .outerjoin(User, User.id == Token.user_id)
+            .where(Token.token_hash == token_digest(value))
+        )
+        .first()
+    )
+    if found is None:
+        return None
+    token, grant, user = found
+    return StoredToken(token, grant, user)
+
+
 class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        return find_token(token_string, token_type_hint)
+        return find_token_with_family(token_string)
 
     def check_permission(self, token: StoredToken, client: Any, request: Any) -> bool:
         # A client may introspect the tokens issued to it; others read as inactive.
@@ -146,7 +166,7 @@ class Introspection(IntrospectionEndpoint):
 
     def create_introspection_payload(self, token: StoredToken | None) -> dict:
         if token is not None and token.row.grant_id is not None:
-            grant = session().get(Grant, token.row.grant_id)
+            grant = token.grant
             if grant is None or grant.revoked_at is not None:
                 return {"active": False}
         if token is not None and token.row.user_id is not None:
@@ -219,29 +239,30 @@ def create_server(app: Flask) -> AuthorizationServer:
     return server
 
 
-def user_for_access_token(value: str) -> tuple[User, Token] | None:
-    """Resolve a bearer access token to its user with one query; None when the token
-    is unknown, expired, revoked, not an access token or has no user."""
+def user_for_access_token(value: str) -> tuple[User, Token, Grant | None] | None:
+    """Resolve a bearer access token to its user (and grant) with one query; None when
+    the token is unknown, expired, revoked, not an access token or has no user."""
     if not value or len(value) > 512:
         return None
     row = (
         session()
         .execute(
-            select(Token, User)
+            select(Token, User, Grant)
             .join(User, User.id == Token.user_id)
+            .outerjoin(Grant, Grant.id == Token.grant_id)
             .where(Token.token_hash == token_digest(value), Token.kind == "access")
         )
         .first()
     )
     if row is None:
         return None
-    token, user = row
+    token, user, grant = row
     t = now()
     if token.revoked_at is not None or token.expires_at <= t or not user.is_active:
         return None
     if not membership_allows_tokens(user, t):
         return None  # R-06, R-07: expired, pending or rejected since the token was issued
-    return user, token
+    return user, token, grant
 
 
 def membership_allows_tokens(user: User, t: int) -> bool:
