@@ -67,11 +67,12 @@ class TTLCache:
     """A small thread-safe map whose entries live ``TTL_SECONDS`` and die with the
     generation they were read in. Misses (unknown keys) are not stored."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._entries: dict[str, tuple[float, int, Any]] = {}
 
     def get(self, key: str, load: Callable[[], Any]) -> Any:
-        mono = time.monotonic()
+        mono = self._clock()
         entry = self._entries.get(key)
         if entry is not None and entry[1] == _generation and mono - entry[0] < TTL_SECONDS:
             return entry[2]
