@@ -216,7 +216,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                 # token: revoke the whole family.
                 revoke_grant(seen.grant_id)
             return None
-        grant = db.get(Grant, consumed.grant_id)
+        # The grant and its user in one query (the user is needed next, for the checks).
+        family = db.execute(
+            select(Grant, User)
+            .outerjoin(User, User.id == consumed.user_id)
+            .where(Grant.id == consumed.grant_id)
+        ).first()
+        grant, user = family if family is not None else (None, None)
         s = settings()
         if (
             grant is None
@@ -224,7 +230,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             or grant.created_at + s.refresh_absolute_ttl <= t
         ):
             return None
-        return StoredToken(consumed, grant)
+        return StoredToken(consumed, grant, user)
 
     def authenticate_user(self, refresh_token: StoredToken) -> User:
         """The grant's user, if the grant may still be refreshed; the scope it may carry
