@@ -13,7 +13,7 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, current_app
 from flask import session as web_session
 from joserfc.jwk import KeySet
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal, select, union_all, update
 
 from idp.db import now, session
 from idp.enrollment import membership
@@ -69,62 +69,99 @@ def generate_token(
     return token
 
 
+TOKEN_COLUMNS = (
+    "token_hash",
+    "kind",
+    "grant_id",
+    "client_id",
+    "user_id",
+    "scope",
+    "org_id",
+    "issued_at",
+    "expires_at",
+)
+
+
 def save_token(token: dict, request: Any) -> None:
-    """Store the tokens of one response in their grant (family): Core statements, one
-    per step (grant, code link, tokens), in the request's transaction."""
+    """Store the tokens of one response in their grant (family), in the request's
+    transaction: Core statements, no unit of work. A new grant, the code's link to it
+    and the tokens are one statement on PostgreSQL (data-modifying CTEs), one per step
+    on SQLite."""
     db = session()
     s = settings()
     t = now()
     client_id = request.client.get_client_id()
     user_id = request.user.id if request.user is not None else None
     scope = token.get("scope", "")
-    if request.refresh_token is not None:
-        grant_id = request.refresh_token.row.grant_id
-        org_id = request.refresh_token.row.org_id
-    else:
-        code = request.authorization_code.row if request.authorization_code else None
-        org_id = code.org_id if code else None
-        grant_id = db.execute(
-            insert(Grant)
-            .values(
-                client_id=client_id,
-                user_id=user_id,
-                scope=scope,
-                auth_time=code.auth_time if code else None,
-                acr=code.acr if code else None,
-                amr=code.amr if code else [],
-                sid=code.sid if code else None,
-                org_id=org_id,
-                claims=code.claims if code else None,
-                created_at=t,
-            )
-            .returning(Grant.id)
-        ).scalar_one()
-        if code is not None:
-            db.execute(
-                update(AuthorizationCode)
-                .where(AuthorizationCode.id == code.id)
-                .values(grant_id=grant_id)
-                .execution_options(synchronize_session=False)
-            )
     lifetimes = {"access": int(token["expires_in"]), "refresh": s.refresh_idle_ttl}
-    rows = [
-        {
-            "token_hash": token_digest(token[f"{kind}_token"]),
-            "kind": kind,
-            "grant_id": grant_id,
-            "client_id": client_id,
-            "user_id": user_id,
-            "scope": scope,
-            "org_id": org_id,
-            "issued_at": t,
-            "expires_at": t + lifetime,
-        }
+    issued = [
+        (token_digest(token[f"{kind}_token"]), kind, t + lifetime)
         for kind, lifetime in lifetimes.items()
         if token.get(f"{kind}_token") is not None
     ]
-    if rows:
-        db.execute(insert(Token), rows)
+
+    def rows(grant_id: Any, org_id: int | None) -> list[dict]:
+        common = {"grant_id": grant_id, "client_id": client_id, "user_id": user_id}
+        common.update(scope=scope, org_id=org_id, issued_at=t)
+        return [{"token_hash": h, "kind": k, "expires_at": e, **common} for h, k, e in issued]
+
+    if request.refresh_token is not None:
+        stored = request.refresh_token.row
+        db.execute(insert(Token), rows(stored.grant_id, stored.org_id))
+        return
+    code = request.authorization_code.row if request.authorization_code else None
+    org_id = code.org_id if code else None
+    new_grant = insert(Grant).values(
+        client_id=client_id,
+        user_id=user_id,
+        scope=scope,
+        auth_time=code.auth_time if code else None,
+        acr=code.acr if code else None,
+        amr=code.amr if code else [],
+        sid=code.sid if code else None,
+        org_id=org_id,
+        claims=code.claims if code else None,
+        created_at=t,
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(_grant_and_tokens(new_grant, code.id if code else None, rows(None, org_id)))
+        return
+    grant_id = db.execute(new_grant.returning(Grant.id)).scalar_one()
+    if code is not None:
+        db.execute(_link_code(code.id, grant_id))
+    db.execute(insert(Token), rows(grant_id, org_id))
+
+
+def _link_code(code_id: int, grant_id: Any) -> Any:
+    """The code remembers its grant, so a replay of it can end the family (P-18)."""
+    return (
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == code_id)
+        .values(grant_id=grant_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _grant_and_tokens(new_grant: Any, code_id: int | None, rows: list[dict]) -> Any:
+    """``WITH g AS (INSERT grant RETURNING id) [, UPDATE code] INSERT tokens SELECT ...
+    FROM g``: one round trip for what is otherwise three statements."""
+    grant = new_grant.returning(Grant.id).cte("new_grant")
+    columns = Token.__table__.c
+    selects = [
+        select(
+            *(
+                grant.c.id
+                if name == "grant_id"
+                else literal(row[name], columns[name].type).label(name)
+                for name in TOKEN_COLUMNS
+            )
+        )
+        for row in rows
+    ]
+    stmt = insert(Token).from_select(list(TOKEN_COLUMNS), union_all(*selects))
+    if code_id is not None:
+        stmt = stmt.add_cte(_link_code(code_id, select(grant.c.id).scalar_subquery()).cte())
+    return stmt
 
 
 def find_token(value: str, hint: str | None = None) -> StoredToken | None:
