@@ -15,10 +15,10 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 
 from idp.db import get_db
-from idp.models import Client
+from idp.models import Client, WebSession
 from idp.oidc.keys import rotate_keys
 from tests.conftest import USE_PG
-from tests.factories import exchange, get_code, make_client, make_user
+from tests.factories import exchange, get_code, login, make_client, make_user
 
 GRANTS = ["authorization_code", "refresh_token", "client_credentials"]
 
@@ -88,3 +88,25 @@ def test_read_only_requests_give_back_transactional_connections_D02(app, client,
     finally:
         for c in idle:
             c.close()
+
+
+def test_protocol_endpoints_leave_the_browser_session_alone_ASVS_7_4(client, db):
+    """A session cookie sent to the token, userinfo and discovery endpoints is not
+    looked up: an idle-expired session is not even cleaned up there (the browser
+    pages do that), and no session cookie is written."""
+    make_user(db)
+    rp = make_client(db, grant_types=GRANTS)
+    code, verifier, _ = get_code(client, rp)
+    tokens = exchange(client, rp, code, verifier).get_json()
+    login(client)
+    db.execute(update(WebSession).values(last_seen=0, created_at=0))
+    db.commit()
+    answers = [
+        client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}),
+        _cc(client, rp),
+        client.get("/.well-known/openid-configuration"),
+    ]
+    assert [r.status_code for r in answers] == [200, 200, 200]
+    assert [r.headers.get("Set-Cookie") for r in answers] == [None, None, None]
+    assert db.scalar(select(WebSession.id).limit(1)) is not None
+    assert "/login" in client.get("/account").headers["Location"]  # a page still ends it
