@@ -7,8 +7,18 @@ import logging
 import secrets
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, abort, current_app, jsonify, render_template, request
+from flask import (
+    Flask,
+    Request,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+)
 from flask.globals import request_ctx
+from flask.sessions import SessionInterface, SessionMixin
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -50,8 +60,27 @@ def has_nul() -> bool:
     return any("\x00" in v for v in values)
 
 
+class ApiRequestsWithoutSession(SessionInterface):
+    """The protocol endpoints (``API_PATHS``) never use the browser session: a request
+    to them gets Flask's null session, so a cookie it carries is neither looked up in
+    the database nor refreshed, and no session cookie is written (issue 12). Any other
+    request goes to the wrapped interface."""
+
+    def __init__(self, inner: SessionInterface) -> None:
+        self.inner = inner
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith(API_PATHS):
+            return self.make_null_session(app)
+        return self.inner.open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        self.inner.save_session(app, session, response)
+
+
 def install(app: Flask, settings: Settings) -> None:
     _install_brand_routes(app, settings)
+    app.session_interface = ApiRequestsWithoutSession(app.session_interface)
 
     @app.before_request
     def _refuse_nul() -> None:

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from idp.db import now
 from idp.models import Client
+from idp.oidc.cache import TTLCache
 from idp.oidc.scopes import OIDC_SCOPES
 from idp.oidc.syntax import is_uri_text
 
@@ -29,7 +32,7 @@ class OAuthClient(ClientMixin):
     """Protocol view of a registered client: exact redirect-URI matching, hashed
     secret compared in constant time (RECIPES.md 9: a digest, not a password KDF)."""
 
-    def __init__(self, row: Client) -> None:
+    def __init__(self, row: Client | SimpleNamespace) -> None:
         self.row = row
         self.client_id = row.client_id
         self.client_metadata = {"post_logout_redirect_uris": list(row.post_logout_redirect_uris)}
@@ -83,6 +86,31 @@ def load_client(db: Session, client_id: str | None) -> OAuthClient | None:
         return None
     row = db.scalar(select(Client).where(Client.client_id == client_id, Client.is_active))
     return OAuthClient(row) if row else None
+
+
+def client_record(db: Session, client_id: str) -> SimpleNamespace | None:
+    """An active client's columns as a plain read-only record (no ORM identity, so
+    it can be shared between requests and threads)."""
+    row = db.execute(
+        select(*Client.__table__.c).where(Client.client_id == client_id, Client.is_active)
+    ).first()
+    if row is None:
+        return None
+    return SimpleNamespace(**row._mapping, is_public=row.secret_hash is None)
+
+
+def cached_client(cache: TTLCache, db: Session, client_id: str | None) -> OAuthClient | None:
+    """The protocol endpoints' client lookup, cached per process for at most a second
+    (``idp.oidc.cache``: a change made elsewhere is honoured within that second, one
+    made in this process at once). Same answers as :func:`load_client`."""
+    if not client_id or len(client_id) > 64:
+        return None
+
+    def load() -> Any:
+        record = client_record(db, client_id)
+        return OAuthClient(record) if record is not None else None
+
+    return cache.get(client_id, load)
 
 
 def _check_uri(uri: str, what: str) -> str:

@@ -64,8 +64,11 @@ def build_metadata(issuer: str, identity_app_framework: str = "th_identity_app")
     }
 
 
-def _cached_json(body: bytes) -> Response:
-    etag = hashlib.sha256(body).hexdigest()[:32]
+def etag_of(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def _cached_json(body: bytes, etag: str) -> Response:
     if request.if_none_match.contains(etag):
         resp = Response(status=304)
     else:
@@ -78,13 +81,13 @@ def _cached_json(body: bytes) -> Response:
 
 @bp.route("/.well-known/openid-configuration")
 def openid_configuration() -> Response:
-    body = current_app.extensions.get("idp_discovery_bytes")
-    if body is None:
+    built = current_app.extensions.get("idp_discovery_bytes")
+    if built is None:
         settings = current_app.extensions["idp_settings"]
         metadata = build_metadata(settings.issuer, settings.identity_app_trust_framework)
         body = json.dumps(metadata, separators=(",", ":")).encode()
-        current_app.extensions["idp_discovery_bytes"] = body
-    return _cached_json(body)
+        built = current_app.extensions["idp_discovery_bytes"] = (body, etag_of(body))
+    return _cached_json(*built)
 
 
 @bp.route("/.well-known/oauth-authorization-server")
@@ -94,4 +97,5 @@ def oauth_metadata() -> Response:
 
 @bp.route("/jwks.json")
 def jwks() -> Response:
-    return _cached_json(keys().get(db_session()).jwks_json)
+    ring = keys().get(db_session())
+    return _cached_json(ring.jwks_json, ring.jwks_etag)

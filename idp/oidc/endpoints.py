@@ -11,9 +11,9 @@ from typing import Any
 from flask import Response, request
 
 from idp.db import session as db_session
-from idp.models import Grant
 from idp.oidc.blueprint import bp, server
 from idp.oidc.claims import assurance_claims, org_claims
+from idp.oidc.reads import read_without_transaction
 from idp.oidc.scopes import user_claims
 from idp.oidc.server import user_for_access_token
 
@@ -57,6 +57,12 @@ def _basic_header_is_decodable(header: str) -> bool:
     return ":" in decoded and "\x00" not in decoded
 
 
+def _read_only() -> None:
+    """Run this request's statements outside a transaction: it only reads, so no
+    BEGIN and no COMMIT/ROLLBACK round trips (must come before its first query)."""
+    read_without_transaction(db_session())
+
+
 def _finish(response: Response) -> Response:
     db = db_session()
     if response.status_code == 200:
@@ -78,7 +84,11 @@ def token() -> Response:
 
 @bp.route("/introspect", methods=["POST"])
 def introspect() -> Response:
-    return _form_problem() or _finish(server().create_endpoint_response("introspection"))
+    problem = _form_problem()
+    if problem is not None:
+        return problem
+    _read_only()  # RFC 7662 introspection changes nothing
+    return _finish(server().create_endpoint_response("introspection"))
 
 
 @bp.route("/revoke", methods=["POST"])
@@ -104,17 +114,17 @@ def userinfo() -> Response:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return _bearer_challenge()
+    _read_only()
     found = user_for_access_token(value.strip())
     if found is None:
         return _bearer_challenge("invalid_token")
-    user, token = found
+    user, token, grant = found
     if "openid" not in token.scope.split():
         return _bearer_challenge("insufficient_scope", 403)
     body: dict[str, Any] = user_claims(user, token.scope)
     if token.org_id is not None:
         body.update(org_claims(token.org_id))
     db = db_session()
-    grant = db.get(Grant, token.grant_id)
     body.update(
         assurance_claims(db, user, token.scope, grant.claims if grant else None, "userinfo")
     )

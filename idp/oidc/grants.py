@@ -149,7 +149,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         db = session()
         digest = token_digest(code)
         t = now()
-        result = db.execute(
+        # RETURNING: the consumed row comes back with the UPDATE (one round trip).
+        consumed = db.execute(
             update(AuthorizationCode)
             .where(
                 AuthorizationCode.code_hash == digest,
@@ -158,11 +159,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 AuthorizationCode.expires_at >= t,
             )
             .values(used_at=t)
+            .returning(*AuthorizationCode.__table__.c)
             .execution_options(synchronize_session=False)
-        )
-        row = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == digest))
-        if result.rowcount == 1 and row is not None:
-            return StoredCode(row)
+        ).first()
+        if consumed is not None:
+            return StoredCode(consumed)
+        row = db.execute(
+            select(
+                AuthorizationCode.used_at, AuthorizationCode.client_id, AuthorizationCode.grant_id
+            ).where(AuthorizationCode.code_hash == digest)
+        ).first()
         if row is not None and row.used_at is not None and row.client_id == client.get_client_id():
             # RFC 6749 4.1.2: a reused code is refused, and tokens issued from it revoked.
             revoke_grant(row.grant_id)
@@ -181,41 +187,52 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> StoredToken | None:
+        """Consume a live refresh token with one conditional UPDATE ... RETURNING; when
+        nothing was consumed, one look tells a replay (the family ends) from an unknown,
+        revoked or expired token. A refusal later in the request rolls the use back."""
         db = session()
-        row = db.scalar(
-            select(Token).where(
-                Token.token_hash == token_digest(refresh_token), Token.kind == "refresh"
-            )
-        )
-        if row is None:
-            return None
+        digest = token_digest(refresh_token)
         t = now()
-        if row.used_at is not None:
-            # Rotation replay (RFC 9700 4.14.2): revoke the whole family.
-            metrics.refresh_reuse.inc()
-            revoke_grant(row.grant_id)
+        consumed = db.execute(
+            update(Token)
+            .where(
+                Token.token_hash == digest,
+                Token.kind == "refresh",
+                Token.used_at.is_(None),
+                Token.revoked_at.is_(None),
+                Token.expires_at > t,
+            )
+            .values(used_at=t)
+            .returning(*Token.__table__.c)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if consumed is None:
+            seen = db.execute(
+                select(Token.used_at, Token.grant_id).where(
+                    Token.token_hash == digest, Token.kind == "refresh"
+                )
+            ).first()
+            if seen is not None and seen.used_at is not None:
+                # Rotation replay (RFC 9700 4.14.2), or the loser of a race for the same
+                # token: revoke the whole family.
+                metrics.refresh_reuse.inc()
+                revoke_grant(seen.grant_id)
             return None
-        grant = db.get(Grant, row.grant_id)
+        # The grant and its user in one query (the user is needed next, for the checks).
+        family = db.execute(
+            select(Grant, User)
+            .outerjoin(User, User.id == consumed.user_id)
+            .where(Grant.id == consumed.grant_id)
+        ).first()
+        grant, user = family if family is not None else (None, None)
         s = settings()
         if (
-            row.revoked_at is not None
-            or row.expires_at <= t
-            or grant is None
+            grant is None
             or grant.revoked_at is not None
             or grant.created_at + s.refresh_absolute_ttl <= t
         ):
             return None
-        result = db.execute(
-            update(Token)
-            .where(Token.id == row.id, Token.used_at.is_(None))
-            .values(used_at=t)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # a concurrent use of the same token won the race
-            metrics.refresh_reuse.inc()
-            revoke_grant(row.grant_id)
-            return None
-        return StoredToken(row, grant)
+        return StoredToken(consumed, grant, user)
 
     def authenticate_user(self, refresh_token: StoredToken) -> User:
         """The grant's user, if the grant may still be refreshed; the scope it may carry

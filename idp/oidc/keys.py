@@ -3,11 +3,13 @@
 Parsing a PEM/JWK costs ~40 ms for RSA (RECIPES.md 9), so each worker parses the keys
 once and re-reads the table only when its fingerprint (newest id, count) changes, which
 it checks at most every ``RECHECK_SECONDS``. A rotation done by ``idp keys rotate`` in
-another process therefore reaches every worker within that interval.
+another process therefore reaches every worker within that interval; one done in this
+process at once (``idp.oidc.cache`` generation).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -19,9 +21,10 @@ from sqlalchemy.orm import Session
 
 from idp.db import now
 from idp.models import SigningKey
+from idp.oidc import cache
 
 ALGORITHMS = ("RS256", "ES256")
-RECHECK_SECONDS = 5
+RECHECK_SECONDS = 1
 
 
 def generate_key(alg: str) -> RSAKey | ECKey:
@@ -78,6 +81,7 @@ class KeyRing:
     signing: dict[str, RSAKey | ECKey]  # alg -> active private key
     public_set: KeySet  # every published key, public parts only
     jwks_json: bytes  # pre-serialised JWKS document
+    jwks_etag: str  # its strong validator, computed once per ring
 
     def signing_key(self, alg: str) -> RSAKey | ECKey:
         return self.signing[alg]
@@ -98,7 +102,8 @@ def _build(rows: list[SigningKey], t: int) -> KeyRing:
         public.append(pub)
     public_set = KeySet.import_key_set({"keys": public})
     jwks = json.dumps({"keys": public}, separators=(",", ":")).encode()
-    return KeyRing(signing=signing, public_set=public_set, jwks_json=jwks)
+    etag = hashlib.sha256(jwks).hexdigest()[:32]
+    return KeyRing(signing=signing, public_set=public_set, jwks_json=jwks, jwks_etag=etag)
 
 
 class KeyCache:
@@ -109,11 +114,13 @@ class KeyCache:
         self._ring: KeyRing | None = None
         self._fingerprint: tuple | None = None
         self._checked = 0.0
+        self._generation = -1
 
     def get(self, db: Session) -> KeyRing:
         mono = time.monotonic()
         ring = self._ring
-        if ring is not None and mono - self._checked < RECHECK_SECONDS:
+        gen = cache.generation()
+        if ring is not None and mono - self._checked < RECHECK_SECONDS and gen == self._generation:
             return ring
         with self._lock:
             fingerprint = tuple(
@@ -128,6 +135,7 @@ class KeyCache:
                 self._ring = _build(rows, now())
                 self._fingerprint = fingerprint
             self._checked = mono
+            self._generation = gen
             return self._ring
 
     def invalidate(self) -> None:

@@ -14,14 +14,15 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, current_app
 from flask import session as web_session
 from joserfc.jwk import KeySet
-from sqlalchemy import select, update
+from sqlalchemy import insert, literal, select, union_all, update
 
 from idp.db import now, session
 from idp.enrollment import membership
 from idp.enrollment.verdicts import state_of
-from idp.models import Grant, Token, User
+from idp.models import AuthorizationCode, Grant, Token, User
+from idp.oidc.cache import TTLCache
 from idp.oidc.claims import settings
-from idp.oidc.clients import CONFIDENTIAL_METHODS, load_client
+from idp.oidc.clients import CONFIDENTIAL_METHODS, cached_client
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -37,7 +38,10 @@ from idp.oidc.tokens import new_token, token_digest
 
 
 def query_client(client_id: str) -> Any:
-    return load_client(session(), client_id)
+    cache = current_app.extensions.get("idp_client_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault("idp_client_cache", TTLCache())
+    return cached_client(cache, session(), client_id)
 
 
 def generate_token(
@@ -66,53 +70,99 @@ def generate_token(
     return token
 
 
+TOKEN_COLUMNS = (
+    "token_hash",
+    "kind",
+    "grant_id",
+    "client_id",
+    "user_id",
+    "scope",
+    "org_id",
+    "issued_at",
+    "expires_at",
+)
+
+
 def save_token(token: dict, request: Any) -> None:
-    """Store the tokens of one response in their grant (family)."""
+    """Store the tokens of one response in their grant (family), in the request's
+    transaction: Core statements, no unit of work. A new grant, the code's link to it
+    and the tokens are one statement on PostgreSQL (data-modifying CTEs), one per step
+    on SQLite."""
     db = session()
     s = settings()
     t = now()
     client_id = request.client.get_client_id()
     user_id = request.user.id if request.user is not None else None
-    if request.refresh_token is not None:
-        grant_id = request.refresh_token.row.grant_id
-        org_id = request.refresh_token.row.org_id
-    else:
-        code = request.authorization_code
-        grant = Grant(
-            client_id=client_id,
-            user_id=user_id,
-            scope=token.get("scope", ""),
-            auth_time=code.row.auth_time if code else None,
-            acr=code.row.acr if code else None,
-            amr=code.row.amr if code else [],
-            sid=code.row.sid if code else None,
-            org_id=code.row.org_id if code else None,
-            claims=code.row.claims if code else None,
-            created_at=t,
-        )
-        db.add(grant)
-        db.flush()
-        grant_id, org_id = grant.id, grant.org_id
-        if code is not None:
-            code.row.grant_id = grant_id
+    scope = token.get("scope", "")
     lifetimes = {"access": int(token["expires_in"]), "refresh": s.refresh_idle_ttl}
-    for kind, lifetime in lifetimes.items():
-        value = token.get(f"{kind}_token")
-        if value is None:
-            continue
-        db.add(
-            Token(
-                token_hash=token_digest(value),
-                kind=kind,
-                grant_id=grant_id,
-                client_id=client_id,
-                user_id=user_id,
-                scope=token.get("scope", ""),
-                org_id=org_id,
-                issued_at=t,
-                expires_at=t + lifetime,
+    issued = [
+        (token_digest(token[f"{kind}_token"]), kind, t + lifetime)
+        for kind, lifetime in lifetimes.items()
+        if token.get(f"{kind}_token") is not None
+    ]
+
+    def rows(grant_id: Any, org_id: int | None) -> list[dict]:
+        common = {"grant_id": grant_id, "client_id": client_id, "user_id": user_id}
+        common.update(scope=scope, org_id=org_id, issued_at=t)
+        return [{"token_hash": h, "kind": k, "expires_at": e, **common} for h, k, e in issued]
+
+    if request.refresh_token is not None:
+        stored = request.refresh_token.row
+        db.execute(insert(Token), rows(stored.grant_id, stored.org_id))
+        return
+    code = request.authorization_code.row if request.authorization_code else None
+    org_id = code.org_id if code else None
+    new_grant = insert(Grant).values(
+        client_id=client_id,
+        user_id=user_id,
+        scope=scope,
+        auth_time=code.auth_time if code else None,
+        acr=code.acr if code else None,
+        amr=code.amr if code else [],
+        sid=code.sid if code else None,
+        org_id=org_id,
+        claims=code.claims if code else None,
+        created_at=t,
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(_grant_and_tokens(new_grant, code.id if code else None, rows(None, org_id)))
+        return
+    grant_id = db.execute(new_grant.returning(Grant.id)).scalar_one()
+    if code is not None:
+        db.execute(_link_code(code.id, grant_id))
+    db.execute(insert(Token), rows(grant_id, org_id))
+
+
+def _link_code(code_id: int, grant_id: Any) -> Any:
+    """The code remembers its grant, so a replay of it can end the family (P-18)."""
+    return (
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == code_id)
+        .values(grant_id=grant_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _grant_and_tokens(new_grant: Any, code_id: int | None, rows: list[dict]) -> Any:
+    """``WITH g AS (INSERT grant RETURNING id) [, UPDATE code] INSERT tokens SELECT ...
+    FROM g``: one round trip for what is otherwise three statements."""
+    grant = new_grant.returning(Grant.id).cte("new_grant")
+    columns = Token.__table__.c
+    selects = [
+        select(
+            *(
+                grant.c.id
+                if name == "grant_id"
+                else literal(row[name], columns[name].type).label(name)
+                for name in TOKEN_COLUMNS
             )
         )
+        for row in rows
+    ]
+    stmt = insert(Token).from_select(list(TOKEN_COLUMNS), union_all(*selects))
+    if code_id is not None:
+        stmt = stmt.add_cte(_link_code(code_id, select(grant.c.id).scalar_subquery()).cte())
+    return stmt
 
 
 def find_token(value: str, hint: str | None = None) -> StoredToken | None:
@@ -133,11 +183,31 @@ class HintIgnored:
             raise InvalidRequestError()
 
 
+def find_token_with_family(value: str) -> StoredToken | None:
+    """The token with its grant and user, in one query (introspection)."""
+    if not value or len(value) > 512:
+        return None
+    found = (
+        session()
+        .execute(
+            select(Token, Grant, User)
+            .outerjoin(Grant, Grant.id == Token.grant_id)
+            .outerjoin(User, User.id == Token.user_id)
+            .where(Token.token_hash == token_digest(value))
+        )
+        .first()
+    )
+    if found is None:
+        return None
+    token, grant, user = found
+    return StoredToken(token, grant, user)
+
+
 class Introspection(HintIgnored, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        return find_token(token_string, token_type_hint)
+        return find_token_with_family(token_string)
 
     def check_permission(self, token: StoredToken, client: Any, request: Any) -> bool:
         # A client may introspect the tokens issued to it; others read as inactive.
@@ -145,7 +215,7 @@ class Introspection(HintIgnored, IntrospectionEndpoint):
 
     def create_introspection_payload(self, token: StoredToken | None) -> dict:
         if token is not None and token.row.grant_id is not None:
-            grant = session().get(Grant, token.row.grant_id)
+            grant = token.grant
             if grant is None or grant.revoked_at is not None:
                 return {"active": False}
         if token is not None and token.row.user_id is not None:
@@ -218,29 +288,30 @@ def create_server(app: Flask) -> AuthorizationServer:
     return server
 
 
-def user_for_access_token(value: str) -> tuple[User, Token] | None:
-    """Resolve a bearer access token to its user with one query; None when the token
-    is unknown, expired, revoked, not an access token or has no user."""
+def user_for_access_token(value: str) -> tuple[User, Token, Grant | None] | None:
+    """Resolve a bearer access token to its user (and grant) with one query; None when
+    the token is unknown, expired, revoked, not an access token or has no user."""
     if not value or len(value) > 512:
         return None
     row = (
         session()
         .execute(
-            select(Token, User)
+            select(Token, User, Grant)
             .join(User, User.id == Token.user_id)
+            .outerjoin(Grant, Grant.id == Token.grant_id)
             .where(Token.token_hash == token_digest(value), Token.kind == "access")
         )
         .first()
     )
     if row is None:
         return None
-    token, user = row
+    token, user, grant = row
     t = now()
     if token.revoked_at is not None or token.expires_at <= t or not user.is_active:
         return None
     if not membership_allows_tokens(user, t):
         return None  # R-06, R-07: expired, pending or rejected since the token was issued
-    return user, token
+    return user, token, grant
 
 
 def membership_allows_tokens(user: User, t: int) -> bool:

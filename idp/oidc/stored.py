@@ -12,7 +12,7 @@ from idp.models import AuthorizationCode, Grant, Token, User
 class StoredCode:
     """AuthorizationCodeMixin view of a consumed code row."""
 
-    def __init__(self, row: AuthorizationCode) -> None:
+    def __init__(self, row: AuthorizationCode | Any) -> None:  # ORM row or RETURNING row
         self.row = row
         self.code_challenge = row.code_challenge
         self.code_challenge_method = row.code_challenge_method
@@ -39,9 +39,12 @@ class StoredCode:
 class StoredToken:
     """TokenMixin view of a token row (refresh, introspection, revocation)."""
 
-    def __init__(self, row: Token, grant: Grant | None = None) -> None:
+    def __init__(
+        self, row: Token | Any, grant: Grant | None = None, user: User | None | object = ...
+    ) -> None:
         self.row = row
         self.grant = grant
+        self._user = user  # ``...``: not read yet
 
     def check_client(self, client: Any) -> bool:
         return self.row.client_id == client.get_client_id()
@@ -59,6 +62,8 @@ class StoredToken:
         return self.row.revoked_at is not None
 
     def get_user(self) -> User | None:
+        if self._user is not ...:
+            return self._user  # type: ignore[return-value]
         return session().get(User, self.row.user_id) if self.row.user_id else None
 
     def get_client(self) -> Any:

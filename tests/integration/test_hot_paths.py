@@ -1,0 +1,112 @@
+"""The hot protocol endpoints' caches and shortcuts (issue 12) keep their guarantees:
+a client changed in this process counts at once despite the client cache (SECURITY.md
+P-17: only a registered, active client with its current secret gets tokens; RFC 6749
+2.3.1), a key rotated in this process signs at once, and a read-only request leaves no
+pooled PostgreSQL connection outside transactions (a failed request leaves the
+database unchanged)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from sqlalchemy import select, update
+
+from idp.db import get_db
+from idp.models import Client, WebSession
+from idp.oidc.keys import rotate_keys
+from tests.conftest import USE_PG
+from tests.factories import exchange, get_code, login, make_client, make_user
+
+GRANTS = ["authorization_code", "refresh_token", "client_credentials"]
+
+
+def _cc(client, rp, secret=None):
+    return client.post(
+        "/token",
+        data={"grant_type": "client_credentials"},
+        auth=(rp.client_id, secret or rp.secret),
+    )
+
+
+def test_new_client_secret_counts_at_once_despite_the_client_cache_RFC6749_2_3_1(client, db):
+    rp = make_client(db, grant_types=GRANTS)
+    assert _cc(client, rp).status_code == 200  # cached now
+    row = db.scalar(select(Client).where(Client.client_id == rp.client_id))
+    row.secret_hash = hashlib.sha256(b"the new secret").hexdigest()
+    db.commit()
+    assert _cc(client, rp).status_code == 401
+    assert _cc(client, rp, "the new secret").status_code == 200
+
+
+def test_disabled_client_is_refused_at_once_despite_the_client_cache_P17(client, db):
+    """An UPDATE statement (not a unit of work) disables the client."""
+    rp = make_client(db, grant_types=GRANTS)
+    token = _cc(client, rp).get_json()["access_token"]
+    db.execute(update(Client).where(Client.client_id == rp.client_id).values(is_active=False))
+    db.commit()
+    assert _cc(client, rp).status_code == 401
+    resp = client.post("/introspect", data={"token": token}, auth=(rp.client_id, rp.secret))
+    assert resp.status_code == 401
+
+
+def test_key_rotated_in_process_signs_and_publishes_at_once_RFC7517(app, client, db):
+    make_user(db)
+    rp = make_client(db)
+    before = {k["kid"] for k in client.get("/jwks.json").get_json()["keys"]}
+    new = rotate_keys(db, retention_seconds=3600)
+    db.commit()
+    published = client.get("/jwks.json").get_json()
+    assert {row.kid for row in new} <= {k["kid"] for k in published["keys"]} - before
+    code, verifier, _ = get_code(client, rp)
+    id_token = exchange(client, rp, code, verifier).get_json()["id_token"]
+    header = jwt.decode(id_token, KeySet.import_key_set(published)).header
+    assert header["kid"] in {row.kid for row in new}
+
+
+@pytest.mark.skipif(not USE_PG, reason="PostgreSQL only: SQLite reads never open a transaction")
+def test_read_only_requests_give_back_transactional_connections_D02(app, client, db):
+    """Userinfo and introspection read in autocommit; every pooled connection is back
+    in transactional mode afterwards, so the next writing request stays atomic."""
+    make_user(db)
+    rp = make_client(db, grant_types=GRANTS)
+    code, verifier, _ = get_code(client, rp)
+    tokens = exchange(client, rp, code, verifier).get_json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client.get("/userinfo", headers=bearer).status_code == 200
+    resp = client.post(
+        "/introspect", data={"token": tokens["access_token"]}, auth=(rp.client_id, rp.secret)
+    )
+    assert resp.get_json()["active"] is True
+    pool = get_db(app).engine.pool
+    idle = [pool.connect() for _ in range(pool.checkedin())]
+    try:
+        assert idle
+        assert [c.dbapi_connection.autocommit for c in idle] == [False] * len(idle)
+    finally:
+        for c in idle:
+            c.close()
+
+
+def test_protocol_endpoints_leave_the_browser_session_alone_ASVS_7_4(client, db):
+    """A session cookie sent to the token, userinfo and discovery endpoints is not
+    looked up: an idle-expired session is not even cleaned up there (the browser
+    pages do that), and no session cookie is written."""
+    make_user(db)
+    rp = make_client(db, grant_types=GRANTS)
+    code, verifier, _ = get_code(client, rp)
+    tokens = exchange(client, rp, code, verifier).get_json()
+    login(client)
+    db.execute(update(WebSession).values(last_seen=0, created_at=0))
+    db.commit()
+    answers = [
+        client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}),
+        _cc(client, rp),
+        client.get("/.well-known/openid-configuration"),
+    ]
+    assert [r.status_code for r in answers] == [200, 200, 200]
+    assert [r.headers.get("Set-Cookie") for r in answers] == [None, None, None]
+    assert db.scalar(select(WebSession.id).limit(1)) is not None
+    assert "/login" in client.get("/account").headers["Location"]  # a page still ends it
