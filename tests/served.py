@@ -28,6 +28,7 @@ class Served:
     base: str  # http://127.0.0.1:PORT
     issuer: str  # http://localhost:PORT
     log: Path  # gunicorn's output (arbiter, workers, access log)
+    process: subprocess.Popen  # the server's main process
 
     def output(self) -> str:
         return self.log.read_text()
@@ -52,7 +53,7 @@ def idp_serve(database_url: str, log: Path, workers: int = 2) -> Iterator[Served
             stderr=subprocess.STDOUT,
             text=True,
         )
-    served = Served(f"http://127.0.0.1:{port}", issuer, log)
+    served = Served(f"http://127.0.0.1:{port}", issuer, log, proc)
     try:
         deadline = time.monotonic() + 90
         while True:  # poll until the server answers (not a timing assertion)
