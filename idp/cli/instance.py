@@ -33,9 +33,16 @@ def default_workers() -> int:
 
 
 def server_command(
-    server: str, host: str, port: int, workers: int, threads: int, access_log: bool
+    server: str,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    access_log: bool,
+    target: str = "idp.wsgi:app",
 ) -> list[str]:
-    """The argv (after ``python -m``) that runs ``idp.wsgi:app`` under ``server``."""
+    """The argv (after ``python -m``) that runs the WSGI app ``target`` under ``server``
+    (bench/ runs its floor apps with the same settings)."""
     if server == "granian":
         args = ["granian", "--interface", "wsgi", "--host", host, "--port", str(port)]
         # One blocking thread per worker: the best p99 and no lost throughput
@@ -45,13 +52,13 @@ def server_command(
         # after this long instead of holding up a shutdown or a reload forever.
         args += ["--respawn-failed-workers", "--workers-kill-timeout", "20", "--no-ws"]
         args += ["--access-log"] if access_log else ["--no-access-log"]
-        return [*args, "idp.wsgi:app"]
+        return [*args, target]
     args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers)]
     if threads > 1:
         args += ["--worker-class", "gthread", "--threads", str(threads)]
     if access_log:
         args += ["--access-logfile", "-"]
-    return [*args, "--forwarded-allow-ips", "127.0.0.1", "idp.wsgi:app"]
+    return [*args, "--forwarded-allow-ips", "127.0.0.1", target]
 
 
 @cli.command()
