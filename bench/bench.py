@@ -90,6 +90,7 @@ def memory(pid: int) -> dict:
 # name -> (server, threads per worker) as `idp serve --server S --threads T` takes them
 SERVERS = {
     "granian": ("granian", 1),
+    "granian-bt4": ("granian", 4),
     "gunicorn": ("gunicorn", 1),
     "gunicorn-gthread": ("gunicorn", 4),
 }

@@ -45,8 +45,8 @@ def server_command(
     (bench/ runs its floor apps with the same settings)."""
     if server == "granian":
         args = ["granian", "--interface", "wsgi", "--host", host, "--port", str(port)]
-        # One blocking thread per worker: the best p99 and no lost throughput
-        # (RECIPES.md 13); concurrency comes from the workers, as with gunicorn sync.
+        # Blocking threads per worker: with 4, a worker keeps serving while one request
+        # waits for PostgreSQL (userinfo +20-35 % per CPU-second against 1, bench/RESULTS.md).
         args += ["--workers", str(workers), "--blocking-threads", str(threads)]
         # A worker that does not stop (e.g. one signalled while still booting) is killed
         # after this long instead of holding up a shutdown or a reload forever.
@@ -72,7 +72,7 @@ def server_command(
 )
 @click.option(
     "--threads",
-    default=1,
+    default=4,
     type=click.IntRange(1, 64),
     show_default=True,
     help="threads per worker (gunicorn: more than 1 uses gthread workers)",
