@@ -87,10 +87,11 @@ def memory(pid: int) -> dict:
     }
 
 
-# name -> (server, threads per worker) as `idp serve --server S --threads T` takes them
+# name -> (server, threads per worker) as `idp serve --server S --threads T` takes them;
+# bench/RESULTS.md of 2026-12-03 ran granian at 1 thread (now "granian-bt1")
 SERVERS = {
-    "granian": ("granian", 1),
-    "granian-bt4": ("granian", 4),
+    "granian": ("granian", 4),  # what `idp serve` runs by default
+    "granian-bt1": ("granian", 1),
     "gunicorn": ("gunicorn", 1),
     "gunicorn-gthread": ("gunicorn", 4),
 }
