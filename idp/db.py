@@ -3,6 +3,18 @@
 One ``Database`` per app. Views use :func:`session` (a scoped session removed at the
 end of each app context); a request that raises is rolled back, so a failure inside
 a request leaves the database as it was.
+
+Surviving a database restart (SECURITY.md D-02) without ``pool_pre_ping``, which costs a
+``SELECT 1`` round trip (~0.25 ms, a tenth of userinfo) on every request:
+
+- a connection that sat idle in the pool longer than ``IDLE_PING_SECONDS`` is pinged at
+  checkout, and replaced when the ping fails (the quiet-hours restart: nobody sees it);
+- a connection the restart cut while it was busy fails its statement; SQLAlchemy sees a
+  disconnect and invalidates the whole pool of that process, so the next request
+  reconnects. That one request (per process, plus those in flight) answers 503 with
+  Retry-After (idp.web), which a client retries;
+- ``connect_timeout`` and ``tcp_user_timeout`` bound how long a worker waits for a
+  database that does not answer, so workers do not hang while it is away.
 """
 
 from __future__ import annotations
@@ -10,14 +22,47 @@ from __future__ import annotations
 import time
 
 from flask import Flask, current_app
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event, exc
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 
 def now() -> int:
     """Current time in epoch seconds; every stored time uses this unit."""
     return int(time.time())
+
+
+# Under steady traffic a pooled connection is reused within milliseconds, so the ping
+# runs only after a quiet spell, when it is cheap compared with the wait it prevents.
+IDLE_PING_SECONDS = 10
+# libpq's settings (overridable in the URL's query, e.g. ?connect_timeout=2): a database
+# host that does not answer costs a worker at most this long per attempt.
+CONNECT_TIMEOUT_SECONDS = 5
+TCP_USER_TIMEOUT_MS = 10_000
+# A request waits this long for a free pooled connection before it answers 503.
+POOL_TIMEOUT_SECONDS = 10
+# What a database that is away (or a pool that is exhausted) raises; idp.web answers 503.
+DATABASE_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
+
+
+def ping_after_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
+    """Ping a pooled connection at checkout when it was idle longer than ``idle_seconds``;
+    a failed ping makes the pool discard it and connect afresh (SQLAlchemy retries the
+    checkout on ``DisconnectionError``)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since <= idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as err:  # any failure means: do not hand this connection out
+            raise exc.DisconnectionError("idle connection failed its ping") from err
 
 
 def make_engine(url: str) -> Engine:
@@ -36,7 +81,17 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    query = make_url(url).query
+    libpq = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "tcp_user_timeout": TCP_USER_TIMEOUT_MS}
+    engine = create_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        connect_args={k: v for k, v in libpq.items() if k not in query},
+    )
+    ping_after_idle(engine)
+    return engine
 
 
 class Database:

@@ -22,11 +22,11 @@ from flask.sessions import SessionInterface, SessionMixin
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from idp import dates
 from idp.config import Settings
-from idp.db import now
+from idp.db import DATABASE_UNAVAILABLE, now
 
 log = logging.getLogger("idp")
 
@@ -81,6 +81,7 @@ class ApiRequestsWithoutSession(SessionInterface):
 def install(app: Flask, settings: Settings) -> None:
     _install_brand_routes(app, settings)
     app.session_interface = ApiRequestsWithoutSession(app.session_interface)
+    _install_database_outage(app)
 
     @app.before_request
     def _refuse_nul() -> None:
@@ -133,6 +134,12 @@ def install(app: Flask, settings: Settings) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
+        if isinstance(err, InternalServerError) and isinstance(
+            err.original_exception, DATABASE_UNAVAILABLE
+        ):
+            # Raised outside the view (opening or saving the browser session): Flask
+            # hands it over as a 500; it is the same outage.
+            return database_unavailable(err.original_exception)
         if is_api_request():
             code = "invalid_request" if err.code and err.code < 500 else "server_error"
             resp = jsonify(error=code, error_description=err.name)
@@ -165,6 +172,45 @@ def _no_store(resp: Response) -> Response:
     (a NUL refused here answered without it)."""
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Pragma"] = "no-cache"
+    return resp
+
+
+# How long a client should wait before trying again while the database is away: a
+# PostgreSQL restart or fail-over takes seconds.
+RETRY_AFTER_SECONDS = 5
+
+
+def _install_database_outage(app: Flask) -> None:
+    """SECURITY.md D-02: while the database is unreachable every request answers 503 with
+    Retry-After and a generic body, never a stack trace or SQL; the engine
+    (idp.db.make_engine) reconnects by itself once it is back."""
+    for error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error, database_unavailable)
+
+
+def database_unavailable(err: Exception) -> Response:
+    log.error("database unavailable: %s", type(err).__name__)
+    # The browser session lives in the database: neither save it nor let the page
+    # read it while the database is away.
+    null_session = current_app.session_interface.make_null_session(current_app)
+    try:
+        request_ctx.session = null_session
+    except AttributeError:  # Flask >= 3.1 keeps it behind a read-only property
+        request_ctx._session = null_session
+    if is_api_request():
+        resp = jsonify(
+            error="temporarily_unavailable",
+            error_description="The service is temporarily unavailable; try again later.",
+        )
+    else:
+        message = _("The service is temporarily unavailable. Please try again in a minute.")
+        try:
+            page = _page(503, message)
+            resp = page if isinstance(page, Response) else Response(page[0], mimetype="text/html")
+        except DATABASE_UNAVAILABLE:  # a page part that reads the database (?flow=)
+            resp = Response(message, mimetype="text/plain")
+    resp.status_code = 503
+    resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return resp
 
 

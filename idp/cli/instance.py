@@ -19,6 +19,48 @@ def init() -> None:
     click.echo(f"schema up to date; {len(created)} signing key(s) created")
 
 
+# granian serves the same Flask app with ~2x the requests per CPU-second of gunicorn
+# (bench/RESULTS.md, RECIPES.md 13) and is as operable: SIGHUP replaces the workers one
+# at a time, a crashed worker is respawned, an access log on request. gunicorn stays
+# selectable for sites that rely on its ecosystem (e.g. --forwarded-allow-ips).
+SERVERS = ("granian", "gunicorn")
+
+
+def default_workers() -> int:
+    import os
+
+    return min(2 * (os.cpu_count() or 1) + 1, 9)
+
+
+def server_command(
+    server: str,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    access_log: bool,
+    target: str = "idp.wsgi:app",
+) -> list[str]:
+    """The argv (after ``python -m``) that runs the WSGI app ``target`` under ``server``
+    (bench/ runs its floor apps with the same settings)."""
+    if server == "granian":
+        args = ["granian", "--interface", "wsgi", "--host", host, "--port", str(port)]
+        # Blocking threads per worker: with 4, a worker keeps serving while one request
+        # waits for PostgreSQL (userinfo +20-35 % per CPU-second against 1, bench/RESULTS.md).
+        args += ["--workers", str(workers), "--blocking-threads", str(threads)]
+        # A worker that does not stop (e.g. one signalled while still booting) is killed
+        # after this long instead of holding up a shutdown or a reload forever.
+        args += ["--respawn-failed-workers", "--workers-kill-timeout", "20", "--no-ws"]
+        args += ["--access-log"] if access_log else ["--no-access-log"]
+        return [*args, target]
+    args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers)]
+    if threads > 1:
+        args += ["--worker-class", "gthread", "--threads", str(threads)]
+    if access_log:
+        args += ["--access-logfile", "-"]
+    return [*args, "--forwarded-allow-ips", "127.0.0.1", target]
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=click.IntRange(1, 65535), show_default=True)
@@ -26,32 +68,38 @@ def init() -> None:
     "--workers",
     default=None,
     type=click.IntRange(1, 64),
-    help="gunicorn workers (default: 2 x CPUs + 1, at most 9)",
+    help="worker processes (default: 2 x CPUs + 1, at most 9)",
+)
+@click.option(
+    "--threads",
+    default=4,
+    type=click.IntRange(1, 64),
+    show_default=True,
+    help="threads per worker (gunicorn: more than 1 uses gthread workers)",
+)
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default="granian",
+    show_default=True,
+    help="WSGI server (README: Running it)",
 )
 @click.option("--access-log", is_flag=True, help="log every request to stdout")
-def serve(host: str, port: int, workers: int | None, access_log: bool) -> None:
-    """Serve with gunicorn."""
+def serve(
+    host: str, port: int, workers: int | None, threads: int, server: str, access_log: bool
+) -> None:
+    """Serve with granian (or gunicorn). SIGHUP reloads the workers one at a time."""
     import os
 
     try:
         load_settings()
     except ConfigError as exc:
         _fail(str(exc))
-    if workers is None:
-        workers = min(2 * (os.cpu_count() or 1) + 1, 9)
     _prepare_metrics()
-    args = [
-        "gunicorn",
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        str(workers),
-        "--access-logfile",
-        "-",
-        "--forwarded-allow-ips",
-        "127.0.0.1",
-        "idp.wsgi:app",
-    ]
+    args = server_command(server, host, port, workers or default_workers(), threads, access_log)
+    # Unbuffered: a forked (respawned) worker would otherwise write its parent's pending
+    # log lines a second time, and journald sees lines as they happen.
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606
 
 

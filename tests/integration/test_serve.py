@@ -1,9 +1,12 @@
-"""`idp serve` runs gunicorn with several workers; rate limits can live in Redis."""
+"""`idp serve` runs granian (or gunicorn) with several workers; rate limits can live in
+Redis."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -14,23 +17,49 @@ from tests.conftest import fresh_database_url
 from tests.served import free_port, idp_serve
 
 
-def test_serve_starts_gunicorn_workers_and_serves_discovery(template_db, tmp_path):
+@pytest.mark.parametrize("server", [None, "gunicorn"])
+def test_serve_starts_its_workers_and_serves_discovery(template_db, tmp_path, server):
+    """`idp serve` on the default server (granian, no --server given) and on the
+    selectable one."""
     url = fresh_database_url(template_db, tmp_path)
-    with idp_serve(url, tmp_path / "serve.log", workers=2) as served:
+    with idp_serve(url, tmp_path / "serve.log", workers=2, server=server) as served:
+        assert f"Starting {server or 'granian'}" in served.output()
         resp = requests.get(f"{served.base}/.well-known/openid-configuration", timeout=10)
         assert resp.status_code == 200
         assert resp.json()["issuer"] == served.issuer
         jwks = requests.get(f"{served.base}/jwks.json", timeout=5).json()
         assert len(jwks["keys"]) >= 2
-    assert served.output().count("Booting worker") == 2
+        assert len(served.worker_pids()) == 2
+        assert "/jwks.json" in served.output(), "--access-log logs each request"
 
 
-def test_real_server_sends_no_version_banner_D04(template_db, tmp_path):
-    """SECURITY.md D-04: no server or framework version in the headers of the server
-    people reach (`idp serve`, gunicorn), on pages, API answers and errors alike. The
-    Flask test client writes no ``Server`` header at all, so only this can tell."""
+def test_killed_worker_is_respawned_and_service_goes_on(template_db, tmp_path):
+    """Issue 13 "kill -9 of a worker": the server starts a new worker in its place and
+    requests keep being answered (granian --respawn-failed-workers)."""
     url = fresh_database_url(template_db, tmp_path)
-    with idp_serve(url, tmp_path / "serve.log", workers=1) as served:
+    with idp_serve(url, tmp_path / "serve.log", workers=2) as served:
+        victim = served.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while served.output().count("Started worker-") < 3:  # poll for the replacement
+            assert time.monotonic() < deadline, served.output()
+            time.sleep(0.1)
+        replacement = served.worker_pids()[-1]
+        assert replacement != victim
+        os.kill(replacement, 0)  # alive
+        for _ in range(6):
+            resp = requests.get(f"{served.base}/.well-known/openid-configuration", timeout=10)
+            assert resp.status_code == 200
+        assert served.process.poll() is None
+
+
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_real_server_sends_no_version_banner_D04(template_db, tmp_path, server):
+    """SECURITY.md D-04: no server or framework version in the headers of the server
+    people reach (`idp serve`), on pages, API answers and errors alike. The Flask test
+    client writes no ``Server`` header at all, so only this can tell."""
+    url = fresh_database_url(template_db, tmp_path)
+    with idp_serve(url, tmp_path / "serve.log", workers=1, server=server) as served:
         responses = [
             requests.get(served.base + path, timeout=10)
             for path in ("/login", "/.well-known/openid-configuration", "/does-not-exist")
@@ -41,9 +70,9 @@ def test_real_server_sends_no_version_banner_D04(template_db, tmp_path):
         banner = " ".join(
             resp.headers.get(h, "") for h in ("Server", "X-Powered-By", "Via", "X-Runtime")
         )
-        # gunicorn names itself ("gunicorn") but gives no version; nothing else may.
+        # Both servers name themselves but give no version; nothing else may.
         assert not re.search(r"\d|werkzeug|python|flask", banner, re.IGNORECASE), banner
-        assert resp.headers.get("Server") in (None, "gunicorn")
+        assert resp.headers.get("Server") in (None, server)
 
 
 @pytest.fixture
