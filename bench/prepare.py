@@ -19,6 +19,7 @@ from idp import create_app
 from idp.account.services import create_user
 from idp.cli import init_instance
 from idp.db import get_db
+from idp.enrollment import notices
 from idp.models import AuthorizationCode, Grant, Token
 from idp.oidc.clients import register_client
 
@@ -43,6 +44,9 @@ def main(out: Path, n: int) -> None:
             email=f"bench{secrets.token_hex(3)}@example.org",
             name="Bench User",
         )
+        # The person has accepted the current personal-data notice, as every signed-up
+        # person has: else each whole login stops at /signin/notice (issue 10's step).
+        notices.accept(s, user, notices.current_version(s), ip=None, user_agent="bench", now=t)
         new = register_client(
             s,
             name="bench",
