@@ -8,8 +8,8 @@ writes an :class:`~idp.models.OutboxMail`:
   commits (a rolled-back request sends nothing). A request that ends normally with the
   row flushed but never committed still sends it (:func:`_rescue_uncommitted`): before
   the outbox, every mail left at once, committed or not, and callers rely on that;
-- outside a request (the CLI, ``idp jobs run``), in the session this thread last began
-  a transaction in (the command's or job's own) when it holds uncommitted writes, else
+- outside a request (the CLI, ``idp jobs run``), in the session this thread last wrote
+  in (the command's or job's own) while those writes are uncommitted, else
   in one of its own committed at once; sent in the committing thread (a command must
   not exit before its mail leaves).
 
@@ -75,11 +75,19 @@ def next_delay(attempts: int) -> int:
     return BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
 
 
-def _add(db: Session, app: Flask, to: str, template: str, mail: RenderedMail) -> OutboxMail:
-    """Add the row, unflushed: a flush would open a write transaction that, on SQLite,
-    blocks the other sessions of this request (its browser session) until it ends."""
+def _add(db: Session, app: Flask, to: str, template: str, mail: RenderedMail) -> None:
+    """Hold the mail in the session until it commits (:func:`_before_commit` adds the
+    row then): a row added now could be autoflushed by the request's next query, and
+    that write would, on SQLite, block the request's other sessions (its browser
+    session) until the end of a request that never commits."""
+    db.connection()  # begun (no write yet), so that a rollback is seen and drops it
+    db.info.setdefault(_PENDING, []).append([None, (to, template, mail)])
+    db.info[_APP] = app
+
+
+def _row(to: str, template: str, mail: RenderedMail) -> OutboxMail:
     t = now()
-    row = OutboxMail(
+    return OutboxMail(
         recipient=to,
         template=template,
         subject=mail.subject,
@@ -91,10 +99,6 @@ def _add(db: Session, app: Flask, to: str, template: str, mail: RenderedMail) ->
         claimed_until=0,
         last_error="",
     )
-    db.add(row)
-    db.info.setdefault(_PENDING, []).append((row, (to, template, mail)))
-    db.info[_APP] = app
-    return row
 
 
 def queue(to: str, template: str, mail: RenderedMail) -> None:
@@ -113,10 +117,10 @@ def queue(to: str, template: str, mail: RenderedMail) -> None:
 
 
 def _writing(db: Session) -> bool:
-    """Whether ``db`` has uncommitted writes the mail belongs with. A session that only
-    read since its last commit (a best-effort notice after the change was committed)
-    is not waited for: the mail is committed at once on its own."""
-    return db.in_transaction() and bool(db.info.get(_WROTE) or db.new or db.dirty or db.deleted)
+    """Whether ``db`` has flushed writes not yet committed, which the mail belongs
+    with. A session that committed them (a best-effort notice after the change) is not
+    waited for: the mail is committed at once on its own."""
+    return db.in_transaction() and bool(db.info.get(_WROTE))
 
 
 def _same_database(db: Session, app: Flask) -> bool:
@@ -137,16 +141,30 @@ def _write_own(
         own.commit()
 
 
-@event.listens_for(Session, "after_begin")
-def _after_begin(db: Session, transaction: Any, connection: Any) -> None:
+def _wrote(db: Session) -> None:
     # Outside a request, the session whose work sends a mail is the one this thread
-    # last began a transaction in (a command's, a job's).
+    # last wrote in (a command's, a job's); on SQLite it also holds the write lock.
+    db.info[_WROTE] = True
     _THIS_THREAD.session = weakref.ref(db)
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(db: Session, flush_context: Any) -> None:
-    db.info[_WROTE] = True
+    _wrote(db)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: Any) -> None:
+    if state.is_insert or state.is_update or state.is_delete:  # db.execute(update(...))
+        _wrote(state.session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(db: Session) -> None:
+    for entry in db.info.get(_PENDING, ()):
+        if entry[0] is None:
+            entry[0] = _row(*entry[1])
+            db.add(entry[0])
 
 
 @event.listens_for(Session, "after_commit")
