@@ -55,6 +55,9 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     app.extensions["idp_settings"] = settings
     db = Database(settings.database_url)
     db.init_app(app)
+    from idp import mail_outbox
+
+    mail_outbox.init_app(app)  # issue 13: a mail queued by a request is never lost
     app.extensions["idp_keys"] = KeyCache()
     app.session_interface = DatabaseSessionInterface(
         settings.session_idle_ttl, settings.session_absolute_ttl, settings.is_https

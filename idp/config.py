@@ -33,6 +33,12 @@ class Settings:
     secret_key: str = DEV_SECRET_KEY  # IDP_SECRET_KEY: signs CSRF tokens
     smtp_url: str = "smtp://127.0.0.1:8025"  # IDP_SMTP_URL
     mail_from: str = "idp@localhost"  # IDP_MAIL_FROM
+    # IDP_MAIL_DELIVERY: every mail goes through the outbox (issue 13); background: a
+    # thread sends it right after the request commits; inline: the committing thread
+    # does (tests; a slow SMTP server then slows the request)
+    mail_delivery: str = "background"
+    # IDP_MAIL_ATTEMPTS: tries before a queued mail is given up (logged)
+    mail_attempts: int = 8
     redis_url: str = ""  # IDP_REDIS_URL: rate-limit storage; memory when empty
     access_token_ttl: int = 600  # IDP_ACCESS_TOKEN_TTL seconds (SECURITY.md 7: <= 10 min)
     id_token_ttl: int = 600  # IDP_ID_TOKEN_TTL seconds
@@ -211,6 +217,10 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             "IDP_METRICS_ALLOW must be IP addresses or networks separated by commas"
         ) from None
+    if settings.mail_delivery not in {"background", "inline"}:
+        raise ConfigError("IDP_MAIL_DELIVERY must be background or inline")
+    if settings.mail_attempts < 1:
+        raise ConfigError("IDP_MAIL_ATTEMPTS must be at least 1")
     if settings.default_locale not in LOCALES:
         raise ConfigError("IDP_DEFAULT_LOCALE must be th or en")
     try:

@@ -267,6 +267,17 @@ def deliver_logout_tokens(db: Session, settings: Settings, t: int) -> int:
     return sum(deliver_due(db, settings, t).values())
 
 
+def deliver_mail(db: Session, settings: Settings, t: int) -> int:
+    """Queued mails due now: retries after an SMTP outage (issue 13,
+    :func:`idp.mail_outbox.deliver_due`); then sent and given-up ones purged. Returns
+    how many were sent."""
+    from idp import mail_outbox
+
+    sent = mail_outbox.deliver_due(db, settings, t)["sent"]
+    mail_outbox.purge(db, t)
+    return sent
+
+
 def erase_closed_accounts(db: Session, settings: Settings, t: int, batch: int = BATCH) -> int:
     """Erase the personal data of accounts closed more than
     ``closed_account_retention_days`` ago (PDPA s.33; :func:`idp.account.data_rights.
@@ -308,4 +319,6 @@ def run_jobs(db: Session, settings: Settings) -> dict[str, int]:
         "sessions_purged": purge_sessions(db, settings, t),
         "logout_tokens_tried": deliver_logout_tokens(db, settings, t),
         "closed_accounts_erased": erase_closed_accounts(db, settings, t),
+        # Last: the reminders above are queued too, and one that failed waits its turn.
+        "mails_sent": deliver_mail(db, settings, t),
     }

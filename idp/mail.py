@@ -42,7 +42,8 @@ MUST_APPEAR_IN_BOTH = ("code", "link")
 
 
 class MailError(RuntimeError):
-    """The message could not be handed to the SMTP server."""
+    """The message could not be handed to the SMTP server (raised by :func:`send_mail`;
+    the outbox retries it)."""
 
 
 class MailTemplateError(RuntimeError):
@@ -93,10 +94,15 @@ def render_mail(template: str, locale: str, **context: Any) -> RenderedMail:
 
 
 def send_templated(settings: Settings, to: str, template: str, locale: str, **context: Any) -> None:
-    """Render ``mail/<template>`` in ``locale`` and send it to ``to``; raises MailError
-    when the SMTP server does not take it. Needs an app context (the CLI pushes one)."""
+    """Render ``mail/<template>`` in ``locale`` and queue it for ``to`` in the outbox
+    (:mod:`idp.mail_outbox`, issue 13): it leaves after the request commits, and an
+    SMTP outage delays it instead of failing the caller. Raises MailTemplateError for
+    a broken template (a bug), never MailError. Needs an app context (the CLI pushes
+    one)."""
+    from idp.mail_outbox import queue
+
     mail = render_mail(template, locale, **context)
-    send_mail(settings.smtp_url, settings.mail_from, to, mail.subject, mail.text, mail.html)
+    queue(to, template, mail)
 
 
 def _address(value: str) -> str:
@@ -147,6 +153,5 @@ def send_mail(
                 smtp.login(unquote(parts.username), unquote(parts.password or ""))
             smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
-        # Never log the body: it may hold a code.
-        log.warning("mail to %s failed: %s", to, exc.__class__.__name__)
-        raise MailError(str(exc)) from exc
+        # Logged by the outbox with the row's id: never the address or the body (a code).
+        raise MailError(exc.__class__.__name__) from exc

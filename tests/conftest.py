@@ -27,6 +27,10 @@ BASE_OVERRIDES = {
     "issuer": "http://localhost",
     "login_rate_limit": "10000 per minute",
     "secret_key": "test-secret-key-0123456789abcdef0123456789",
+    # Mails still go through the outbox, sent by the request's own thread right after
+    # its commit: a test reads the sink deterministically, and "no mail" means none.
+    # tests/integration/test_mail_outbox.py covers the background worker (the default).
+    "mail_delivery": "inline",
 }
 
 

@@ -24,6 +24,7 @@ from idp.models.org import (
     OrgClient,
     OrgDocument,
 )
+from idp.models.outbox import OutboxMail
 from idp.models.session import WebSession
 from idp.models.signing_key import SigningKey
 from idp.models.user import IdentifierCounter, User
@@ -61,4 +62,5 @@ __all__ = [
     "WebSession",
     "LogoutDelivery",
     "ServiceRequest",
+    "OutboxMail",
 ]

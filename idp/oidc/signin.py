@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp.db import now
@@ -80,17 +81,26 @@ def gather(
 
 
 def remember_consent(db: Session, user_id: int, client_id: str, scopes: list[str]) -> None:
-    """Add ``scopes`` to the person's consent for the client (the caller commits)."""
-    row = db.scalar(
-        select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id)
+    """Add ``scopes`` to the person's consent for the client (the caller commits).
+    Race-free (issue 13: two concurrent consents of one person collided on
+    uq_consents_user_id): INSERT ... ON CONFLICT DO NOTHING makes the one row, then the
+    row is locked (FOR UPDATE; SQLite has one writer anyway) before the scopes merge,
+    so concurrent consents add up instead of overwriting each other."""
+    t = now()
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    db.execute(
+        dialect.insert(Consent)
+        .values(user_id=user_id, client_id=client_id, scope="", granted_at=t)
+        .on_conflict_do_nothing(index_elements=["user_id", "client_id"])
     )
-    if row is None:
-        db.add(
-            Consent(user_id=user_id, client_id=client_id, scope=" ".join(scopes), granted_at=now())
-        )
-    else:
-        merged = split_scope(row.scope) + [s for s in scopes if s not in split_scope(row.scope)]
-        row.scope, row.granted_at = " ".join(merged), now()
+    row = db.scalar(
+        select(Consent)
+        .where(Consent.user_id == user_id, Consent.client_id == client_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    held = split_scope(row.scope)
+    row.scope, row.granted_at = " ".join(held + [s for s in scopes if s not in held]), t
 
 
 def flow_org_choice(

@@ -11,6 +11,7 @@ and, of the client's scopes, only those the person holds in that organisation.
 from __future__ import annotations
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp.db import now
@@ -73,13 +74,18 @@ def remembered_org(db: Session, user_id: int, client_id: str) -> int | None:
 
 
 def remember_org(db: Session, user_id: int, client_id: str, org_id: int) -> None:
-    choice = db.scalar(
-        select(OrgChoice).where(OrgChoice.user_id == user_id, OrgChoice.client_id == client_id)
+    """Remember the organisation chosen at the client: one upsert (INSERT ... ON
+    CONFLICT DO UPDATE), so two concurrent sign-ins cannot collide on
+    uq_org_choices_user_id (issue 13); the later choice wins."""
+    t = now()
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    db.execute(
+        dialect.insert(OrgChoice)
+        .values(user_id=user_id, client_id=client_id, org_id=org_id, chosen_at=t)
+        .on_conflict_do_update(
+            index_elements=["user_id", "client_id"], set_={"org_id": org_id, "chosen_at": t}
+        )
     )
-    if choice is None:
-        db.add(OrgChoice(user_id=user_id, client_id=client_id, org_id=org_id, chosen_at=now()))
-    else:
-        choice.org_id, choice.chosen_at = org_id, now()
 
 
 def forget_org(db: Session, user_id: int, client_id: str) -> None:

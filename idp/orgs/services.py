@@ -8,6 +8,7 @@ import contextlib
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp.account.identifiers import email_key, is_valid_email
@@ -69,11 +70,14 @@ def create_org(
 
 
 def allow_client(db: Session, org_id: int, client_id: str) -> None:
-    exists = db.scalar(
-        select(OrgClient).where(OrgClient.org_id == org_id, OrgClient.client_id == client_id)
+    """Let the organisation's members use the client; INSERT ... ON CONFLICT DO NOTHING,
+    so two operators doing it at once make one row (issue 13)."""
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    db.execute(
+        dialect.insert(OrgClient)
+        .values(org_id=org_id, client_id=client_id)
+        .on_conflict_do_nothing(index_elements=["org_id", "client_id"])
     )
-    if exists is None:
-        db.add(OrgClient(org_id=org_id, client_id=client_id))
 
 
 def org_admins(db: Session, org_id: int) -> list[User]:

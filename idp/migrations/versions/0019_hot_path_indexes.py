@@ -1,7 +1,7 @@
 """Hot-path indexes (issue 12, "How its cost grows")
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-03 12:10:00
 
 Found by tests/integration/test_hot_path_plans.py (EXPLAIN on PostgreSQL with the hot
@@ -10,7 +10,6 @@ tables filled): two lookups by person scanned a whole big table.
   grants on a factor reset, disabling or closure).
 - audit_events.actor_user_id: the person's audit history as actor or subject (the
   PDPA data export); subject_user_id had its index already.
-Nothing here depends on 0018 (the lead re-chains this revision after it at merge).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
