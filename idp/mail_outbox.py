@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from idp.config import Settings
 from idp.db import get_db, now
 from idp.models import OutboxMail
+from idp.ops import metrics
 
 if TYPE_CHECKING:
     from idp.mail import RenderedMail
@@ -242,6 +243,8 @@ def deliver(db: Session, settings: Settings, row: OutboxMail, t: int) -> str:
         cause = exc.__cause__ or exc
         error = cause.__class__.__name__  # not str(exc): a server's reply may name the address
     row.attempts += 1
+    if error:
+        metrics.mail_failures.inc()
     if not error:
         row.sent_at, row.last_error, outcome = t, "", "sent"
         _blank(row)

@@ -12,6 +12,7 @@ import socket
 import threading
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from idp import mail_outbox
@@ -53,6 +54,10 @@ def _queue_outside_a_request(app, to: str, n: int = 1) -> None:
         s.commit()
 
 
+def _mail_failures() -> float:
+    return REGISTRY.get_sample_value("idp_mail_failures_total") or 0.0
+
+
 def test_smtp_down_the_reset_request_succeeds_and_the_job_sends_the_code_once_later(
     app_factory, db, smtp_sink
 ):
@@ -65,6 +70,7 @@ def test_smtp_down_the_reset_request_succeeds_and_the_job_sends_the_code_once_la
     settings = down.extensions["idp_settings"]
     _with_document(db, settings, make_user(db, "alice", locale="en"), ALICE_ID)
     client = down.test_client()
+    failures_before = _mail_failures()
     resp = _start(client)
     assert resp.status_code in (200, 303)
     # The person is told the mail may be late (issue 13), in their language.
@@ -76,6 +82,7 @@ def test_smtp_down_the_reset_request_succeeds_and_the_job_sends_the_code_once_la
     mail_outbox.worker_for(down).wait_idle()
     (row,) = _rows(db)
     assert (row.attempts, row.sent_at, row.last_error) == (1, None, "ConnectionRefusedError")
+    assert _mail_failures() == failures_before + 1  # seen in /metrics
     assert row.next_attempt_at > now()  # backed off, not hammering the server
 
     up = app_factory(smtp_url=smtp_sink.url)
