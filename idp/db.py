@@ -67,7 +67,11 @@ def ping_after_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 15, "check_same_thread": False},
+            hide_parameters=True,  # logged errors carry no code, address or document
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - driver hook
@@ -88,6 +92,7 @@ def make_engine(url: str) -> Engine:
         pool_size=10,
         max_overflow=10,
         pool_timeout=POOL_TIMEOUT_SECONDS,
+        hide_parameters=True,  # logged errors carry no code, address or document
         connect_args={k: v for k, v in libpq.items() if k not in query},
     )
     ping_after_idle(engine)

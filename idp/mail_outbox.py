@@ -198,7 +198,10 @@ def _rescue_uncommitted(exc: BaseException | None) -> None:
         return
     db.scoped().rollback()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    _write_own(app, [m for _, m in pending], inline=False)  # not in the request's time
+    try:
+        _write_own(app, [m for _, m in pending], inline=False)  # not in the request's time
+    except Exception as err:  # noqa: BLE001 - the database went away: the page is sent
+        log.error("mail outbox: could not keep a request's mail: %s", type(err).__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -209,7 +212,10 @@ def init_app(app: Flask) -> None:
 
 
 def _claim(db: Session, row_id: int, t: int) -> bool:
-    """Take one due mail for this sender; of two concurrent senders one wins."""
+    """Take one due mail for this sender; of two concurrent senders one wins. The lease
+    runs from the clock now, not from ``t`` alone: a run that started minutes ago (slow
+    jobs before it, a slow SMTP backlog) would otherwise take a lease already expired."""
+    held = max(t, now())
     won = db.execute(
         update(OutboxMail)
         .where(
@@ -217,9 +223,9 @@ def _claim(db: Session, row_id: int, t: int) -> bool:
             OutboxMail.sent_at.is_(None),
             OutboxMail.gave_up_at.is_(None),
             OutboxMail.next_attempt_at <= t,
-            OutboxMail.claimed_until < t,
+            OutboxMail.claimed_until < held,
         )
-        .values(claimed_until=t + LEASE)
+        .values(claimed_until=held + LEASE)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.commit()

@@ -159,6 +159,7 @@ def install(app: Flask, settings: Settings) -> None:
     def _unexpected(err: Exception):
         ref = secrets.token_hex(6)
         log.exception("unhandled error, reference %s", ref)
+        abandon_request_writes()
         if is_api_request():
             resp = jsonify(error="server_error", error_description=f"reference {ref}")
             resp.status_code = 500
@@ -188,8 +189,22 @@ def _install_database_outage(app: Flask) -> None:
         app.register_error_handler(error, database_unavailable)
 
 
+def abandon_request_writes() -> None:
+    """A request that failed leaves the database as it was (D-04), mails included: the
+    error handlers answer the exception, so the teardown hooks never see it, and the
+    mail outbox would otherwise write what the failed request queued."""
+    db = current_app.extensions.get("idp_db")
+    if db is None or not db.scoped.registry.has():
+        return
+    try:
+        db.scoped().rollback()
+    except Exception as err:  # noqa: BLE001 - the database is away: nothing to undo
+        log.warning("rollback after a failed request: %s", type(err).__name__)
+
+
 def database_unavailable(err: Exception) -> Response:
     log.error("database unavailable: %s", type(err).__name__)
+    abandon_request_writes()
     # The browser session lives in the database: neither save it nor let the page
     # read it while the database is away.
     null_session = current_app.session_interface.make_null_session(current_app)

@@ -37,4 +37,9 @@ def read_without_transaction(db: Session) -> None:
 @event.listens_for(Pool, "checkin")
 def _restore(dbapi_connection: Any, record: Any) -> None:
     if record is not None and record.info.pop(MARK, False) and dbapi_connection is not None:
-        dbapi_connection.autocommit = False
+        try:
+            dbapi_connection.autocommit = False
+        except Exception:  # noqa: BLE001 - a broken connection: never back into the pool
+            # An exception here would make the pool skip the check-in and lose the slot
+            # for good; invalidated, the pool replaces it with a fresh connection.
+            record.invalidate()

@@ -309,6 +309,11 @@ def user_for_access_token(value: str) -> tuple[User, Token, Grant | None] | None
     t = now()
     if token.revoked_at is not None or token.expires_at <= t or not user.is_active:
         return None
+    if grant is not None and grant.revoked_at is not None:
+        # The family was ended (logout, revocation, a refresh replay) while a token of
+        # it was being issued: end_grants skips rows another transaction holds, so the
+        # grant, not the token, is the authority (RFC 7009 2.1, RFC 9700 4.14.2).
+        return None
     if not membership_allows_tokens(user, t):
         return None  # expired, pending or rejected since the token was issued
     return user, token, grant

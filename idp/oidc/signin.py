@@ -91,7 +91,9 @@ def remember_consent(db: Session, user_id: int, client_id: str, scopes: list[str
     db.execute(
         dialect.insert(Consent)
         .values(user_id=user_id, client_id=client_id, scope="", granted_at=t)
-        .on_conflict_do_nothing(index_elements=["user_id", "client_id"])
+        # DO UPDATE, not DO NOTHING: it locks the row, so a consent revoked at the same
+        # moment cannot delete it between this statement and the SELECT below.
+        .on_conflict_do_update(index_elements=["user_id", "client_id"], set_={"granted_at": t})
     )
     row = db.scalar(
         select(Consent)

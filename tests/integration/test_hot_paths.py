@@ -15,7 +15,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 
 from idp.db import get_db
-from idp.models import Client, WebSession
+from idp.models import Client, Grant, WebSession
 from idp.oidc.keys import rotate_keys
 from tests.conftest import USE_PG
 from tests.factories import exchange, get_code, login, make_client, make_user
@@ -110,3 +110,18 @@ def test_protocol_endpoints_leave_the_browser_session_alone_ASVS_7_4(client, db)
     assert [r.headers.get("Set-Cookie") for r in answers] == [None, None, None]
     assert db.scalar(select(WebSession.id).limit(1)) is not None
     assert "/login" in client.get("/account").headers["Location"]  # a page still ends it
+
+
+def test_userinfo_refuses_a_token_of_a_revoked_grant_RFC7009_2_1(client, db):
+    """A family ended while one of its tokens was being issued (end_grants skips rows
+    another transaction holds, so the new token may carry no revoked_at): userinfo asks
+    the grant, as refresh and introspection do (RFC 7009 2.1, RFC 9700 4.14.2)."""
+    make_user(db, "alice")
+    rp = make_client(db, grant_types=GRANTS)
+    code, verifier, _ = get_code(client, rp)
+    access = exchange(client, rp, code, verifier).get_json()["access_token"]
+    bearer = {"Authorization": f"Bearer {access}"}
+    assert client.get("/userinfo", headers=bearer).status_code == 200
+    db.execute(update(Grant).values(revoked_at=1))  # the grant only, not its tokens
+    db.commit()
+    assert client.get("/userinfo", headers=bearer).status_code == 401

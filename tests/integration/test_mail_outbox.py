@@ -211,3 +211,27 @@ def test_mail_delivery_setting_is_checked(app_factory, value):
 
     with pytest.raises(ConfigError, match="IDP_MAIL_DELIVERY"):
         app_factory(mail_delivery=value)
+
+
+def test_a_request_that_fails_after_mailing_sends_nothing(app_factory, db, smtp_sink):
+    """SECURITY.md section 7 / D-04: a request that raises after queueing a mail (its
+    error page answered by the app's handler, so no teardown sees the exception)
+    leaves neither its writes nor its mail behind."""
+    app = app_factory(smtp_url=smtp_sink.url)
+    settings = app.extensions["idp_settings"]
+
+    def mails_then_fails():
+        send_templated(
+            settings,
+            "ann@example.org",
+            "password_reset_code",
+            "en",
+            username="ann",
+            code="444444",
+            minutes=10,
+        )
+        raise RuntimeError("a bug after the mail was queued")
+
+    app.add_url_rule("/mails-then-fails", view_func=mails_then_fails)
+    assert app.test_client().get("/mails-then-fails").status_code == 500
+    assert _rows(db) == [] and smtp_sink.messages == []
