@@ -143,6 +143,8 @@ def test_webauthn_registration_and_step_up(live, page, authenticator):
     page.goto(live.rps["einvoice"])
     page.click("#rp-login")
     page.click("#webauthn-start")
-    page.click("#consent-allow")
+    # The ceremony with the virtual authenticator, then the consent page: once over 30 s
+    # on a loaded CI machine.
+    page.click("#consent-allow", timeout=90_000)
     expect(page.locator("#rp-acr")).to_have_text("urn:idp:acr:phr")
     expect(page.locator("#rp-amr")).to_contain_text("hwk")

@@ -96,7 +96,9 @@ def _invitation_link(app, db, smtp_sink) -> str:
     services.add_member(db, org.id, boss, role="admin")
     with app.test_request_context():
         invitations.invite(db, app.extensions["idp_settings"], org, "new@example.org", boss.id)
-    db.commit()
+        # Committed inside the request: the mail outbox writes the request's mail when the
+        # request ends, and SQLite would keep it waiting behind this session's write lock.
+        db.commit()
     body = mail_text(smtp_sink.to("new@example.org")[-1])
     return re.search(r"http://localhost(/invite/\S+)", body).group(1)
 
