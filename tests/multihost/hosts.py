@@ -178,7 +178,9 @@ class Host:
         while True:  # poll until the server answers (not a timing assertion)
             try:
                 requests.get(self.base + "/.well-known/openid-configuration", timeout=10)
-                if self.output().count("Booting worker") >= workers:
+                out = self.output()
+                # Each worker's start line: granian's (the default) or gunicorn's.
+                if out.count("Started worker-") + out.count("Booting worker") >= workers:
                     return
             except (requests.ConnectionError, requests.Timeout):
                 pass
@@ -215,6 +217,9 @@ def hosts(
         shared = {
             "IDP_DATABASE_URL": socket_database_url(database_url),
             "IDP_REDIS_URL": f"redis+unix://{redis_path}",
+            # Mails leave within the request that sends them, so a test reads the code
+            # from the sink at once (the outbox's background delivery is tested apart).
+            "IDP_MAIL_DELIVERY": "inline",
             **settings,
         }
         made = []
