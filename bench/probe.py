@@ -119,7 +119,7 @@ try:
         waits = WAITS[0] / (5 * per)
         if prof == k:
             pr.disable()
-            pstats.Stats(pr).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(pr).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(45)
         print(
             f"{k:<20} {1000 * dt / (N - 1):6.2f} CPU ms/req (best of 5)  "
             f"{waits:4.1f} psycopg waits/req",

@@ -183,4 +183,8 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from idp.branding import Brand
 
     app.jinja_env.globals["brand"] = Brand(settings)
+    from idp.oidc.documents import DocumentReplay
+
+    # Issue 12: discovery and the JWKS answered from memory, outside Flask.
+    app.wsgi_app = DocumentReplay(app.wsgi_app, app.extensions["idp_keys"])  # type: ignore[method-assign]
     return app

@@ -138,6 +138,14 @@ class KeyCache:
             self._generation = gen
             return self._ring
 
+    def fresh_ring(self) -> KeyRing | None:
+        """The ring ``get`` would return without querying, or None when a recheck is
+        due (the published JWKS is replayed only while this is the same ring)."""
+        ring = self._ring
+        if ring is None or time.monotonic() - self._checked >= RECHECK_SECONDS:
+            return None
+        return ring if cache.generation() == self._generation else None
+
     def invalidate(self) -> None:
         with self._lock:
             self._ring = None

@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -47,13 +48,24 @@ _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 }
 
 
+# The request id of a request answered outside Flask (idp.oidc.documents), for the
+# formatters while its line is written.
+_outside_flask = threading.local()
+
+
 def current_request_id() -> str | None:
-    return g.get("idp_request_id") if has_request_context() else None
+    if has_request_context():
+        return g.get("idp_request_id")
+    return getattr(_outside_flask, "request_id", None)
+
+
+def request_id_of(incoming: str) -> str:
+    """The incoming ``X-Request-ID`` if sane, else a new random id."""
+    return incoming if _SANE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
 
 
 def _request_id() -> str:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    return incoming if _SANE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+    return request_id_of(request.headers.get(REQUEST_ID_HEADER, ""))
 
 
 def _client_id() -> str | None:
@@ -106,25 +118,51 @@ def install(app: Flask) -> None:
             metrics.token_issued(_parsed_form().get("grant_type"))
         resp.headers[REQUEST_ID_HEADER] = g.idp_request_id
         route = request.url_rule.rule if request.url_rule is not None else None
-        log.info(
-            "%s %s %s %.1f ms",
-            request.method,
-            route or endpoint,
-            resp.status_code,
-            seconds * 1000,
-            extra={
-                "http": {
-                    "method": request.method,
-                    "route": route,
-                    "endpoint": endpoint,
-                    "status": resp.status_code,
-                    "latency_ms": round(seconds * 1000, 1),
-                    "client_id": _client_id(),
-                    "sub": _sub(),
-                }
-            },
-        )
+        _log_line(request.method, route, endpoint, resp.status_code, seconds, _client_id(), _sub())
         return resp
+
+
+def record(
+    request_id: str, method: str, route: str, endpoint: str, status: int, started: float
+) -> None:
+    """The metric and the log line of a request answered outside Flask (a replayed
+    document: no client and no person)."""
+    seconds = time.perf_counter() - started
+    metrics.request_done(endpoint, method, status, seconds)
+    _outside_flask.request_id = request_id
+    try:
+        _log_line(method, route, endpoint, status, seconds, None, None)
+    finally:
+        _outside_flask.request_id = None
+
+
+def _log_line(
+    method: str,
+    route: str | None,
+    endpoint: str,
+    status: int,
+    seconds: float,
+    client_id: str | None,
+    sub: str | None,
+) -> None:
+    log.info(
+        "%s %s %s %.1f ms",
+        method,
+        route or endpoint,
+        status,
+        seconds * 1000,
+        extra={
+            "http": {
+                "method": method,
+                "route": route,
+                "endpoint": endpoint,
+                "status": status,
+                "latency_ms": round(seconds * 1000, 1),
+                "client_id": client_id,
+                "sub": sub,
+            }
+        },
+    )
 
 
 class JsonFormatter(logging.Formatter):
