@@ -14,12 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.mfa import policy
-from idp.models import ClientScope
 from idp.oidc.acr import ACR_PASSWORD
+from idp.oidc.clients import declared_scopes
 
 
 @dataclass(frozen=True)
@@ -42,11 +41,8 @@ def scope_levels(db: Session, audience: Audience, scopes: Iterable[str]) -> tupl
     scopes = set(scopes)
     levels = [audience.scope_acr[s] for s in sorted(scopes) if s in audience.scope_acr]
     if audience.client_id is not None and scopes:
-        levels += db.scalars(
-            select(ClientScope.min_acr)
-            .where(ClientScope.client_id == audience.client_id, ClientScope.name.in_(scopes))
-            .order_by(ClientScope.name)
-        )
+        declared = declared_scopes(db, audience.client_id)
+        levels += [declared[s] for s in sorted(scopes) if s in declared]
     return tuple(levels)
 
 

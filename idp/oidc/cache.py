@@ -1,7 +1,8 @@
 """Per-process caches of clients and signing keys, and what makes them forget.
 
-The token, introspection and revocation endpoints read the client on every request
-and the ID-token grants the parsed signing keys; both change rarely and only through
+The token, introspection and revocation endpoints read the client on every request,
+the refresh grant and sign-ins the client's declared scopes (``client_scopes``), and
+the ID-token grants the parsed signing keys; all change rarely and only through
 their front doors (``idp clients add/set``, ``idp keys rotate``, ``idp init``). So each
 worker keeps them for at most ``TTL_SECONDS`` (clients) or re-checks the key table's
 fingerprint that often (keys): a change made on another worker or host takes effect
@@ -28,7 +29,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 TTL_SECONDS = 1.0
 MAX_ENTRIES = 1000  # bounded: client ids come from requests
 
-WATCHED_TABLES = frozenset({"clients", "signing_keys"})
+WATCHED_TABLES = frozenset({"clients", "client_scopes", "signing_keys"})
 
 _generation = 0
 _lock = threading.Lock()

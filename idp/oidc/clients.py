@@ -11,11 +11,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.db import now
-from idp.models import Client
+from idp.models import Client, ClientScope
 from idp.oidc.cache import TTLCache
 from idp.oidc.scopes import OIDC_SCOPES
 from idp.oidc.syntax import is_uri_text
@@ -110,6 +111,25 @@ def cached_client(cache: TTLCache, db: Session, client_id: str | None) -> OAuthC
         record = client_record(db, client_id)
         return OAuthClient(record) if record is not None else None
 
+    return cache.get(client_id, load)
+
+
+def declared_scopes(db: Session, client_id: str) -> dict[str, str]:
+    """The scopes an operator declared for the client (``client_scopes``: what
+    organisations grant) with the sign-in level each demands, cached per app like the
+    client itself (``idp.oidc.cache``): every refresh and sign-in asks. Read-only."""
+
+    def load() -> dict[str, str]:
+        query = select(ClientScope.name, ClientScope.min_acr).where(
+            ClientScope.client_id == client_id
+        )
+        return {name: acr for name, acr in db.execute(query)}
+
+    if not has_app_context():  # a script without an app: nothing to share
+        return load()
+    cache = current_app.extensions.get("idp_declared_scopes")
+    if cache is None:
+        cache = current_app.extensions.setdefault("idp_declared_scopes", TTLCache())
     return cache.get(client_id, load)
 
 

@@ -15,13 +15,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp.db import now
-from idp.models import ClientScope, Membership, Organization, OrgChoice, OrgClient
+from idp.models import Membership, Organization, OrgChoice, OrgClient
+from idp.oidc.clients import declared_scopes
 from idp.orgs.entitlements import OrgFacts
 from idp.orgs.services import held_scopes, org_admins
 
 
 def client_scope_names(db: Session, client_id: str) -> set[str]:
-    return set(db.scalars(select(ClientScope.name).where(ClientScope.client_id == client_id)))
+    return set(declared_scopes(db, client_id))
 
 
 def candidate_orgs(db: Session, user_id: int, client_id: str) -> list[Organization]:

@@ -125,3 +125,56 @@ def test_userinfo_refuses_a_token_of_a_revoked_grant_RFC7009_2_1(client, db):
     db.execute(update(Grant).values(revoked_at=1))  # the grant only, not its tokens
     db.commit()
     assert client.get("/userinfo", headers=bearer).status_code == 401
+
+
+def test_a_scope_level_changed_in_process_counts_at_once_despite_the_cache_E06(app, db):
+    """The declared scopes and their levels are cached like the client; a change
+    through the operator's front door is what the next sign-in or refresh sees (no
+    refresh bypass of step-up, SECURITY.md E-06)."""
+    from idp.admin.services import declare_scope, update_scope
+    from idp.oidc.acr import ACR_MFA, ACR_PASSWORD
+    from idp.oidc.clients import declared_scopes
+
+    rp = make_client(db)
+    texts = {"description_th": "อนุมัติ", "description_en": "Approve"}
+    with app.app_context():
+        assert declared_scopes(db, rp.client_id) == {}  # cached now
+        scope = declare_scope(
+            db, rp.client_id, "gfmis:approve", seat_limit=None, min_acr=ACR_PASSWORD,
+            actor=None, **texts,
+        )  # fmt: skip
+        db.commit()
+        assert declared_scopes(db, rp.client_id) == {"gfmis:approve": ACR_PASSWORD}
+        update_scope(db, scope.id, seat_limit=None, min_acr=ACR_MFA, actor=0, **texts)
+        db.commit()
+        assert declared_scopes(db, rp.client_id) == {"gfmis:approve": ACR_MFA}
+
+
+def test_a_refresh_reads_the_declared_scopes_from_the_cache(app, client, db):
+    """Issue 12: the refresh grant's step-up and organisation checks ask for the
+    client's declared scopes; a warm cache answers without a query."""
+    from sqlalchemy import event
+
+    make_user(db)
+    rp = make_client(db)
+    code, verifier, _ = get_code(client, rp, scope="openid offline_access")
+    tokens = exchange(client, rp, code, verifier).get_json()
+    statements = []
+
+    def spy(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = get_db(app).engine
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        for _ in range(2):
+            resp = client.post(
+                "/token",
+                data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                auth=(rp.client_id, rp.secret),
+            )
+            assert resp.status_code == 200
+            tokens = resp.get_json()
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    assert statements and not [s for s in statements if "client_scopes" in s]
