@@ -32,6 +32,7 @@ hold codes and links). Sent and given-up rows are purged by the jobs (:func:`pur
 
 from __future__ import annotations
 
+import json
 import logging
 import queue as queue_module
 import threading
@@ -43,6 +44,7 @@ from flask import Flask, current_app, has_request_context
 from sqlalchemy import delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
+from idp import crypto
 from idp.config import Settings
 from idp.db import get_db, now
 from idp.models import OutboxMail
@@ -57,7 +59,8 @@ BACKOFF = (60, 300, 900, 3600, 6 * 3600)  # seconds after the 1st, 2nd, ... fail
 LEASE = 120  # seconds a claimed mail is left alone: well over one SMTP try (10 s timeout)
 BATCH = 100
 DAY = 86400
-GAVE_UP_KEPT_DAYS = 30  # a given-up row (the address, no body) stays for an operator
+GAVE_UP_KEPT_DAYS = 30  # a given-up row (no address, no body) stays for an operator
+SEALED = b"idp mail outbox"  # the crypto.encrypt purpose: a key of its own
 
 # What a session queued in its transaction: the ids and the rendered mails, handed to
 # the sender once it commits; dropped when it rolls back.
@@ -86,14 +89,42 @@ def _add(db: Session, app: Flask, to: str, template: str, mail: RenderedMail) ->
     db.info[_APP] = app
 
 
-def _row(to: str, template: str, mail: RenderedMail) -> OutboxMail:
+def recipient_digest(settings: Settings, to: str) -> str:
+    """The keyed hash a row is found by for its address (SECURITY.md X-06 "looked up by
+    keyed hash"): HMAC with IDP_SECRET_KEY, so a leaked table does not confirm a guessed
+    address; case-folded, as addresses are compared elsewhere (``users.email_key``)."""
+    return crypto.keyed_digest(settings.secret_key, "mail outbox recipient:" + to.strip().lower())
+
+
+def _seal(settings: Settings, to: str, mail: RenderedMail) -> str:
+    plain = {"to": to, "subject": mail.subject, "text": mail.text, "html": mail.html}
+    return crypto.encrypt(settings.secret_key, json.dumps(plain), purpose=SEALED)
+
+
+def _open(settings: Settings, row: OutboxMail) -> tuple[str, str, str, str]:
+    """The address, subject and bodies to send: decrypted from ``sealed``, or as they
+    are in a row queued in clear text by the release before migration 0020 (``sealed``
+    empty, the address in ``recipient``). Raises InvalidToken if IDP_SECRET_KEY changed."""
+    if not row.sealed:
+        return row.recipient, row.subject, row.text, row.html
+    plain = json.loads(crypto.decrypt(settings.secret_key, row.sealed, purpose=SEALED))
+    return plain["to"], plain["subject"], plain["text"], plain["html"]
+
+
+def _row(settings: Settings, to: str, template: str, mail: RenderedMail) -> OutboxMail:
+    """The row of one mail: the address, subject and bodies only sealed (SECURITY.md
+    X-06); the clear-text columns of the release before 0020 stay empty, so that one
+    of its workers, should it pick the row up, tries an empty address, which SMTP
+    servers refuse, rather than mailing ciphertext."""
     t = now()
     return OutboxMail(
-        recipient=to,
+        recipient="",
+        recipient_hash=recipient_digest(settings, to),
         template=template,
-        subject=mail.subject,
-        text=mail.text,
-        html=mail.html,
+        subject="",
+        text="",
+        html="",
+        sealed=_seal(settings, to, mail),
         created_at=t,
         attempts=0,
         next_attempt_at=t,
@@ -164,7 +195,7 @@ def _on_execute(state: Any) -> None:
 def _before_commit(db: Session) -> None:
     for entry in db.info.get(_PENDING, ()):
         if entry[0] is None:
-            entry[0] = _row(*entry[1])
+            entry[0] = _row(db.info[_APP].extensions["idp_settings"], *entry[1])
             db.add(entry[0])
 
 
@@ -232,18 +263,22 @@ def _claim(db: Session, row_id: int, t: int) -> bool:
     return won == 1
 
 
+# What an ended row keeps, for an operator: id, template, attempts, times, last error.
+_BLANK = dict.fromkeys(("recipient", "recipient_hash", "subject", "text", "html", "sealed"), "")
+
+
 def _blank(row: OutboxMail) -> None:
-    row.subject, row.text, row.html = "", "", ""
+    for column, value in _BLANK.items():
+        setattr(row, column, value)
 
 
 def deliver(db: Session, settings: Settings, row: OutboxMail, t: int) -> str:
-    """Try one claimed mail now; "sent", "retry" or "gave_up", logged, committed."""
+    """Try one claimed mail now; "sent", "retry" or "gave_up", logged, committed. The
+    only place a queued mail is decrypted."""
     from idp.mail import send_mail
 
     try:
-        send_mail(
-            settings.smtp_url, settings.mail_from, row.recipient, row.subject, row.text, row.html
-        )
+        send_mail(settings.smtp_url, settings.mail_from, *_open(settings, row))
         error = ""
     except Exception as exc:  # noqa: BLE001 - any failure is a failed try, never a crash
         cause = exc.__cause__ or exc
@@ -311,8 +346,19 @@ def deliver_due(
 
 
 def purge(db: Session, t: int) -> int:
-    """Drop sent mails a day old and given-up ones GAVE_UP_KEPT_DAYS old (their bodies
-    were blanked when they ended)."""
+    """Drop sent mails a day old and given-up ones GAVE_UP_KEPT_DAYS old (their address
+    and bodies were blanked when they ended). Ended rows that still hold an address or
+    a body (ended by a worker of the release before 0020, which blanked only the
+    bodies) are blanked first."""
+    db.execute(
+        update(OutboxMail)
+        .where(
+            or_(OutboxMail.sent_at.is_not(None), OutboxMail.gave_up_at.is_not(None)),
+            or_(*(getattr(OutboxMail, column) != "" for column in _BLANK)),
+        )
+        .values(**_BLANK)
+        .execution_options(synchronize_session=False)
+    )
     n = db.execute(
         delete(OutboxMail).where(
             or_(
