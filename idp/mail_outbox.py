@@ -59,6 +59,11 @@ BACKOFF = (60, 300, 900, 3600, 6 * 3600)  # seconds after the 1st, 2nd, ... fail
 LEASE = 120  # seconds a claimed mail is left alone: well over one SMTP try (10 s timeout)
 BATCH = 100
 DAY = 86400
+# A mail not sent within a day of being queued is given up unsent: its codes expire in
+# 10 minutes and its links (reset, registration resume, invitation) are asked for again
+# from the page, while a day-old code would only confuse (SECURITY.md 0.3: an emailed
+# code is valid 24 h at most). IDP_MAIL_ATTEMPTS may end it sooner (8: ~19 h).
+MAX_AGE = DAY
 GAVE_UP_KEPT_DAYS = 30  # a given-up row (no address, no body) stays for an operator
 SEALED = b"idp mail outbox"  # the crypto.encrypt purpose: a key of its own
 
@@ -273,24 +278,29 @@ def _blank(row: OutboxMail) -> None:
 
 
 def deliver(db: Session, settings: Settings, row: OutboxMail, t: int) -> str:
-    """Try one claimed mail now; "sent", "retry" or "gave_up", logged, committed. The
-    only place a queued mail is decrypted."""
+    """Try one claimed mail now; "sent", "retry" or "gave_up", logged, committed. A mail
+    queued MAX_AGE ago or more is given up without a try. The only place a queued mail
+    is decrypted."""
     from idp.mail import send_mail
 
-    try:
-        send_mail(settings.smtp_url, settings.mail_from, *_open(settings, row))
-        error = ""
-    except Exception as exc:  # noqa: BLE001 - any failure is a failed try, never a crash
-        cause = exc.__cause__ or exc
-        error = cause.__class__.__name__  # not str(exc): a server's reply may name the address
-    row.attempts += 1
-    if error:
-        metrics.mail_failures.inc()
+    expired = t - row.created_at >= MAX_AGE
+    if expired:
+        error = "expired"
+    else:
+        try:
+            send_mail(settings.smtp_url, settings.mail_from, *_open(settings, row))
+            error = ""
+        except Exception as exc:  # noqa: BLE001 - any failure is a failed try, never a crash
+            cause = exc.__cause__ or exc
+            error = cause.__class__.__name__  # not str(exc): a reply may name the address
+        row.attempts += 1
+        if error:
+            metrics.mail_failures.inc()
     if not error:
         row.sent_at, row.last_error, outcome = t, "", "sent"
         _blank(row)
         log.info("mail sent id=%d attempt=%d template=%s", row.id, row.attempts, row.template)
-    elif row.attempts >= settings.mail_attempts:
+    elif expired or row.attempts >= settings.mail_attempts:
         row.gave_up_at, row.last_error, outcome = t, error[:200], "gave_up"
         _blank(row)
         log.error(
@@ -302,14 +312,16 @@ def deliver(db: Session, settings: Settings, row: OutboxMail, t: int) -> str:
         )
     else:
         row.last_error, outcome = error[:200], "retry"
-        row.next_attempt_at, row.claimed_until = t + next_delay(row.attempts), 0
+        # Due again at MAX_AGE at the latest, to be given up then rather than hours later.
+        row.next_attempt_at = min(t + next_delay(row.attempts), row.created_at + MAX_AGE)
+        row.claimed_until = 0
         log.warning(
             "mail delivery failed id=%d attempt=%d template=%s error=%s retry_in=%ds",
             row.id,
             row.attempts,
             row.template,
             error,
-            next_delay(row.attempts),
+            row.next_attempt_at - t,
         )
     db.commit()
     return outcome
