@@ -41,7 +41,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_request_context
-from sqlalchemy import delete, event, or_, select, update
+from sqlalchemy import delete, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from idp import crypto
@@ -381,6 +381,24 @@ def purge(db: Session, t: int) -> int:
     ).rowcount
     db.commit()
     return n
+
+
+def forget(db: Session, settings: Settings, address: str) -> int:
+    """Delete every queued or ended mail to ``address`` (erasure, PDPA s.33; SECURITY.md
+    X-06): found by its keyed hash, or by the address itself in a row queued in clear
+    text before migration 0020. In the caller's transaction. Returns how many."""
+    if not address.strip():  # an empty address would match every blanked row
+        return 0
+    return db.execute(
+        delete(OutboxMail)
+        .where(
+            or_(
+                OutboxMail.recipient_hash == recipient_digest(settings, address),
+                func.lower(OutboxMail.recipient) == address.strip().lower(),
+            )
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 class MailWorker:
