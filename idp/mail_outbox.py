@@ -15,10 +15,22 @@ writes an :class:`~idp.models.OutboxMail`:
 
 A mail's life::
 
-    queued (next_attempt_at = now) --SMTP took it--> sent (sent_at; bodies blanked)
+    queued (sealed; next_attempt_at = now) --SMTP took it--> sent (sent_at; blanked)
        |  ^
-       |  +-- failed, attempts < IDP_MAIL_ATTEMPTS: next_attempt_at = now + next_delay
-       +-- failed, attempts = IDP_MAIL_ATTEMPTS --> gave_up (gave_up_at; bodies blanked)
+       |  +-- failed, attempts < IDP_MAIL_ATTEMPTS: next_attempt_at =
+       |      min(now + next_delay, created_at + MAX_AGE)
+       +-- failed, attempts = IDP_MAIL_ATTEMPTS --> gave_up (gave_up_at; blanked)
+       +-- due at created_at + MAX_AGE (24 h) -----> gave_up (unsent, "expired"; blanked)
+
+At rest (SECURITY.md X-06): a queued row holds the address, subject and bodies only as
+one Fernet token (``sealed``, :func:`idp.crypto.encrypt` under a key of its own, from
+IDP_SECRET_KEY), decrypted only by :func:`deliver`, and the address as a keyed hash
+(``recipient_hash``, :func:`recipient_digest`) so that erasing an account finds its
+mails (:func:`forget`). "Blanked" is all of these and the clear-text columns: an ended
+row keeps its id, template, attempts, times and last error, for an operator. A row
+queued by the release before migration 0020 has ``sealed`` empty and its mail in the
+clear-text columns (``recipient``, ``subject``, ``text``, ``html``): it is sent as it
+is; new rows leave those columns empty, so an old worker never mails ciphertext.
 
 The first try runs right after the commit: in a thread (IDP_MAIL_DELIVERY=background,
 :class:`MailWorker`) or in the committing thread (inline). Retries run from ``idp jobs
@@ -27,7 +39,10 @@ run`` (:func:`deliver_due`). A sender first claims a row with a conditional UPDA
 and the job never both send one mail. A sender that dies between the SMTP server's
 "250" and its commit leaves the row to be sent again after LEASE: at least once, never
 lost. Logs name the row id, attempt and template; never the address or a body (mails
-hold codes and links). Sent and given-up rows are purged by the jobs (:func:`purge`).
+hold codes and links). Sent and given-up rows are purged by the jobs (:func:`purge`),
+which also blank an ended row of the old release (it blanked only the bodies).
+Changing IDP_SECRET_KEY leaves queued mails unreadable: each fails ("InvalidToken")
+and is given up within MAX_AGE.
 """
 
 from __future__ import annotations
