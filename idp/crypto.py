@@ -1,4 +1,5 @@
-"""Encryption of secrets at rest (TOTP seeds) with a key derived from IDP_SECRET_KEY.
+"""Encryption of secrets at rest (TOTP seeds, queued mails) with a key derived from
+IDP_SECRET_KEY.
 
 Fernet (AES-128-CBC + HMAC-SHA256) from `cryptography`; the key is HKDF-derived so the
 secret key itself is never used directly. Rotating IDP_SECRET_KEY makes enrolled soft
@@ -24,16 +25,23 @@ def derive_key(secret_key: str, info: bytes) -> bytes:
     )
 
 
-def _fernet(secret_key: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(derive_key(secret_key, b"idp totp seeds")))
+TOTP_SEEDS = b"idp totp seeds"
 
 
-def encrypt(secret_key: str, plaintext: str) -> str:
-    return _fernet(secret_key).encrypt(plaintext.encode()).decode()
+def _fernet(secret_key: str, purpose: bytes) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(derive_key(secret_key, purpose)))
 
 
-def decrypt(secret_key: str, token: str) -> str:
-    return _fernet(secret_key).decrypt(token.encode()).decode()
+def encrypt(secret_key: str, plaintext: str, *, purpose: bytes = TOTP_SEEDS) -> str:
+    """A Fernet token of ``plaintext`` under the key of ``purpose`` (one key per use:
+    a token of one use does not decrypt as another's)."""
+    return _fernet(secret_key, purpose).encrypt(plaintext.encode()).decode()
+
+
+def decrypt(secret_key: str, token: str, *, purpose: bytes = TOTP_SEEDS) -> str:
+    """The plaintext of :func:`encrypt`'s token; raises ``cryptography.fernet.InvalidToken``
+    for a token of another key or purpose, or a tampered one."""
+    return _fernet(secret_key, purpose).decrypt(token.encode()).decode()
 
 
 def keyed_digest(secret_key: str, value: str) -> str:

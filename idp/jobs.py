@@ -296,7 +296,7 @@ def erase_closed_accounts(db: Session, settings: Settings, t: int, batch: int = 
             )
         )
         for user in users:
-            data_rights.erase(db, user, t)
+            data_rights.erase(db, settings, user, t)
         db.commit()
         n += len(users)
         if len(users) < batch:

@@ -15,10 +15,22 @@ writes an :class:`~idp.models.OutboxMail`:
 
 A mail's life::
 
-    queued (next_attempt_at = now) --SMTP took it--> sent (sent_at; bodies blanked)
+    queued (sealed; next_attempt_at = now) --SMTP took it--> sent (sent_at; blanked)
        |  ^
-       |  +-- failed, attempts < IDP_MAIL_ATTEMPTS: next_attempt_at = now + next_delay
-       +-- failed, attempts = IDP_MAIL_ATTEMPTS --> gave_up (gave_up_at; bodies blanked)
+       |  +-- failed, attempts < IDP_MAIL_ATTEMPTS: next_attempt_at =
+       |      min(now + next_delay, created_at + MAX_AGE)
+       +-- failed, attempts = IDP_MAIL_ATTEMPTS --> gave_up (gave_up_at; blanked)
+       +-- due at created_at + MAX_AGE (24 h) -----> gave_up (unsent, "expired"; blanked)
+
+At rest (SECURITY.md X-06): a queued row holds the address, subject and bodies only as
+one Fernet token (``sealed``, :func:`idp.crypto.encrypt` under a key of its own, from
+IDP_SECRET_KEY), decrypted only by :func:`deliver`, and the address as a keyed hash
+(``recipient_hash``, :func:`recipient_digest`) so that erasing an account finds its
+mails (:func:`forget`). "Blanked" is all of these and the clear-text columns: an ended
+row keeps its id, template, attempts, times and last error, for an operator. A row
+queued by the release before migration 0020 has ``sealed`` empty and its mail in the
+clear-text columns (``recipient``, ``subject``, ``text``, ``html``): it is sent as it
+is; new rows leave those columns empty, so an old worker never mails ciphertext.
 
 The first try runs right after the commit: in a thread (IDP_MAIL_DELIVERY=background,
 :class:`MailWorker`) or in the committing thread (inline). Retries run from ``idp jobs
@@ -27,11 +39,15 @@ run`` (:func:`deliver_due`). A sender first claims a row with a conditional UPDA
 and the job never both send one mail. A sender that dies between the SMTP server's
 "250" and its commit leaves the row to be sent again after LEASE: at least once, never
 lost. Logs name the row id, attempt and template; never the address or a body (mails
-hold codes and links). Sent and given-up rows are purged by the jobs (:func:`purge`).
+hold codes and links). Sent and given-up rows are purged by the jobs (:func:`purge`),
+which also blank an ended row of the old release (it blanked only the bodies).
+Changing IDP_SECRET_KEY leaves queued mails unreadable: each fails ("InvalidToken")
+and is given up within MAX_AGE.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue as queue_module
 import threading
@@ -40,9 +56,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_request_context
-from sqlalchemy import delete, event, or_, select, update
+from sqlalchemy import delete, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from idp import crypto
 from idp.config import Settings
 from idp.db import get_db, now
 from idp.models import OutboxMail
@@ -57,7 +74,13 @@ BACKOFF = (60, 300, 900, 3600, 6 * 3600)  # seconds after the 1st, 2nd, ... fail
 LEASE = 120  # seconds a claimed mail is left alone: well over one SMTP try (10 s timeout)
 BATCH = 100
 DAY = 86400
-GAVE_UP_KEPT_DAYS = 30  # a given-up row (the address, no body) stays for an operator
+# A mail not sent within a day of being queued is given up unsent: its codes expire in
+# 10 minutes and its links (reset, registration resume, invitation) are asked for again
+# from the page, while a day-old code would only confuse (SECURITY.md 0.3: an emailed
+# code is valid 24 h at most). IDP_MAIL_ATTEMPTS may end it sooner (8: ~19 h).
+MAX_AGE = DAY
+GAVE_UP_KEPT_DAYS = 30  # a given-up row (no address, no body) stays for an operator
+SEALED = b"idp mail outbox"  # the crypto.encrypt purpose: a key of its own
 
 # What a session queued in its transaction: the ids and the rendered mails, handed to
 # the sender once it commits; dropped when it rolls back.
@@ -86,14 +109,42 @@ def _add(db: Session, app: Flask, to: str, template: str, mail: RenderedMail) ->
     db.info[_APP] = app
 
 
-def _row(to: str, template: str, mail: RenderedMail) -> OutboxMail:
+def recipient_digest(settings: Settings, to: str) -> str:
+    """The keyed hash a row is found by for its address (SECURITY.md X-06 "looked up by
+    keyed hash"): HMAC with IDP_SECRET_KEY, so a leaked table does not confirm a guessed
+    address; case-folded, as addresses are compared elsewhere (``users.email_key``)."""
+    return crypto.keyed_digest(settings.secret_key, "mail outbox recipient:" + to.strip().lower())
+
+
+def _seal(settings: Settings, to: str, mail: RenderedMail) -> str:
+    plain = {"to": to, "subject": mail.subject, "text": mail.text, "html": mail.html}
+    return crypto.encrypt(settings.secret_key, json.dumps(plain), purpose=SEALED)
+
+
+def _open(settings: Settings, row: OutboxMail) -> tuple[str, str, str, str]:
+    """The address, subject and bodies to send: decrypted from ``sealed``, or as they
+    are in a row queued in clear text by the release before migration 0020 (``sealed``
+    empty, the address in ``recipient``). Raises InvalidToken if IDP_SECRET_KEY changed."""
+    if not row.sealed:
+        return row.recipient, row.subject, row.text, row.html
+    plain = json.loads(crypto.decrypt(settings.secret_key, row.sealed, purpose=SEALED))
+    return plain["to"], plain["subject"], plain["text"], plain["html"]
+
+
+def _row(settings: Settings, to: str, template: str, mail: RenderedMail) -> OutboxMail:
+    """The row of one mail: the address, subject and bodies only sealed (SECURITY.md
+    X-06); the clear-text columns of the release before 0020 stay empty, so that one
+    of its workers, should it pick the row up, tries an empty address, which SMTP
+    servers refuse, rather than mailing ciphertext."""
     t = now()
     return OutboxMail(
-        recipient=to,
+        recipient="",
+        recipient_hash=recipient_digest(settings, to),
         template=template,
-        subject=mail.subject,
-        text=mail.text,
-        html=mail.html,
+        subject="",
+        text="",
+        html="",
+        sealed=_seal(settings, to, mail),
         created_at=t,
         attempts=0,
         next_attempt_at=t,
@@ -164,7 +215,7 @@ def _on_execute(state: Any) -> None:
 def _before_commit(db: Session) -> None:
     for entry in db.info.get(_PENDING, ()):
         if entry[0] is None:
-            entry[0] = _row(*entry[1])
+            entry[0] = _row(db.info[_APP].extensions["idp_settings"], *entry[1])
             db.add(entry[0])
 
 
@@ -232,30 +283,39 @@ def _claim(db: Session, row_id: int, t: int) -> bool:
     return won == 1
 
 
+# What an ended row keeps, for an operator: id, template, attempts, times, last error.
+_BLANK = dict.fromkeys(("recipient", "recipient_hash", "subject", "text", "html", "sealed"), "")
+
+
 def _blank(row: OutboxMail) -> None:
-    row.subject, row.text, row.html = "", "", ""
+    for column, value in _BLANK.items():
+        setattr(row, column, value)
 
 
 def deliver(db: Session, settings: Settings, row: OutboxMail, t: int) -> str:
-    """Try one claimed mail now; "sent", "retry" or "gave_up", logged, committed."""
+    """Try one claimed mail now; "sent", "retry" or "gave_up", logged, committed. A mail
+    queued MAX_AGE ago or more is given up without a try. The only place a queued mail
+    is decrypted."""
     from idp.mail import send_mail
 
-    try:
-        send_mail(
-            settings.smtp_url, settings.mail_from, row.recipient, row.subject, row.text, row.html
-        )
-        error = ""
-    except Exception as exc:  # noqa: BLE001 - any failure is a failed try, never a crash
-        cause = exc.__cause__ or exc
-        error = cause.__class__.__name__  # not str(exc): a server's reply may name the address
-    row.attempts += 1
-    if error:
-        metrics.mail_failures.inc()
+    expired = t - row.created_at >= MAX_AGE
+    if expired:
+        error = "expired"
+    else:
+        try:
+            send_mail(settings.smtp_url, settings.mail_from, *_open(settings, row))
+            error = ""
+        except Exception as exc:  # noqa: BLE001 - any failure is a failed try, never a crash
+            cause = exc.__cause__ or exc
+            error = cause.__class__.__name__  # not str(exc): a reply may name the address
+        row.attempts += 1
+        if error:
+            metrics.mail_failures.inc()
     if not error:
         row.sent_at, row.last_error, outcome = t, "", "sent"
         _blank(row)
         log.info("mail sent id=%d attempt=%d template=%s", row.id, row.attempts, row.template)
-    elif row.attempts >= settings.mail_attempts:
+    elif expired or row.attempts >= settings.mail_attempts:
         row.gave_up_at, row.last_error, outcome = t, error[:200], "gave_up"
         _blank(row)
         log.error(
@@ -267,14 +327,16 @@ def deliver(db: Session, settings: Settings, row: OutboxMail, t: int) -> str:
         )
     else:
         row.last_error, outcome = error[:200], "retry"
-        row.next_attempt_at, row.claimed_until = t + next_delay(row.attempts), 0
+        # Due again at MAX_AGE at the latest, to be given up then rather than hours later.
+        row.next_attempt_at = min(t + next_delay(row.attempts), row.created_at + MAX_AGE)
+        row.claimed_until = 0
         log.warning(
             "mail delivery failed id=%d attempt=%d template=%s error=%s retry_in=%ds",
             row.id,
             row.attempts,
             row.template,
             error,
-            next_delay(row.attempts),
+            row.next_attempt_at - t,
         )
     db.commit()
     return outcome
@@ -311,8 +373,19 @@ def deliver_due(
 
 
 def purge(db: Session, t: int) -> int:
-    """Drop sent mails a day old and given-up ones GAVE_UP_KEPT_DAYS old (their bodies
-    were blanked when they ended)."""
+    """Drop sent mails a day old and given-up ones GAVE_UP_KEPT_DAYS old (their address
+    and bodies were blanked when they ended). Ended rows that still hold an address or
+    a body (ended by a worker of the release before 0020, which blanked only the
+    bodies) are blanked first."""
+    db.execute(
+        update(OutboxMail)
+        .where(
+            or_(OutboxMail.sent_at.is_not(None), OutboxMail.gave_up_at.is_not(None)),
+            or_(*(getattr(OutboxMail, column) != "" for column in _BLANK)),
+        )
+        .values(**_BLANK)
+        .execution_options(synchronize_session=False)
+    )
     n = db.execute(
         delete(OutboxMail).where(
             or_(
@@ -323,6 +396,24 @@ def purge(db: Session, t: int) -> int:
     ).rowcount
     db.commit()
     return n
+
+
+def forget(db: Session, settings: Settings, address: str) -> int:
+    """Delete every queued or ended mail to ``address`` (erasure, PDPA s.33; SECURITY.md
+    X-06): found by its keyed hash, or by the address itself in a row queued in clear
+    text before migration 0020. In the caller's transaction. Returns how many."""
+    if not address.strip():  # an empty address would match every blanked row
+        return 0
+    return db.execute(
+        delete(OutboxMail)
+        .where(
+            or_(
+                OutboxMail.recipient_hash == recipient_digest(settings, address),
+                func.lower(OutboxMail.recipient) == address.strip().lower(),
+            )
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 class MailWorker:

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from idp import mail_outbox
 from idp.account import panels
 from idp.account.signout import end_sessions
 from idp.audit import AuditTag, record
@@ -418,13 +419,14 @@ def erasure_due_at(user: User, retention_days: int) -> int | None:
 # --- erasure -----------------------------------------------------------------------
 
 
-def erase(db: Session, user: User, t: int) -> None:
+def erase(db: Session, settings: Settings, user: User, t: int) -> None:
     """Erase ``user``'s personal data, keeping the row and its id (and ``sub``, the
     pseudonym) so audit events keep their meaning without naming anyone; audited
     ACCOUNT_ERASED (no actor: the system). Never touches audit events (append-only).
     Kept: the notice acceptances' version and time (PDPA s.19: that consent was given
     stays provable) without their IP and browser; the review items' decisions, without
-    the uploaded documents; service requests' state, without their details.
+    the uploaded documents; service requests' state, without their details; no mail
+    to the address left in the outbox (:func:`idp.mail_outbox.forget`).
     Organisation documents stay: they are the organisation's records."""
     uid = user.id
     end_sessions(db, user, "account_closed")  # none left after closure; any stray one
@@ -450,6 +452,8 @@ def erase(db: Session, user: User, t: int) -> None:
     ):
         db.execute(delete(model).where(model.user_id == uid))
     db.execute(delete(Invitation).where(func.lower(Invitation.email) == user.email_key.lower()))
+    # Ended rows hold no address already; this finds one still queued (SECURITY.md X-06).
+    mail_outbox.forget(db, settings, user.email)
     registrations = [
         r for r in db.scalars(select(Registration.id).where(Registration.user_id == uid))
     ]
