@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from idp.db import now
@@ -89,12 +89,15 @@ def load_client(db: Session, client_id: str | None) -> OAuthClient | None:
     return OAuthClient(row) if row else None
 
 
+ACTIVE_CLIENT = select(*Client.__table__.c).where(
+    Client.client_id == bindparam("client_id"), Client.is_active
+)
+
+
 def client_record(db: Session, client_id: str) -> SimpleNamespace | None:
     """An active client's columns as a plain read-only record (no ORM identity, so
     it can be shared between requests and threads)."""
-    row = db.execute(
-        select(*Client.__table__.c).where(Client.client_id == client_id, Client.is_active)
-    ).first()
+    row = db.execute(ACTIVE_CLIENT, {"client_id": client_id}).first()
     if row is None:
         return None
     return SimpleNamespace(**row._mapping, is_public=row.secret_hash is None)

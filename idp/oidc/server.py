@@ -14,7 +14,7 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, current_app
 from flask import session as web_session
 from joserfc.jwk import KeySet
-from sqlalchemy import insert, literal, select, union_all, update
+from sqlalchemy import bindparam, insert, literal, select, union_all, update
 
 from idp.db import now, session
 from idp.enrollment import membership
@@ -165,10 +165,26 @@ def _grant_and_tokens(new_grant: Any, code_id: int | None, rows: list[dict]) -> 
     return stmt
 
 
+# The hot lookups, built once (issue 12; see idp.oidc.grants).
+TOKEN_BY_DIGEST = select(Token).where(Token.token_hash == bindparam("digest"))
+TOKEN_WITH_FAMILY = (
+    select(Token, Grant, User)
+    .outerjoin(Grant, Grant.id == Token.grant_id)
+    .outerjoin(User, User.id == Token.user_id)
+    .where(Token.token_hash == bindparam("digest"))
+)
+ACCESS_TOKEN_USER = (
+    select(Token, User, Grant)
+    .join(User, User.id == Token.user_id)
+    .outerjoin(Grant, Grant.id == Token.grant_id)
+    .where(Token.token_hash == bindparam("digest"), Token.kind == "access")
+)
+
+
 def find_token(value: str, hint: str | None = None) -> StoredToken | None:
     if not value or len(value) > 512:
         return None
-    row = session().scalar(select(Token).where(Token.token_hash == token_digest(value)))
+    row = session().scalar(TOKEN_BY_DIGEST, {"digest": token_digest(value)})
     return StoredToken(row) if row is not None else None
 
 
@@ -187,16 +203,7 @@ def find_token_with_family(value: str) -> StoredToken | None:
     """The token with its grant and user, in one query (introspection)."""
     if not value or len(value) > 512:
         return None
-    found = (
-        session()
-        .execute(
-            select(Token, Grant, User)
-            .outerjoin(Grant, Grant.id == Token.grant_id)
-            .outerjoin(User, User.id == Token.user_id)
-            .where(Token.token_hash == token_digest(value))
-        )
-        .first()
-    )
+    found = session().execute(TOKEN_WITH_FAMILY, {"digest": token_digest(value)}).first()
     if found is None:
         return None
     token, grant, user = found
@@ -293,16 +300,7 @@ def user_for_access_token(value: str) -> tuple[User, Token, Grant | None] | None
     the token is unknown, expired, revoked, not an access token or has no user."""
     if not value or len(value) > 512:
         return None
-    row = (
-        session()
-        .execute(
-            select(Token, User, Grant)
-            .join(User, User.id == Token.user_id)
-            .outerjoin(Grant, Grant.id == Token.grant_id)
-            .where(Token.token_hash == token_digest(value), Token.kind == "access")
-        )
-        .first()
-    )
+    row = session().execute(ACCESS_TOKEN_USER, {"digest": token_digest(value)}).first()
     if row is None:
         return None
     token, user, grant = row
