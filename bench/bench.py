@@ -243,13 +243,21 @@ def login_load(base: str, info: dict, duration: float, threads: int = 4) -> dict
                 "code_verifier": info["verifier"],
             },
         )
-        return r.status_code == 200 and "id_token" in r.json()
+        ok = r.status_code == 200 and "id_token" in r.json()
+        if not ok:
+            key = f"token {r.status_code} {r.text[:80]}"
+            reasons[key] = reasons.get(key, 0) + 1
+        return ok
+
+    reasons: dict[str, int] = {}
 
     def worker():
         while time.monotonic() < stop:
             try:
                 ok = one()
-            except Exception:  # noqa: BLE001 - counted, the run goes on
+            except Exception as err:  # noqa: BLE001 - counted, the run goes on
+                key = f"{type(err).__name__}: {str(err)[:80]}"
+                reasons[key] = reasons.get(key, 0) + 1
                 ok = False
             (done if ok else failed)[0] += 1
 
@@ -258,6 +266,8 @@ def login_load(base: str, info: dict, duration: float, threads: int = 4) -> dict
         t.start()
     for t in ts:
         t.join()
+    if reasons:
+        print("  failed logins:", reasons, flush=True)
     return {"requests": done[0], "non2xx": failed[0], "socket_errors": ""}
 
 

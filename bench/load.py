@@ -297,10 +297,19 @@ def local(location: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def journey(base: str, info: dict, username: str, sink: CodeSink, results: Results) -> None:
+def journey(
+    base: str, info: dict, username: str, sink: CodeSink, results: Results, think: float = 0.0
+) -> None:
     """One whole sign-in with step-up, token, userinfo, refresh and logout; every step
-    timed, the first failing step counted (with its status) and the journey given up."""
+    timed, the first failing step counted (with its status) and the journey given up.
+    ``think``: a person's pause (uniform 0.5-1.5 x seconds, untimed) where a person
+    reads or types: before the password and before the emailed code."""
     http = requests.Session()
+
+    def pause() -> None:
+        if think:
+            time.sleep(think * (0.5 + secrets.randbelow(1000) / 1000))
+
     auth = (info["client_id"], info["secret"])
 
     def failed(name: str, what: object) -> None:
@@ -336,6 +345,7 @@ def journey(base: str, info: dict, username: str, sink: CodeSink, results: Resul
     login = local(resp.headers["Location"])
     page = step("login_page", "GET", login, (200,))
     data = {"username": username, "password": PASSWORD, "csrf_token": csrf(page.text)}
+    pause()
     resp = step("password", "POST", login, (302, 303), data=data)
     while "/mfa/" not in resp.headers["Location"]:  # on through /authorize to the step-up
         resp = step("redirect", "GET", local(resp.headers["Location"]), (302, 303))
@@ -354,6 +364,7 @@ def journey(base: str, info: dict, username: str, sink: CodeSink, results: Resul
         failed("send_code", "no mail")
         raise StepFailed("send_code")
     data = {"method": "email", "code": code, "csrf_token": csrf(page.text)}
+    pause()
     resp = step("step_up", "POST", challenge_page, (302, 303), data=data)
     while not resp.headers["Location"].startswith(REDIRECT):  # back through /authorize
         resp = step("redirect", "GET", local(resp.headers["Location"]), (302, 303))
@@ -376,16 +387,16 @@ def journey(base: str, info: dict, username: str, sink: CodeSink, results: Resul
         results.refresh_tokens.append(renewed["refresh_token"])
 
 
-def run_load(base: str, info: dict, sink: CodeSink, duration: float) -> Results:
+def run_load(base: str, info: dict, sink: CodeSink, duration: float, think: float = 0.0) -> Results:
     """Every person in its own thread, journeys back to back until ``duration`` ends
-    (a journey in flight then is finished)."""
+    (a journey in flight then is finished); ``think`` as in :func:`journey`."""
     results = Results()
     stop_at = time.monotonic() + duration
 
     def person(username: str) -> None:
         while time.monotonic() < stop_at:
             try:
-                journey(base, info, username, sink, results)
+                journey(base, info, username, sink, results, think)
             except StepFailed:
                 time.sleep(0.2)  # do not spin on a server that is down
             except Exception as exc:  # noqa: BLE001 - counted, never silent
@@ -454,6 +465,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432")
     parser.add_argument("--database", default="idp_load")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds a person pauses before typing the password and the code (0: none)",
+    )
     return parser.parse_args(argv)
 
 
@@ -462,8 +479,9 @@ def main() -> None:
     with stack(args) as (server, info, sink):
         requests.get(server.base + "/jwks.json", timeout=30)  # warm every import
         cpu0, t0 = tree_cpu(server.proc.pid), time.monotonic()
-        results = run_load(server.base, info, sink, args.duration)
+        results = run_load(server.base, info, sink, args.duration, args.think)
         cpu, wall = tree_cpu(server.proc.pid) - cpu0, time.monotonic() - t0
+    print(f"think time: {args.think:g} s (uniform 0.5-1.5 x) before the password and the code")
     print(report(results, wall, cpu, args.people))
     if args.json:
         steps = {
