@@ -223,7 +223,15 @@ def login_load(base: str, info: dict, duration: float, threads: int = 4) -> dict
             },
             allow_redirects=False,
         )
-        login_url = urljoin(base, r.headers["Location"])
+        where = "authorize"
+
+        def moved(resp: requests.Response) -> str:
+            if "Location" not in resp.headers:
+                title = re.search(r"alert[^>]*>\s*([^<]{0,120})", resp.text)
+                raise LookupError(f"{where} {resp.status_code} {title and title.group(1)}")
+            return resp.headers["Location"]
+
+        login_url = urljoin(base, moved(r))
         page = s.get(login_url)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
         r = s.post(
@@ -231,8 +239,10 @@ def login_load(base: str, info: dict, duration: float, threads: int = 4) -> dict
             data={"username": info["username"], "password": info["password"], "csrf_token": token},
             allow_redirects=False,
         )
-        r = s.get(urljoin(base, r.headers["Location"]), allow_redirects=False)
-        code = parse_qs(urlsplit(r.headers["Location"]).query)["code"][0]
+        where = "password"
+        r = s.get(urljoin(base, moved(r)), allow_redirects=False)
+        where = "authorize again"
+        code = parse_qs(urlsplit(moved(r)).query)["code"][0]
         r = s.post(
             f"{base}/token",
             auth=auth,

@@ -143,6 +143,29 @@ def test_parallel_guesses_verify_at_most_five_passwords_A06(app, db, alice):
     assert results == [200] * 20
 
 
+def test_a_right_password_elsewhere_meanwhile_does_not_pause_the_name_A06(app, db):
+    """Two devices sign in with one name at once: the first right password deletes the
+    name's count between the second attempt's insert and its slot update. The second
+    attempt must count again, not read the vanished count as "paused" (found by
+    bench/bench.py's parallel logins of one person)."""
+    from idp.account import lockout
+    from idp.db import now
+
+    key = lockout.identifier_digest(app.extensions["idp_settings"].secret_key, "alice")
+    real = lockout._ensure_identifier_row
+    meanwhile = []
+
+    def ensure_then_another_device_succeeds(session, key_hash, t):
+        real(session, key_hash, t)
+        if not meanwhile:
+            meanwhile.append(1)
+            lockout.sign_in_succeeded(session, key_hash)
+
+    with mock.patch.object(lockout, "_ensure_identifier_row", ensure_then_another_device_succeeds):
+        by_name, _ = lockout.reserve_sign_in(db, key, None, now(), threshold=5)
+    assert meanwhile and by_name
+
+
 def test_per_ip_throttle_returns_429(app_factory, alice):
     app = app_factory(login_rate_limit="3 per minute")
     client = app.test_client()
