@@ -26,7 +26,7 @@ from idp.oidc.claims import issue_id_token, settings
 from idp.oidc.refresh import refreshable_scope
 from idp.oidc.revocation import end_grants
 from idp.oidc.scopes import OIDC_SCOPES, split_scope
-from idp.oidc.stored import StoredCode, StoredToken
+from idp.oidc.stored import TOKEN_USER_COLUMNS, StoredCode, StoredToken
 from idp.oidc.syntax import is_error_text
 from idp.oidc.tokens import token_digest
 from idp.ops import metrics
@@ -71,6 +71,7 @@ FAMILY = (
     select(Grant, User)
     .outerjoin(User, User.id == bindparam("user_id"))
     .where(Grant.id == bindparam("grant_id"))
+    .options(TOKEN_USER_COLUMNS)
 )
 
 

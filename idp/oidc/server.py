@@ -33,7 +33,7 @@ from idp.oidc.grants import (
 )
 from idp.oidc.keys import ALGORITHMS
 from idp.oidc.scopes import split_scope
-from idp.oidc.stored import StoredToken
+from idp.oidc.stored import TOKEN_USER_COLUMNS, StoredToken
 from idp.oidc.tokens import new_token, token_digest
 
 
@@ -172,12 +172,14 @@ TOKEN_WITH_FAMILY = (
     .outerjoin(Grant, Grant.id == Token.grant_id)
     .outerjoin(User, User.id == Token.user_id)
     .where(Token.token_hash == bindparam("digest"))
+    .options(TOKEN_USER_COLUMNS)
 )
 ACCESS_TOKEN_USER = (
     select(Token, User, Grant)
     .join(User, User.id == Token.user_id)
     .outerjoin(Grant, Grant.id == Token.grant_id)
     .where(Token.token_hash == bindparam("digest"), Token.kind == "access")
+    .options(TOKEN_USER_COLUMNS)
 )
 
 

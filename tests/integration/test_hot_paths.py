@@ -178,3 +178,51 @@ def test_a_refresh_reads_the_declared_scopes_from_the_cache(app, client, db):
     finally:
         event.remove(engine, "before_cursor_execute", spy)
     assert statements and not [s for s in statements if "client_scopes" in s]
+
+
+def test_hot_endpoints_send_one_lookup_each_whatever_the_scopes_release(app, client, db):
+    """Issue 12: userinfo and introspection resolve token, grant and person with one
+    statement, and a refresh's person comes with its grant. The person is loaded with
+    the columns tokens and claims read (idp.oidc.stored.TOKEN_USER_COLUMNS); a claim
+    reading any other column would show here as one more statement (a lazy load)."""
+    from sqlalchemy import event
+
+    user = make_user(db)
+    user.phone_number, user.address = "+66812345678", {"locality": "Bangkok"}
+    db.commit()
+    scope = "openid profile email phone address membership offline_access"
+    rp = make_client(db, scopes=scope.split())
+    code, verifier, _ = get_code(client, rp, scope=scope)
+    tokens = exchange(client, rp, code, verifier).get_json()
+    statements = []
+    engine = get_db(app).engine
+
+    def spy(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "INSERT", "WITH")):
+            statements.append(statement)
+
+    def sent(method, path, **kw):
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", spy)
+        try:
+            resp = getattr(client, method)(path, **kw)
+        finally:
+            event.remove(engine, "before_cursor_execute", spy)
+        assert resp.status_code == 200, resp.data
+        return resp, [s for s in statements if "signing_keys" not in s]
+
+    resp, seen = sent(
+        "get", "/userinfo", headers={"Authorization": "Bearer " + tokens["access_token"]}
+    )
+    assert resp.get_json()["phone_number"] == "+66812345678" and "membership" in resp.get_json()
+    assert len(seen) == 1, seen
+    auth = (rp.client_id, rp.secret)
+    resp, seen = sent("post", "/introspect", data={"token": tokens["access_token"]}, auth=auth)
+    assert resp.get_json()["sub"] == user.sub
+    assert len(seen) == 1, seen  # the client came from the cache
+    renew = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    resp, seen = sent("post", "/token", data=renew, auth=auth)
+    assert "id_token" in resp.get_json()
+    # consume the token, the grant with its person, the new tokens (this client skips
+    # consent and declares no organisation scopes: no query for either)
+    assert [s.split()[0] for s in seen] == ["UPDATE", "SELECT", "INSERT"], seen
