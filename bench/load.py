@@ -50,6 +50,7 @@ STEPS = (
     "password",
     "challenge_page",
     "send_code",
+    "mail_arrives",  # from the send_code request to the code in the sink (the outbox)
     "step_up",
     "redirect",  # the hops back through /authorize after the password and the code
     "token",
@@ -84,24 +85,37 @@ def tree_cpu(pid: int) -> float:
 
 
 class CodeSink:
-    """aiosmtpd handler keeping each recipient's newest 6-digit code."""
+    """aiosmtpd handler keeping each recipient's newest 6-digit code and when it came.
+    Mails leave after the request's commit (the outbox's worker thread), so a code is
+    waited for: one that arrived after the request that asked for it."""
 
     def __init__(self) -> None:
-        self.codes: dict[str, str] = {}
-        self.lock = threading.Lock()
+        self.codes: dict[str, tuple[float, str]] = {}
+        self.arrived = threading.Condition()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         text = msg.get_body(preferencelist=("plain",)).get_content()
         found = re.search(r"\b(\d{6})\b", text)
         if found:
-            with self.lock:
-                self.codes[msg["To"]] = found.group(1)
+            with self.arrived:
+                self.codes[msg["To"]] = (time.monotonic(), found.group(1))
+                self.arrived.notify_all()
         return "250 OK"
 
-    def take(self, address: str) -> str | None:
-        with self.lock:
-            return self.codes.pop(address, None)
+    def take(self, address: str, since: float, timeout: float = 30) -> str | None:
+        """The code mailed to ``address`` after ``since`` (monotonic), waiting for it."""
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while True:
+                at, code = self.codes.get(address, (0.0, None))
+                if code is not None and at >= since:
+                    del self.codes[address]
+                    return code
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.arrived.wait(left)
 
 
 @contextmanager
@@ -352,6 +366,7 @@ def journey(
     challenge_page = local(resp.headers["Location"])
     page = step("challenge_page", "GET", challenge_page, (200,))
     flow = parse_qs(urlsplit(challenge_page).query)["flow"][0]
+    asked = time.monotonic()
     step(
         "send_code",
         "POST",
@@ -359,7 +374,8 @@ def journey(
         (303,),
         data={"csrf_token": csrf(page.text)},
     )
-    code = sink.take(f"{username}@load.test")
+    code = sink.take(f"{username}@load.test", since=asked)
+    results.timings["mail_arrives"].append(time.monotonic() - asked)  # after send_code asked
     if code is None:
         failed("send_code", "no mail")
         raise StepFailed("send_code")
