@@ -66,6 +66,8 @@ CONSUME_REFRESH = (
 SEEN_REFRESH = select(Token.used_at, Token.grant_id).where(
     Token.token_hash == bindparam("digest"), Token.kind == "refresh"
 )
+# The person a code was issued to, with the columns tokens and claims read.
+CODE_USER = select(User).where(User.id == bindparam("user_id")).options(TOKEN_USER_COLUMNS)
 # The grant and its user in one query (the user is needed next, for the checks).
 FAMILY = (
     select(Grant, User)
@@ -206,7 +208,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Kept as a used tombstone so a replay can be detected; `idp jobs` purges."""
 
     def authenticate_user(self, authorization_code: StoredCode) -> User | None:
-        user = session().get(User, authorization_code.row.user_id)
+        user = session().scalar(CODE_USER, {"user_id": authorization_code.row.user_id})
         return user if user is not None and user.is_active else None
 
 
