@@ -84,6 +84,9 @@ def tree_cpu(pid: int) -> float:
 # --- The mail sink: the latest code per address -------------------------------------
 
 
+MAIL_WAIT = 30  # seconds a person waits for the emailed code before giving up
+
+
 class CodeSink:
     """aiosmtpd handler keeping each recipient's newest 6-digit code and when it came.
     Mails leave after the request's commit (the outbox's worker thread), so a code is
@@ -103,7 +106,7 @@ class CodeSink:
                 self.arrived.notify_all()
         return "250 OK"
 
-    def take(self, address: str, since: float, timeout: float = 30) -> str | None:
+    def take(self, address: str, since: float, timeout: float = MAIL_WAIT) -> str | None:
         """The code mailed to ``address`` after ``since`` (monotonic), waiting for it."""
         deadline = time.monotonic() + timeout
         with self.arrived:
