@@ -76,7 +76,7 @@ class DocumentReplay:
         )
         endpoint, route = DOCUMENTS[path]
         status = int(answer.status[:3])
-        request_log.record(request_id, "GET", route, endpoint, status, started)
+        request_log.log_replayed(request_id, "GET", route, endpoint, status, started)
         return [answer.body]
 
     def _remember(self, path: str, environ: dict, start_response: Callable) -> Iterable[bytes]:

@@ -122,7 +122,7 @@ def install(app: Flask) -> None:
         return resp
 
 
-def record(
+def log_replayed(
     request_id: str, method: str, route: str, endpoint: str, status: int, started: float
 ) -> None:
     """The metric and the log line of a request answered outside Flask (a replayed
