@@ -9,6 +9,7 @@ import secrets
 import shutil
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,27 @@ def pytest_collection_modifyitems(config, items) -> None:
 def _pg_admin_url(url: str) -> tuple[str, str]:
     base, _, name = url.rpartition("/")
     return base + "/postgres", name
+
+
+@contextmanager
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database of its own with no schema, dropped afterwards: a SQLite file in
+    ``tmp_path``, or a private database on the PostgreSQL of the run (migration
+    tests upgrade it to the revision they start from)."""
+    if not USE_PG:
+        yield f"sqlite:///{tmp_path / 'm.db'}"
+        return
+    admin_url, _ = _pg_admin_url(PG_URL)
+    name = f"idp_mig_{secrets.token_hex(4)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ never by what a relying party (``ui_locales``) or the browser (Accept-Language) 
 from __future__ import annotations
 
 import re
-import secrets
 from urllib.parse import urlencode
 
 import pytest
@@ -16,7 +15,7 @@ from sqlalchemy import MetaData, create_engine, select, text
 from idp.models import User
 from idp.oidc.scopes import user_claims
 from idp.schema import alembic_config
-from tests.conftest import PG_URL, USE_PG, _pg_admin_url
+from tests.conftest import empty_database_url
 from tests.factories import (
     authorize_params,
     csrf_token,
@@ -123,18 +122,8 @@ def test_an_account_made_from_an_invitation_keeps_the_pages_language(
 @pytest.fixture
 def url_at_0009(tmp_path):
     """A database migrated to 0009 only (PostgreSQL: a private one)."""
-    if not USE_PG:
-        yield f"sqlite:///{tmp_path / 'm.db'}"
-        return
-    admin_url, _ = _pg_admin_url(PG_URL)
-    name = f"idp_mig_{secrets.token_hex(4)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin_url.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with empty_database_url(tmp_path) as url:
+        yield url
 
 
 def _row(table, **given) -> dict:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 
 import pytest
 from alembic import command
@@ -23,7 +22,7 @@ from idp.jobs import erase_closed_accounts
 from idp.mail import render_mail, send_templated
 from idp.models import User
 from idp.schema import alembic_config
-from tests.conftest import BASE_OVERRIDES, PG_URL, USE_PG, _pg_admin_url
+from tests.conftest import BASE_OVERRIDES, empty_database_url
 from tests.factories import make_user
 from tests.integration.test_mail_outbox import _dead_smtp_url
 
@@ -235,22 +234,9 @@ def test_erasure_leaves_no_mail_to_the_person_X06(down, db):
 def url_at_0019(tmp_path):
     """A database migrated to 0019 only, the schema of the release before (PostgreSQL:
     a private one)."""
-    if not USE_PG:
-        url = f"sqlite:///{tmp_path / 'm.db'}"
+    with empty_database_url(tmp_path) as url:
         command.upgrade(alembic_config(url), "0019")
         yield url
-        return
-    admin_url, _ = _pg_admin_url(PG_URL)
-    name = f"idp_mig_{secrets.token_hex(4)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    command.upgrade(alembic_config(url), "0019")
-    yield url
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_a_mail_queued_before_migration_0020_is_sent_after_it(url_at_0019, smtp_sink):
