@@ -13,7 +13,6 @@ from flask import Response, request
 from idp.db import session as db_session
 from idp.oidc.blueprint import bp, server
 from idp.oidc.claims import assurance_claims, org_claims
-from idp.oidc.reads import read_without_transaction
 from idp.oidc.scopes import user_claims
 from idp.oidc.server import user_for_access_token
 
@@ -57,12 +56,6 @@ def _basic_header_is_decodable(header: str) -> bool:
     return ":" in decoded and "\x00" not in decoded
 
 
-def _read_only() -> None:
-    """Run this request's statements outside a transaction: it only reads, so no
-    BEGIN and no COMMIT/ROLLBACK round trips (must come before its first query)."""
-    read_without_transaction(db_session())
-
-
 def _finish(response: Response) -> Response:
     db = db_session()
     if response.status_code == 200:
@@ -87,7 +80,8 @@ def introspect() -> Response:
     problem = _form_problem()
     if problem is not None:
         return problem
-    _read_only()  # RFC 7662 introspection changes nothing
+    # RFC 7662 introspection changes nothing: its one statement runs on a connection
+    # of its own in autocommit (idp.oidc.reads), the session is left unused.
     return _finish(server().create_endpoint_response("introspection"))
 
 
@@ -114,18 +108,13 @@ def userinfo() -> Response:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return _bearer_challenge()
-    _read_only()
-    found = user_for_access_token(value.strip())
-    if found is None:
+    row = user_for_access_token(value.strip())
+    if row is None:
         return _bearer_challenge("invalid_token")
-    user, token, grant = found
-    if "openid" not in token.scope.split():
+    if "openid" not in row.token_scope.split():
         return _bearer_challenge("insufficient_scope", 403)
-    body: dict[str, Any] = user_claims(user, token.scope)
-    if token.org_id is not None:
-        body.update(org_claims(token.org_id))
-    db = db_session()
-    body.update(
-        assurance_claims(db, user, token.scope, grant.claims if grant else None, "userinfo")
-    )
+    body: dict[str, Any] = user_claims(row, row.token_scope)
+    if row.token_org_id is not None:
+        body.update(org_claims(row.token_org_id))
+    body.update(assurance_claims(db_session(), row, row.token_scope, row.grant_claims, "userinfo"))
     return Response(json.dumps(body), 200, {"Content-Type": "application/json", **NO_STORE})

@@ -1,4 +1,5 @@
-"""Read-only protocol requests (userinfo, introspection) without a transaction.
+"""Read-only protocol requests (userinfo, introspection) without a transaction, and
+their one statement on a connection of its own, outside the request's ORM session.
 
 On PostgreSQL every request otherwise pays a ``BEGIN`` before its first query and a
 ``ROLLBACK`` or ``COMMIT`` after its last: two round trips of four for userinfo. A
@@ -8,23 +9,31 @@ request (a client-side flag, no round trip) and switched back when the pool take
 back, before any other request can check it out. SQLite already reads without a
 transaction. SQLAlchemy's own isolation-level switch is not used: resetting it on
 check-in queries the server.
+
+``read_connection`` goes further for a request whose answer is one statement: a Core
+connection straight from the pool, without the ORM session's transaction bookkeeping
+(a sixth of userinfo's CPU, issue 12). Errors pass through SQLAlchemy as on any
+connection, so a database that went away still answers 503 (SECURITY.md D-02).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event
 from sqlalchemy.pool import Pool
+
+from idp.db import get_db
 
 MARK = "idp_read_only"
 
 
-def read_without_transaction(db: Session) -> None:
-    """Must come before the request's first query (psycopg refuses the switch inside
-    a transaction, and then nothing changes)."""
-    fairy = db.connection().connection
+def _autocommit(fairy: Any) -> None:
+    """Switch a pooled psycopg connection to autocommit until its check-in. Must come
+    before its first statement (psycopg refuses the switch inside a transaction, and
+    then nothing changes)."""
     dbapi = fairy.dbapi_connection
     if dbapi is None or not hasattr(dbapi, "pgconn") or dbapi.autocommit:
         return
@@ -32,6 +41,15 @@ def read_without_transaction(db: Session) -> None:
         return
     fairy.info[MARK] = True
     dbapi.autocommit = True
+
+
+@contextmanager
+def read_connection() -> Iterator[Connection]:
+    """A pooled connection for one read-only statement, in autocommit on PostgreSQL;
+    back in the pool (and transactional) when the block ends."""
+    with get_db().engine.connect() as connection:
+        _autocommit(connection.connection)
+        yield connection
 
 
 @event.listens_for(Pool, "checkin")

@@ -127,6 +127,24 @@ def test_userinfo_refuses_a_token_of_a_revoked_grant_RFC7009_2_1(client, db):
     assert client.get("/userinfo", headers=bearer).status_code == 401
 
 
+def test_introspection_reads_a_token_of_a_revoked_grant_as_inactive_RFC7009_2_1(client, db):
+    """As userinfo: the grant, not the token's own revoked_at, is the authority for a
+    family ended while one of its tokens was being issued (RFC 7662 2.2 ``active``)."""
+    make_user(db, "alice")
+    rp = make_client(db, grant_types=GRANTS)
+    code, verifier, _ = get_code(client, rp, scope="openid offline_access")
+    tokens = exchange(client, rp, code, verifier).get_json()
+
+    def active(token: str) -> bool:
+        resp = client.post("/introspect", data={"token": token}, auth=(rp.client_id, rp.secret))
+        return resp.get_json()["active"]
+
+    assert [active(tokens["access_token"]), active(tokens["refresh_token"])] == [True, True]
+    db.execute(update(Grant).values(revoked_at=1))  # the grant only, not its tokens
+    db.commit()
+    assert [active(tokens["access_token"]), active(tokens["refresh_token"])] == [False, False]
+
+
 def test_a_scope_level_changed_in_process_counts_at_once_despite_the_cache_E06(app, db):
     """The declared scopes and their levels are cached like the client; a change
     through the operator's front door is what the next sign-in or refresh sees (no
