@@ -36,7 +36,7 @@ AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 # The token endpoint's statements, built once (issue 12): building one and computing
 # its cache key costs ~0.1 ms a request, a prebuilt one's key is memoised.
 CONSUME_CODE = (
-    update(AuthorizationCode)
+    update(AuthorizationCode.__table__)
     .where(
         AuthorizationCode.code_hash == bindparam("digest"),
         AuthorizationCode.client_id == bindparam("for_client"),
@@ -51,7 +51,7 @@ SEEN_CODE = select(
     AuthorizationCode.used_at, AuthorizationCode.client_id, AuthorizationCode.grant_id
 ).where(AuthorizationCode.code_hash == bindparam("digest"))
 CONSUME_REFRESH = (
-    update(Token)
+    update(Token.__table__)
     .where(
         Token.token_hash == bindparam("digest"),
         Token.kind == "refresh",
