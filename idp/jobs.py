@@ -21,6 +21,7 @@ from idp.mfa.services import notify
 from idp.models import (
     AuthorizationCode,
     EmailCode,
+    Grant,
     IdentityVerification,
     MfaFactor,
     NoticeAcceptance,
@@ -120,6 +121,17 @@ def purge_tokens(db: Session, t: int) -> int:
     revoked refresh token stays as the tombstone that makes its replay end the grant
     (RFC 9700 4.14.2); after its expiry a replay is refused as unknown all the same."""
     return purge_in_batches(db, Token, Token.expires_at < t - DAY)
+
+
+def purge_grants(db: Session, settings: Settings, t: int) -> int:
+    """Drop grants (token families) that nothing can use or name any more: no token of
+    theirs is left (``purge_tokens`` keeps a family's tombstones for a day), they can no
+    longer be refreshed, and no browser session of their ``sid`` can still be alive
+    (the sessions page and back-channel logout find a session's clients by its grants).
+    Without this the table grew by one row per sign-in for ever (issue 12)."""
+    horizon = max(settings.refresh_absolute_ttl, settings.session_absolute_ttl) + DAY
+    dead = (Grant.created_at < t - horizon) & ~exists().where(Token.grant_id == Grant.id)
+    return purge_in_batches(db, Grant, dead)
 
 
 def purge_sessions(db: Session, settings: Settings, t: int) -> int:
@@ -316,6 +328,7 @@ def run_jobs(db: Session, settings: Settings) -> dict[str, int]:
         "proofing_purged": purge_proofing(db, t),
         "purged": purge(db, t),
         "tokens_purged": purge_tokens(db, t),
+        "grants_purged": purge_grants(db, settings, t),
         "sessions_purged": purge_sessions(db, settings, t),
         "logout_tokens_tried": deliver_logout_tokens(db, settings, t),
         "closed_accounts_erased": erase_closed_accounts(db, settings, t),

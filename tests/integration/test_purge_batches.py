@@ -16,9 +16,9 @@ EXPIRED = PURGE_BATCH * 2 + PURGE_BATCH // 2  # two and a half batches
 LIVE = 30
 
 
-def _grant(db) -> int:
+def _grant(db, created_at: int = T0 - 3 * DAY) -> int:
     return db.execute(
-        insert(Grant).values(client_id="rp", scope="openid", amr=[], created_at=T0 - 3 * DAY)
+        insert(Grant).values(client_id="rp", scope="openid", amr=[], created_at=created_at)
     ).inserted_primary_key[0]
 
 
@@ -127,3 +127,20 @@ def test_one_purge_run_is_bounded_and_the_next_run_finishes_issue12(app, db):
     assert _count(db, Token) == 10
     assert purge_in_batches(db, Token, expired, batch=10, max_batches=2) == 5
     assert set(h[0] for h in db.scalars(select(Token.token_hash))) == {"l"}
+
+
+def test_grants_go_once_unusable_tokenless_and_past_any_session_issue12(app, db, time_machine):
+    """A family goes when no token of it is left, it can no longer be refreshed and no
+    session of its sid can be alive; one with a token left (a replay tombstone) or
+    younger than that horizon stays, whatever else."""
+    settings = app.extensions["idp_settings"]
+    time_machine.move_to(T0, tick=False)
+    horizon = max(settings.refresh_absolute_ttl, settings.session_absolute_ttl) + DAY
+    old = [_grant(db, T0 - horizon - 1) for _ in range(3)]
+    young = _grant(db, T0 - horizon + 60)
+    _tokens(db, old[2], 1, T0 - 600, "t")  # expired, still inside its tombstone day
+    db.commit()
+
+    assert run_jobs(db, settings)["grants_purged"] == 2
+    assert set(db.scalars(select(Grant.id))) == {old[2], young}
+    assert _count(db, Token) == 1
