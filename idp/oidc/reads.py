@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import Connection, event
 from sqlalchemy.pool import Pool
 
@@ -44,10 +45,11 @@ def _autocommit(fairy: Any) -> None:
 
 
 @contextmanager
-def read_connection() -> Iterator[Connection]:
+def read_connection(app: Flask | None = None) -> Iterator[Connection]:
     """A pooled connection for one read-only statement, in autocommit on PostgreSQL;
-    back in the pool (and transactional) when the block ends."""
-    with get_db().engine.connect() as connection:
+    back in the pool (and transactional) when the block ends. Also the browser
+    session's read (idp.account.sessions)."""
+    with get_db(app).engine.connect() as connection:
         _autocommit(connection.connection)
         yield connection
 
