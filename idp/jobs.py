@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from idp.account import data_rights
+from idp.account import data_rights, signout
 from idp.account.lockout import purge_identifiers
 from idp.audit import AuditTag, record
 from idp.config import Settings
@@ -134,16 +134,47 @@ def purge_grants(db: Session, settings: Settings, t: int) -> int:
     return purge_in_batches(db, Grant, dead)
 
 
-def purge_sessions(db: Session, settings: Settings, t: int) -> int:
+def purge_sessions(
+    db: Session,
+    settings: Settings,
+    t: int,
+    batch: int = PURGE_BATCH,
+    max_batches: int = PURGE_BATCHES,
+) -> int:
     """Drop browser sessions past their idle or absolute lifetime (ASVS 7.3.1, 7.3.2),
     with the sign-in flows parked in them (:mod:`idp.oidc.flows`). Such a session is
     already refused when its cookie comes back (``idp.account.sessions``); this is the
-    row nobody came back for."""
+    row nobody came back for. A signed-in person's session ends through the one front
+    door (``signout.end_sessions``, reason ``expired``), so the clients signed in
+    through it get their back-channel logout token (OIDC Back-Channel Logout 2.7: the
+    session ended), delivered by ``deliver_logout_tokens`` later in the same run.
+    Bounded like ``purge_in_batches``."""
     expired = or_(
         WebSession.last_seen < t - settings.session_idle_ttl,
         WebSession.created_at < t - settings.session_absolute_ttl,
     )
-    return purge_in_batches(db, WebSession, expired)
+    n = 0
+    for _ in range(max_batches):
+        rows = db.execute(
+            select(WebSession.id, WebSession.user_id, WebSession.sid)
+            .where(expired)
+            .order_by(WebSession.id)
+            .limit(batch)
+        ).all()
+        by_person: dict[int, list[str]] = {}
+        for row in rows:
+            if row.user_id is not None:
+                by_person.setdefault(row.user_id, []).append(row.sid)
+        for person in db.scalars(select(User).where(User.id.in_(by_person))):
+            signout.end_sessions(db, person, "expired", sids=by_person[person.id])
+        anonymous = [row.id for row in rows if row.user_id is None]
+        if anonymous:
+            db.execute(delete(WebSession).where(WebSession.id.in_(anonymous)))
+        db.commit()
+        n += len(rows)
+        if len(rows) < batch:
+            break
+    return n
 
 
 def expire_memberships(db: Session, t: int, batch: int = BATCH) -> int:

@@ -21,6 +21,7 @@ REASONS = (
     "password_changed",
     "account_disabled",
     "account_closed",
+    "expired",  # past its idle or absolute lifetime, purged by `idp jobs run`
 )
 
 

@@ -374,3 +374,29 @@ def test_signing_in_again_keeps_the_sid_so_earlier_clients_are_told(app, client,
     sid_alice = db.scalar(select(WebSession.sid))
     login(other, "bob")  # someone else on that browser: a new sid
     assert db.scalar(select(WebSession.sid).where(WebSession.user_id.is_not(None))) != sid_alice
+
+
+def test_an_expired_session_purged_by_the_job_tells_its_clients_section_2_7(
+    app, client, db, receiver, time_machine
+):
+    """A session that ran out (idle lifetime) has ended as surely as one logged out:
+    `idp jobs run` ends it through the front door, its client gets a logout token in
+    the same run (reason ``expired``), a client of the person's live session none, and
+    the expired cookie, refused when it came back meanwhile, stays refused."""
+    from idp.jobs import run_jobs
+
+    settings = app.extensions["idp_settings"]
+    make_user(db)
+    t0 = now()
+    time_machine.move_to(t0, tick=False)
+    _sign_in(client, _rp(db, receiver, "/old", "A"))
+    time_machine.move_to(t0 + settings.session_idle_ttl + 5, tick=False)
+    assert client.get("/account").status_code == 302  # refused: past its idle lifetime
+    live = app.test_client()
+    _sign_in(live, _rp(db, receiver, "/live", "B"))
+    with app.app_context():
+        done = run_jobs(db, settings)
+    assert (done["sessions_purged"], done["logout_tokens_tried"]) == (1, 1)
+    assert [d.reason for d in _deliveries(db)] == ["expired"]
+    assert (len(receiver.to("/old")), len(receiver.to("/live"))) == (1, 0)
+    assert _deliveries(db)[0].sid not in set(db.scalars(select(WebSession.sid)))
