@@ -22,6 +22,7 @@ import email
 import email.policy
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -406,13 +407,25 @@ def journey(
         results.refresh_tokens.append(renewed["refresh_token"])
 
 
-def run_load(base: str, info: dict, sink: CodeSink, duration: float, think: float = 0.0) -> Results:
+def run_load(
+    base: str,
+    info: dict,
+    sink: CodeSink,
+    duration: float,
+    think: float = 0.0,
+    ramp: float = 0.0,
+) -> Results:
     """Every person in its own thread, journeys back to back until ``duration`` ends
-    (a journey in flight then is finished); ``think`` as in :func:`journey`."""
+    (a journey in flight then is finished); ``think`` as in :func:`journey`. ``ramp``:
+    the people arrive one after another over that many seconds (as a load tool's spawn
+    rate), not all in the same instant; the ramp counts in ``duration``."""
     results = Results()
-    stop_at = time.monotonic() + duration
+    started = time.monotonic()
+    stop_at = started + duration
+    people = info["people"]
 
-    def person(username: str) -> None:
+    def person(index: int, username: str) -> None:
+        time.sleep(max(0.0, started + ramp * index / len(people) - time.monotonic()))
         while time.monotonic() < stop_at:
             try:
                 journey(base, info, username, sink, results, think)
@@ -424,7 +437,9 @@ def run_load(base: str, info: dict, sink: CodeSink, duration: float, think: floa
                     results.error_log.append((time.monotonic(), "journey", type(exc).__name__))
                 time.sleep(0.2)
 
-    threads = [threading.Thread(target=person, args=(u,), daemon=True) for u in info["people"]]
+    threads = [
+        threading.Thread(target=person, args=(i, u), daemon=True) for i, u in enumerate(people)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -490,17 +505,27 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="seconds a person pauses before typing the password and the code (0: none)",
     )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=0.0,
+        help="seconds over which the people arrive one by one (0: all at once)",
+    )
     return parser.parse_args(argv)
 
 
 def main() -> None:
     args = arguments()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # the sink: a line per SMTP verb
     with stack(args) as (server, info, sink):
         requests.get(server.base + "/jwks.json", timeout=30)  # warm every import
         cpu0, t0 = tree_cpu(server.proc.pid), time.monotonic()
-        results = run_load(server.base, info, sink, args.duration, args.think)
+        results = run_load(server.base, info, sink, args.duration, args.think, args.ramp)
         cpu, wall = tree_cpu(server.proc.pid) - cpu0, time.monotonic() - t0
-    print(f"think time: {args.think:g} s (uniform 0.5-1.5 x) before the password and the code")
+    print(
+        f"think time: {args.think:g} s (uniform 0.5-1.5 x) before the password and the code;"
+        f" arrivals over {args.ramp:g} s"
+    )
     print(report(results, wall, cpu, args.people))
     if args.json:
         steps = {
