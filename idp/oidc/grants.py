@@ -18,7 +18,7 @@ from authlib.oauth2.rfc6749.errors import (
 )
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from idp.db import now, session
 from idp.models import AuthorizationCode, Grant, Token, User
@@ -50,6 +50,7 @@ CONSUME_CODE = (
     .values(used_at=bindparam("now"))
     .returning(*_codes)
 )
+NEW_CODE = insert(AuthorizationCode.__table__)
 SEEN_CODE = select(
     AuthorizationCode.used_at, AuthorizationCode.client_id, AuthorizationCode.grant_id
 ).where(AuthorizationCode.code_hash == bindparam("digest"))
@@ -162,27 +163,26 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         ctx = request.idp_auth  # set by the authorization view: who, when, how
         data = request.payload.data
         t = now()
-        session().add(
-            AuthorizationCode(
-                code_hash=token_digest(code),
-                client_id=request.client.get_client_id(),
-                user_id=request.user.id,
-                redirect_uri=request.payload.redirect_uri
-                or request.client.get_default_redirect_uri(),
-                scope=ctx.get("scope") or request.scope,
-                org_id=ctx.get("org_id"),
-                claims=ctx.get("claims"),
-                nonce=data.get("nonce"),
-                code_challenge=data.get("code_challenge"),
-                code_challenge_method=data.get("code_challenge_method"),
-                auth_time=ctx["auth_time"],
-                acr=ctx.get("acr"),
-                amr=ctx.get("amr", []),
-                sid=ctx.get("sid"),
-                created_at=t,
-                expires_at=t + settings().code_ttl,
-            )
-        )
+        row = {
+            "code_hash": token_digest(code),
+            "client_id": request.client.get_client_id(),
+            "user_id": request.user.id,
+            "redirect_uri": request.payload.redirect_uri
+            or request.client.get_default_redirect_uri(),
+            "scope": ctx.get("scope") or request.scope,
+            "org_id": ctx.get("org_id"),
+            "claims": ctx.get("claims"),
+            "nonce": data.get("nonce"),
+            "code_challenge": data.get("code_challenge"),
+            "code_challenge_method": data.get("code_challenge_method"),
+            "auth_time": ctx["auth_time"],
+            "acr": ctx.get("acr"),
+            "amr": ctx.get("amr", []),
+            "sid": ctx.get("sid"),
+            "created_at": t,
+            "expires_at": t + settings().code_ttl,
+        }
+        session().execute(NEW_CODE, row)  # Core: no unit of work for one row (issue 12)
         session().commit()
 
     def query_authorization_code(self, code: str, client: Any) -> StoredCode | None:
