@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from idp.account import data_rights, signout
+from idp.account import data_rights, sessions, signout
 from idp.account.lockout import purge_identifiers
 from idp.audit import AuditTag, record
 from idp.config import Settings
@@ -130,7 +130,13 @@ def purge_grants(db: Session, settings: Settings, t: int) -> int:
     (the sessions page and back-channel logout find a session's clients by its grants).
     Without this the table grew by one row per sign-in for ever (issue 12)."""
     horizon = max(settings.refresh_absolute_ttl, settings.session_absolute_ttl) + DAY
-    dead = (Grant.created_at < t - horizon) & ~exists().where(Token.grant_id == Grant.id)
+    dead = (
+        (Grant.created_at < t - horizon)
+        & ~exists().where(Token.grant_id == Grant.id)
+        # A sid outlives its first row when the same person's login goes on
+        # (``rotate(keep_sid=True)`` writes a fresh row): its live session keeps it.
+        & ~exists().where(WebSession.sid == Grant.sid)
+    )
     return purge_in_batches(db, Grant, dead)
 
 
@@ -149,10 +155,7 @@ def purge_sessions(
     through it get their back-channel logout token (OIDC Back-Channel Logout 2.7: the
     session ended), delivered by ``deliver_logout_tokens`` later in the same run.
     Bounded like ``purge_in_batches``."""
-    expired = or_(
-        WebSession.last_seen < t - settings.session_idle_ttl,
-        WebSession.created_at < t - settings.session_absolute_ttl,
-    )
+    expired = sessions.expired(settings, t)
     n = 0
     for _ in range(max_batches):
         rows = db.execute(
@@ -165,13 +168,17 @@ def purge_sessions(
         for row in rows:
             if row.user_id is not None:
                 by_person.setdefault(row.user_id, []).append(row.sid)
-        for person in db.scalars(select(User).where(User.id.in_(by_person))):
-            signout.end_sessions(db, person, "expired", sids=by_person[person.id])
+        for person in db.scalars(select(User).where(User.id.in_(list(by_person)))):
+            # ``only``: a session renewed since the SELECT (its sid kept) stays.
+            ended = signout.end_sessions(
+                db, person, "expired", sids=by_person[person.id], only=expired
+            )
+            n += len(ended)
         anonymous = [row.id for row in rows if row.user_id is None]
         if anonymous:
-            db.execute(delete(WebSession).where(WebSession.id.in_(anonymous)))
+            gone = db.execute(delete(WebSession).where(WebSession.id.in_(anonymous), expired))
+            n += gone.rowcount
         db.commit()
-        n += len(rows)
         if len(rows) < batch:
             break
     return n
@@ -359,8 +366,9 @@ def run_jobs(db: Session, settings: Settings) -> dict[str, int]:
         "proofing_purged": purge_proofing(db, t),
         "purged": purge(db, t),
         "tokens_purged": purge_tokens(db, t),
-        "grants_purged": purge_grants(db, settings, t),
+        # Sessions before grants: an expired session's clients are found by its grants.
         "sessions_purged": purge_sessions(db, settings, t),
+        "grants_purged": purge_grants(db, settings, t),
         "logout_tokens_tried": deliver_logout_tokens(db, settings, t),
         "closed_accounts_erased": erase_closed_accounts(db, settings, t),
         # Last: the reminders above are queued too, and one that failed waits its turn.

@@ -20,10 +20,11 @@ from flask_login import logout_user
 from sqlalchemy import not_, select
 from sqlalchemy.orm import Session
 
-from idp.account import panels
+from idp.account import panels, sessions
 from idp.account.devices import Device, describe
 from idp.account.signout import end_sessions
 from idp.audit import AuditTag, record
+from idp.db import now
 from idp.models import Client, Grant, User, WebSession
 from idp.oidc.revocation import end_grants
 
@@ -50,8 +51,16 @@ def current_sid() -> str | None:
 
 
 def list_sessions(db: Session, user: User, current: str | None) -> list[SessionRow]:
-    """``user``'s live sessions, this one first, then the most recently used."""
-    rows = list(db.scalars(select(WebSession).where(WebSession.user_id == user.id)))
+    """``user``'s live sessions, this one first, then the most recently used (an
+    expired one waits for ``idp jobs run`` to end it, and is not shown)."""
+    settings = current_app.extensions["idp_settings"]
+    rows = list(
+        db.scalars(
+            select(WebSession).where(
+                WebSession.user_id == user.id, ~sessions.expired(settings, now())
+            )
+        )
+    )
     apps: dict[str, list[str]] = {}
     if rows:
         for sid, name in db.execute(

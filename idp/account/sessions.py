@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, request
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, insert, or_, select, update
 from werkzeug.datastructures import CallbackDict
 
 from idp.db import get_db, now
@@ -44,6 +44,15 @@ SAVE_SESSION = (
     .where(_columns.id == bindparam("row_id"))
     .values(last_seen=bindparam("t"), data=bindparam("payload"), user_id=bindparam("for_user"))
 )
+
+
+def expired(settings: Any, t: int) -> ColumnElement[bool]:
+    """The rows past their idle or absolute lifetime at ``t`` (ASVS 7.3.1, 7.3.2): their
+    cookies are refused; ``idp jobs run`` ends them (``jobs.purge_sessions``)."""
+    return or_(
+        WebSession.last_seen < t - settings.session_idle_ttl,
+        WebSession.created_at < t - settings.session_absolute_ttl,
+    )
 
 
 def _digest(raw: str) -> str:
@@ -101,7 +110,9 @@ class DatabaseSessionInterface(SessionInterface):
         t = now()
         if t - row.last_seen > self.idle_ttl or t - row.created_at > self.absolute_ttl:
             # Refused, and left to `idp jobs run`, which ends it through the front door
-            # (signout.end_sessions): its clients get their back-channel logout.
+            # (signout.end_sessions): its clients get their back-channel logout. Until
+            # then the row is inert: refused here, left out of the sessions page (and
+            # were the limits raised meanwhile, it would count as live again).
             return ServerSession()
         try:
             data = json.loads(row.data)

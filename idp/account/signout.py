@@ -6,7 +6,7 @@ decision of the caller (:func:`idp.oidc.revocation.end_grants`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from idp.models import User, WebSession
@@ -32,12 +32,15 @@ def end_sessions(
     *,
     sids: list[str] | None = None,
     keep_sid: str | None = None,
+    only: ColumnElement[bool] | None = None,
 ) -> list[str]:
     """End ``user``'s browser sessions: those in ``sids`` (None: all of them) except
     ``keep_sid`` (the session making the request, when it stays). Their rows are
     deleted at once, so a cookie of an ended session is worthless on its next request
     (S-03), and a logout token is queued for each client signed in through each. Returns
-    the ended sessions' ``sid``s. Flushes; the caller commits (then delivers)."""
+    the ended sessions' ``sid``s. ``only``: a further condition on the rows (the purge's
+    "still expired", so a session renewed meanwhile is left alone). Flushes; the caller
+    commits (then delivers)."""
     if reason not in REASONS:
         raise ValueError(reason)
     query = select(WebSession.sid).where(WebSession.user_id == user.id)
@@ -45,8 +48,11 @@ def end_sessions(
         query = query.where(WebSession.sid.in_(sids))
     if keep_sid is not None:
         query = query.where(WebSession.sid != keep_sid)
+    if only is not None:
+        query = query.where(only)
     ended = list(db.scalars(query))
     if ended:
-        db.execute(delete(WebSession).where(WebSession.sid.in_(ended)))
+        gone = delete(WebSession).where(WebSession.sid.in_(ended))
+        db.execute(gone.where(only) if only is not None else gone)
     backchannel.enqueue(db, user, ended, reason)
     return ended

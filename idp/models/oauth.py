@@ -60,7 +60,7 @@ class AuthorizationCode(Base):
     used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # The grant created when the code was redeemed; a replay revokes it.
     grant_id: Mapped[int | None] = mapped_column(
-        ForeignKey("grants.id", ondelete="SET NULL"), nullable=True
+        ForeignKey("grants.id", ondelete="SET NULL"), nullable=True, index=True
     )
 
 

@@ -13,6 +13,7 @@ from flask import Response, request
 from idp.db import session as db_session
 from idp.oidc.blueprint import bp, server
 from idp.oidc.claims import assurance_claims, org_claims
+from idp.oidc.reads import read_without_transaction
 from idp.oidc.scopes import user_claims
 from idp.oidc.server import user_for_access_token
 
@@ -80,8 +81,8 @@ def introspect() -> Response:
     problem = _form_problem()
     if problem is not None:
         return problem
-    # RFC 7662 introspection changes nothing: its one statement runs on a connection
-    # of its own in autocommit (idp.oidc.reads), the session is left unused.
+    # RFC 7662 introspection changes nothing: no BEGIN, no COMMIT (idp.oidc.reads).
+    read_without_transaction(db_session())
     return _finish(server().create_endpoint_response("introspection"))
 
 

@@ -24,11 +24,18 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Connection, event
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import Pool
 
 from idp.db import get_db
 
 MARK = "idp_read_only"
+
+
+def read_without_transaction(db: Session) -> None:
+    """The request's own session reads in autocommit (a request whose earlier step, e.g.
+    Authlib's client lookup, already uses it: one pooled connection, not two)."""
+    _autocommit(db.connection().connection)
 
 
 def _autocommit(fairy: Any) -> None:

@@ -134,7 +134,7 @@ def save_token(token: dict, request: Any) -> None:
         statement = _grant_and_tokens(code is not None, len(tokens))
         db.execute(statement, {**params, **({"code_id": code.id} if code else {})})
         return
-    grant_id = db.execute(NEW_GRANT.returning(Grant.__table__.c.id), params).scalar_one()
+    grant_id = db.execute(NEW_GRANT_ID, params).scalar_one()
     if code is not None:
         db.execute(LINK_CODE, {"code_id": code.id, "of_grant": grant_id})
     db.execute(NEW_TOKENS, rows(grant_id, org_id))
@@ -161,6 +161,7 @@ GRANT_COLUMNS = (
 NEW_GRANT = insert(Grant.__table__).values(
     {name: bindparam(f"grant_{name}", type_=Grant.__table__.c[name].type) for name in GRANT_COLUMNS}
 )
+NEW_GRANT_ID = NEW_GRANT.returning(Grant.__table__.c.id)
 # Executed with one parameter dict per token: psycopg's executemany costs less CPU
 # than one INSERT of several VALUES rows (measured with bench/probe.py).
 NEW_TOKENS = insert(Token.__table__)
@@ -256,8 +257,10 @@ def find_token_with_family(value: str) -> StoredToken | None:
     """The token with its grant's state and its person, in one row (introspection)."""
     if not value or len(value) > 512:
         return None
-    with read_connection() as connection:
-        row = connection.execute(INTROSPECTION_ROW, {"digest": token_digest(value)}).first()
+    # On the request's session (in autocommit since the view began): the client was
+    # looked up through it, so a connection of its own would be a second one at once.
+    connection = session().connection()
+    row = connection.execute(INTROSPECTION_ROW, {"digest": token_digest(value)}).first()
     if row is None:
         return None
     return StoredToken(row, user=row if row.sub is not None else None)

@@ -92,8 +92,8 @@ def test_read_only_requests_give_back_transactional_connections_D02(app, client,
 
 def test_protocol_endpoints_leave_the_browser_session_alone_ASVS_7_4(client, db):
     """A session cookie sent to the token, userinfo and discovery endpoints is not
-    looked up: an idle-expired session is not even cleaned up there (the browser
-    pages do that), and no session cookie is written."""
+    looked up and no session cookie is written; a browser page refuses the expired
+    session (its row is left to ``idp jobs run``, which tells its clients)."""
     make_user(db)
     rp = make_client(db, grant_types=GRANTS)
     code, verifier, _ = get_code(client, rp)

@@ -16,9 +16,9 @@ EXPIRED = PURGE_BATCH * 2 + PURGE_BATCH // 2  # two and a half batches
 LIVE = 30
 
 
-def _grant(db, created_at: int = T0 - 3 * DAY) -> int:
+def _grant(db, created_at: int = T0 - 3 * DAY, sid: str | None = None) -> int:
     return db.execute(
-        insert(Grant).values(client_id="rp", scope="openid", amr=[], created_at=created_at)
+        insert(Grant).values(client_id="rp", scope="openid", amr=[], created_at=created_at, sid=sid)
     ).inserted_primary_key[0]
 
 
@@ -131,16 +131,52 @@ def test_one_purge_run_is_bounded_and_the_next_run_finishes_issue12(app, db):
 
 def test_grants_go_once_unusable_tokenless_and_past_any_session_issue12(app, db, time_machine):
     """A family goes when no token of it is left, it can no longer be refreshed and no
-    session of its sid can be alive; one with a token left (a replay tombstone) or
-    younger than that horizon stays, whatever else."""
+    session of its sid is alive; one with a token left (a replay tombstone), younger
+    than that horizon or whose sid a live session carries stays."""
     settings = app.extensions["idp_settings"]
     time_machine.move_to(T0, tick=False)
     horizon = max(settings.refresh_absolute_ttl, settings.session_absolute_ttl) + DAY
     old = [_grant(db, T0 - horizon - 1) for _ in range(3)]
     young = _grant(db, T0 - horizon + 60)
     _tokens(db, old[2], 1, T0 - 600, "t")  # expired, still inside its tombstone day
+    # A sid kept through a login that went on (rotate(keep_sid=True)): its session is
+    # younger than the grant and alive, so the grant still names its clients.
+    renewed = _grant(db, T0 - horizon - 1, sid=f"s{0:040d}")
+    _sessions(db, 1, T0 - 5, T0 - 60, "s")
     db.commit()
 
     assert run_jobs(db, settings)["grants_purged"] == 2
-    assert set(db.scalars(select(Grant.id))) == {old[2], young}
+    assert set(db.scalars(select(Grant.id))) == {old[2], young, renewed}
     assert _count(db, Token) == 1
+
+
+def test_signed_in_and_anonymous_expired_sessions_go_over_several_batches_issue13(
+    app, db, time_machine
+):
+    """Expired sessions of people (ended through the front door, reason ``expired``)
+    and anonymous ones, mixed over more batches than one: all go, each counted once,
+    the live one stays."""
+    from idp.jobs import purge_sessions
+    from idp.models import LogoutDelivery
+
+    settings = app.extensions["idp_settings"]
+    time_machine.move_to(T0, tick=False)
+    people = [make_user(db, f"p{i}").id for i in range(3)]
+    stale = T0 - settings.session_idle_ttl - 1
+    _sessions(db, 5, stale, stale, "a")  # anonymous
+    for i in range(len(people)):
+        _sessions(db, 2, stale, stale, f"u{i}")
+        _sessions(db, 1, T0 - 5, T0 - 5, f"l{i}")
+    for i, person in enumerate(people):
+        db.execute(
+            WebSession.__table__.update()
+            .where(WebSession.sid.like(f"u{i}%") | WebSession.sid.like(f"l{i}%"))
+            .values(user_id=person)
+        )
+    db.commit()
+
+    assert purge_sessions(db, settings, T0, batch=3, max_batches=10) == 5 + 3 * 2
+    assert {s[0] for s in db.scalars(select(WebSession.sid))} == {"l"}
+    assert _count(db, WebSession) == 3
+    assert _count(db, LogoutDelivery) == 0  # no client was signed in through them
+    assert purge_sessions(db, settings, T0, batch=3, max_batches=10) == 0

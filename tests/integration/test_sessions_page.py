@@ -10,7 +10,7 @@ import re
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from idp.db import now
 from idp.models import AuditEvent, Grant, Token, WebSession
@@ -85,7 +85,9 @@ def test_dates_in_thai_use_the_buddhist_era(db, two_devices):
     laptop.set_cookie("idp_lang", "th", domain="localhost")
     page = laptop.get("/account").get_data(as_text=True)
     section = page[page.index('id="sessions"') :]
-    year = int(re.search(r"session-started.*?(25\d\d)", section, re.S).group(1))
+    # The shown text, not the <time datetime="..."> epoch (whose digits can hold "25xx").
+    shown = re.search(r'session-started"><time[^>]*>([^<]*)<', section).group(1)
+    year = int(re.search(r"\b(25\d\d)\b", shown).group(1))
     assert year >= 2568  # 2025 + 543
 
 
@@ -199,3 +201,18 @@ def test_operator_ends_all_sessions_with_a_reason_audited(app, db, world, two_de
     assert event.details == {"sessions": 2, "reason": "Laptop stolen"}
     shown = op.get(done.headers["Location"]).get_data(as_text=True)
     assert "signed out everywhere" in shown
+
+
+def test_an_expired_session_waiting_for_the_job_is_not_listed_S04(app, db, two_devices):
+    """Past its idle lifetime the phone's session is refused, and its row waits for
+    `idp jobs run` (which tells its clients); the laptop's list no longer shows it."""
+    alice, _rp, laptop, _phone = two_devices
+    idle = app.extensions["idp_settings"].session_idle_ttl
+    phone_sid = _sid_of(db, alice, SAFARI_IPHONE)
+    db.execute(
+        update(WebSession).where(WebSession.sid == phone_sid).values(last_seen=now() - idle - 5)
+    )
+    db.commit()
+    page = laptop.get("/account").get_data(as_text=True)
+    assert "Chrome on Windows" in page and "Safari on iPhone" not in page
+    assert phone_sid in _sids(db, alice)
