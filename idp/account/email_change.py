@@ -15,7 +15,6 @@ changed to is the one the accepted code was mailed to, never one read elsewhere.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from typing import Any
 
@@ -27,7 +26,7 @@ from idp.account.identifiers import email_key, is_valid_email
 from idp.account.services import set_email
 from idp.audit import AuditTag, record
 from idp.db import now
-from idp.mail import MailError, recipient_locale, send_templated
+from idp.mail import recipient_locale, send_templated
 from idp.mfa import email_codes, email_otp
 from idp.mfa.email_codes import Pending
 from idp.mfa.email_otp import Outcome, Purpose
@@ -64,8 +63,8 @@ def pending(db: Session, settings: Any, user: User) -> Pending | None:
 
 
 def start(db: Session, settings: Any, user: User, new_email: str) -> None:
-    """Mail a code to ``new_email``; raises EmailChangeError, or MailError (then nothing
-    is pending). Commits."""
+    """Mail a code to ``new_email`` (queued: it leaves after the commit); raises
+    EmailChangeError. Commits."""
     new_email = new_email.strip()
     if not is_valid_email(new_email):
         raise EmailChangeError("email_invalid")
@@ -79,38 +78,33 @@ def start(db: Session, settings: Any, user: User, new_email: str) -> None:
     if issued.code is None:
         raise EmailChangeError("code_recently_sent")  # no mail bombing through us
     code = issued.code
-    try:
-        send_templated(
-            settings,
-            new_email,
-            "email_change_code",
-            recipient_locale(settings, user),  # the account owner's, at the new address
-            username=user.username,
-            email=new_email,
-            code=code,
-            minutes=email_otp.POLICIES[Purpose.EMAIL_CHANGE].ttl // 60,
-        )
-    except MailError:
-        db.rollback()  # no code, no pause: the person may simply try again
-        raise
+    send_templated(
+        settings,
+        new_email,
+        "email_change_code",
+        recipient_locale(settings, user),  # the account owner's, at the new address
+        username=user.username,
+        email=new_email,
+        code=code,
+        minutes=email_otp.POLICIES[Purpose.EMAIL_CHANGE].ttl // 60,
+    )
     db.commit()
 
 
 def tell_old_address(settings: Any, user: User, old: str) -> None:
     """After the change: the old address learns of it, in the owner's language (best
     effort: the change stands, and is audited, whether or not this mail goes out)."""
-    with contextlib.suppress(MailError):
-        send_templated(
-            settings,
-            old,
-            "email_changed",
-            recipient_locale(settings, user),
-            username=user.username,
-            old=old,
-            new=user.email,
-            by="self",
-            when=now(),
-        )
+    send_templated(
+        settings,
+        old,
+        "email_changed",
+        recipient_locale(settings, user),
+        username=user.username,
+        old=old,
+        new=user.email,
+        by="self",
+        when=now(),
+    )
 
 
 def confirm(db: Session, settings: Any, user: User, code: str) -> str:

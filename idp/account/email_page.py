@@ -13,7 +13,6 @@ from idp.account.forms import PostForm
 from idp.account.messages import email_messages
 from idp.account.views import bp
 from idp.db import session as db_session
-from idp.mail import MailError
 
 
 @bp.route("/account/email", methods=["GET", "POST"])
@@ -36,8 +35,6 @@ def change_email() -> Any:
         except email_change.EmailChangeError as exc:
             db.rollback()
             error = email_messages()[exc.code]
-        except MailError:
-            error = email_messages()["mail_failed"]
     pending = email_change.pending(
         db_session(), current_app.extensions["idp_settings"], current_user
     )

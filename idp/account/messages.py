@@ -17,7 +17,6 @@ def email_messages() -> dict[str, str]:
         "email_invalid": _("That email address is not valid."),
         "email_same": _("That is already your email address."),
         "email_taken": _("Another account already uses that email address."),
-        "mail_failed": _("We could not send the email. Try again in a few minutes."),
         "code_wrong": _("That code is not right. Check the latest mail and try again."),
         "code_expired": _("The code has expired or was tried too often. Ask for a new one."),
         "code_locked": _(

@@ -32,7 +32,6 @@ code (:func:`send_operator_code`), which starts the same flow from the mail's li
 from __future__ import annotations
 
 import hmac
-import logging
 import secrets
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -50,14 +49,12 @@ from idp.config import Settings
 from idp.db import now
 from idp.enrollment import pii
 from idp.enrollment.identity import NATIONAL_ID, PASSPORT, normalise_thai_id
-from idp.mail import MailError, recipient_locale, send_templated
+from idp.mail import recipient_locale, send_templated
 from idp.mfa import email_codes, email_otp
 from idp.mfa import services as mfa
 from idp.mfa.email_otp import Outcome, Purpose
 from idp.models import EmailCode, Grant, User
 from idp.oidc.revocation import end_grants
-
-log = logging.getLogger("idp.account.recovery")
 
 POLICY = email_otp.POLICIES[Purpose.PASSWORD_RESET]
 FLOW_SECONDS = 30 * 60  # a whole attempt, from the details to the new password
@@ -153,25 +150,22 @@ def _mail_code(
     db: Session, settings: Settings, user: User, binding: str, link: str | None = None
 ) -> bool:
     """Issue a code for (account, flow) and mail it; False when within the pause.
-    Committed before the mail, so the pause holds even when the mail fails (logged:
-    the page answers as if sent, A-09)."""
+    Committed before the mail is queued, so the pause holds whatever becomes of the
+    mail (the page answers as if sent, A-09)."""
     issued = email_codes.issue(db, settings, user.id, Purpose.PASSWORD_RESET, binding, user.email)
     if issued.code is None:
         return False
     db.commit()
-    try:
-        send_templated(
-            settings,
-            user.email,
-            "password_reset_code",
-            recipient_locale(settings, user),
-            username=user.username,
-            code=issued.code,
-            minutes=POLICY.ttl // 60,
-            **({"link": link} if link else {}),
-        )
-    except MailError:
-        log.warning("password reset code for user %s not delivered", user.id)
+    send_templated(
+        settings,
+        user.email,
+        "password_reset_code",
+        recipient_locale(settings, user),
+        username=user.username,
+        code=issued.code,
+        minutes=POLICY.ttl // 60,
+        **({"link": link} if link else {}),
+    )
     return True
 
 
@@ -375,7 +369,7 @@ def send_operator_code(
     """An operator sends the person a reset code (never a password), with a link that
     opens the flow the code is bound to (``link_for(ticket) -> URL``). The person still
     proves a second factor if they have one. Raises ResetError (``reason_missing``,
-    ``too_soon``, ``mail_failed``). Commits."""
+    ``too_soon``). Commits."""
     reason = reason.strip()
     if not reason or len(reason) > 200:
         raise ResetError("reason_missing")
@@ -387,20 +381,16 @@ def send_operator_code(
     issued = email_codes.issue(db, settings, user.id, Purpose.PASSWORD_RESET, binding, user.email)
     if issued.code is None:  # pragma: no cover - a fresh binding has no pause
         raise ResetError("too_soon")
-    try:
-        send_templated(
-            settings,
-            user.email,
-            "password_reset_code",
-            recipient_locale(settings, user),
-            username=user.username,
-            code=issued.code,
-            minutes=POLICY.ttl // 60,
-            link=link_for(ticket),
-        )
-    except MailError:
-        db.rollback()
-        raise ResetError("mail_failed") from None
+    send_templated(
+        settings,
+        user.email,
+        "password_reset_code",
+        recipient_locale(settings, user),
+        username=user.username,
+        code=issued.code,
+        minutes=POLICY.ttl // 60,
+        link=link_for(ticket),
+    )
     record(db, AuditTag.OP_RESET_CODE_SENT, actor=operator.id, subject=user.id, reason=reason)
     db.commit()
 

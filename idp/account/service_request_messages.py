@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from idp.account.messages import email_messages
 from idp.orgs.forms import _REQUIRED, _TOO_LONG  # the field messages, written once
 from idp.orgs.messages import profile_messages, upload_messages
 
@@ -95,12 +94,11 @@ def result_labels() -> dict[str, str]:
 
 
 def request_errors() -> dict[str, str]:
-    """Why a request or a field was refused (:class:`RequestError` codes); the phone,
-    upload and mail messages are those of the organisation and account pages."""
+    """Why a request or a field was refused (:class:`RequestError` codes); the phone
+    and upload messages are those of the organisation pages."""
     return {
         **upload_messages(),
         "phone_invalid": profile_messages()["phone_invalid"],
-        "mail_failed": email_messages()["mail_failed"],
         "required": str(_REQUIRED),
         "too_long": str(_TOO_LONG),
         "email_invalid": _("Enter a valid email address, like name@example.org."),
@@ -137,9 +135,6 @@ def review_messages() -> dict[str, str]:
         "service_request_holder_refused": _(
             "The change of holder cannot be made as asked (the organisation is full, "
             "the address is invalid, or no admin would remain). Reject it with a reason."
-        ),
-        "service_request_mail_failed": _(
-            "We could not send the email, so nothing was decided. Try again in a few minutes."
         ),
     }
 

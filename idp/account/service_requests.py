@@ -27,7 +27,6 @@ Nothing here commits unless its docstring says so: the caller commits or rolls b
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ from idp.config import Settings
 from idp.db import now
 from idp.enrollment import review
 from idp.enrollment.review import ReviewError
-from idp.mail import MailError, recipient_locale, send_templated
+from idp.mail import recipient_locale, send_templated
 from idp.mfa import email_codes, email_otp
 from idp.mfa import services as mfa
 from idp.mfa.email_otp import Outcome, Purpose
@@ -58,8 +57,6 @@ from idp.models import Grant, Membership, Organization, ReviewItem, ServiceReque
 from idp.oidc.revocation import end_grants
 from idp.orgs import invitations
 from idp.orgs import services as orgs
-
-log = logging.getLogger("idp.account")
 
 KINDS = ("lost_device", "locked_authenticator", "email_change", "holder_change")
 FACTOR_KINDS = ("lost_device", "locked_authenticator")
@@ -304,9 +301,8 @@ def _binding(req: ServiceRequest) -> str:
 
 
 def send_email_code(db: Session, settings: Settings, req: ServiceRequest, user: User) -> bool:
-    """Mail a code for an approved email change to the new address. False within the
-    resend pause; raises MailError (nothing is issued: the caller rolls back).
-    Flushes."""
+    """Mail a code for an approved email change to the new address (queued: it leaves
+    after the caller commits). False within the resend pause. Flushes."""
     new = req.details["new_email"]
     issued = email_codes.issue(db, settings, user.id, Purpose.EMAIL_CHANGE, _binding(req), new)
     if issued.code is None:
@@ -338,16 +334,10 @@ def code_pending(db: Session, settings: Settings, req: ServiceRequest) -> bool:
 
 def resend_code(db: Session, settings: Settings, user: User, req: ServiceRequest) -> None:
     """A new code for an approved email change (the old one stops working). Raises
-    RequestError ``not_awaiting_code``, ``code_recently_sent``, ``mail_failed``.
-    Commits."""
+    RequestError ``not_awaiting_code``, ``code_recently_sent``. Commits."""
     if req.user_id != user.id or not awaits_code(req):
         raise RequestError([("code", "not_awaiting_code")])
-    try:
-        sent = send_email_code(db, settings, req, user)
-    except MailError:
-        db.rollback()
-        raise RequestError([("code", "mail_failed")], 502) from None
-    if not sent:
+    if not send_email_code(db, settings, req, user):
         raise RequestError([("code", "code_recently_sent")], 429)
     db.commit()
 
@@ -433,8 +423,6 @@ def _change_holder(
                 result = "holder_invited"
     except invitations.InvitationError:
         raise ReviewError("service_request_holder_refused") from None
-    except MailError:
-        raise ReviewError("service_request_mail_failed", 502) from None
     if outgoing:
         # The previous holder's right ends now, even while the invitation waits: the
         # operator approved the handover (see the module docstring).
@@ -477,10 +465,7 @@ def decided(
             new = req.details["new_email"]
             if db.scalar(select(User.id).where(User.email_key == email_key(new))) is not None:
                 raise ReviewError("service_request_email_taken")
-            try:
-                send_email_code(db, settings, req, user)
-            except MailError:
-                raise ReviewError("service_request_mail_failed", 502) from None
+            send_email_code(db, settings, req, user)
             result, extra = "email_code_sent", {}
         else:
             result = _change_holder(db, settings, req, user, operator)
@@ -512,21 +497,18 @@ def _mail_result(settings: Settings, user: User, req: ServiceRequest, reason: st
     if req.kind == "email_change" and req.status == "approved":
         to.append(req.details["new_email"])
     for address in to:
-        try:
-            send_templated(
-                settings,
-                address,
-                "service_request_result",
-                recipient_locale(settings, user),
-                username=user.username,
-                kind=req.kind,
-                approved=req.status == "approved",
-                result=req.result,
-                reason=reason,
-                request_url=f"{settings.issuer}/account/requests/{req.id}",
-            )
-        except MailError:
-            log.warning("service request result mail for user %s not sent", user.id)
+        send_templated(
+            settings,
+            address,
+            "service_request_result",
+            recipient_locale(settings, user),
+            username=user.username,
+            kind=req.kind,
+            approved=req.status == "approved",
+            result=req.result,
+            reason=reason,
+            request_url=f"{settings.issuer}/account/requests/{req.id}",
+        )
 
 
 def reset_by_operator(db: Session, user_id: int, operator: int, reason: str) -> User:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from idp.account import service_request_messages
-from idp.account.messages import email_messages
 from idp.account.password_messages import operator_messages as password_operator_messages
 from idp.confirm import Confirmation
 from idp.orgs.messages import admin_email_messages, org_rule_messages
@@ -23,10 +22,6 @@ def operator_messages() -> dict[str, str]:
         "created_added": _("Organisation created; its first admin can use the console now."),
         "created_invited": _(
             "Organisation created; its first admin was invited by email (link valid 72 hours)."
-        ),
-        "mail_failed": _(
-            "We could not send the invitation email, so nothing was created. Try again in a "
-            "few minutes."
         ),
         "name_missing": _("Enter the organisation's Thai name."),
         "admin_invalid": _("Enter the first admin's username or a valid email address."),
@@ -70,7 +65,6 @@ def people_messages() -> dict[str, str]:
         ),
         "reset_reason_missing": _("Give a reason (at most 200 characters)."),
         "reset_too_soon": _("A reset code was sent less than 90 seconds ago: wait a moment."),
-        "reset_mail_failed": email_messages()["mail_failed"],
         **password_operator_messages(),  # issue 11: require a password change
     }
 

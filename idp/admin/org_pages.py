@@ -20,7 +20,6 @@ from idp.confirm import confirmation_page, confirmed
 from idp.db import session as db_session
 from idp.extensions import page_locale
 from idp.localized import org_name
-from idp.mail import MailError
 from idp.models import Client, ClientScope, Membership, Organization, OrgClient, OrgDocument
 from idp.orgs import documents
 from idp.orgs import services as org_services
@@ -103,9 +102,6 @@ def create_org() -> Any:
     except OrgError as exc:
         db.rollback()
         return redirect(url_for("admin.orgs", m=exc.code), code=303)
-    except MailError:
-        db.rollback()
-        return redirect(url_for("admin.orgs", m="mail_failed"), code=303)
     except IntegrityError:  # another operator created the same identifier just now
         db.rollback()
         return redirect(url_for("admin.orgs", m="identifier_taken"), code=303)

@@ -63,8 +63,8 @@ def create_organisation(
 ) -> tuple[Organization, str]:
     """An organisation created by an operator is active at once. Its first admin (A1) is
     an existing account (username or email), or is invited by email to create one.
-    Returns the organisation and "added" or "invited"; on MailError the caller rolls
-    back and nothing was created."""
+    Returns the organisation and "added" or "invited" (the invitation mail is queued and
+    leaves after the caller commits)."""
     identifier = _new_identifier(
         db, kind=kind, identifier=identifier, name_th=name_th, member_limit=member_limit
     )

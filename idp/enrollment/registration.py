@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import logging
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from idp.enrollment.agencies import find_agency
 from idp.enrollment.identity import IdentityDocument
 from idp.enrollment.verifiers import Method, Verdict
 from idp.enrollment.wizard import IdentityChoice, Plan
-from idp.mail import MailError, recipient_locale, send_templated
+from idp.mail import recipient_locale, send_templated
 from idp.mfa import email_codes
 from idp.mfa.email_codes import Issued
 from idp.mfa.email_otp import POLICIES, Purpose
@@ -53,7 +52,6 @@ from idp.models import (
     User,
 )
 
-log = logging.getLogger("idp.enrollment.registration")
 MAX_CODES = 10  # codes one registration may be sent: 10 x 5 tries bound the guessing
 DAY = 86400
 
@@ -115,10 +113,7 @@ def _document_owner(db: Session, id_doc_hash: str) -> User | None:
 
 
 def _mail(settings: Settings, to: str, template: str, locale: str, **context: object) -> None:
-    try:
-        send_templated(settings, to, template, locale, **context)
-    except MailError:
-        log.warning("registration mail %s not sent", template)
+    send_templated(settings, to, template, locale, **context)
 
 
 def save_identity(

@@ -21,7 +21,6 @@ with :func:`review.on_decision` (this module is imported at app start).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -35,10 +34,8 @@ from idp.enrollment.directory import DirectoryVerifier, directory_for
 from idp.enrollment.identity import NATIONAL_ID, IdentityDocument
 from idp.enrollment.pii import reveal
 from idp.enrollment.verifiers import ClaimedIdentity, Method, Outcome, Verdict
-from idp.mail import MailError, recipient_locale, send_templated
+from idp.mail import recipient_locale, send_templated
 from idp.models import ApplicantDocument, Registration, ReviewItem, User
-
-log = logging.getLogger("idp.enrollment.staff")
 
 DOCUMENT_KINDS = ("staff_card", "signed_form")
 APPLICATION_PATH = "/account/application"  # the applicant's page (staff_pages.application)
@@ -196,18 +193,15 @@ def submit_document(
 
 
 def _mail(settings: Settings, user: User, decision: str, reason: str) -> None:
-    try:
-        send_templated(
-            settings,
-            user.email,
-            "staff_decision",
-            recipient_locale(settings, user),
-            decision=decision,
-            reason=reason,
-            application_url=f"{settings.issuer}{APPLICATION_PATH}",
-        )
-    except MailError:  # the decision stands; the application page shows it too
-        log.warning("staff decision mail to user %s not sent", user.id)
+    send_templated(
+        settings,
+        user.email,
+        "staff_decision",
+        recipient_locale(settings, user),
+        decision=decision,
+        reason=reason,
+        application_url=f"{settings.issuer}{APPLICATION_PATH}",
+    )
 
 
 @review.on_decision(review.STAFF_VERIFICATION)

@@ -8,9 +8,8 @@ guessed beside the password and the second factors.
 
 A code is found only by (account, purpose, binding): a code sent for one flow, one
 pending change or one purpose is never looked at for another. Callers send the mail
-themselves (their wording); :func:`issue` does not commit, so a caller may commit
-before mailing (the resend pause holds even if the mail fails) or after (nothing is
-pending when the mail fails).
+themselves (their wording); :func:`issue` does not commit: a caller commits the code
+before queueing its mail or with it (a queued mail leaves after the commit).
 """
 
 from __future__ import annotations

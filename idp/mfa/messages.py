@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from idp.account.messages import email_messages
 from idp.confirm import Confirmation
 
 
@@ -16,7 +15,6 @@ def mfa_message(code: str) -> str:
             "The code is not correct, or the account is temporarily locked. "
             "After 5 failed attempts sign-in is locked for 5 minutes."
         ),
-        "mail_failed": email_messages()["mail_failed"],
         "enrolment_expired": _("This setup has expired. Start again."),
     }.get(code, _("The request could not be processed."))
 

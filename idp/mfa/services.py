@@ -3,7 +3,6 @@ across password, TOTP, email OTP and recovery codes: SECURITY.md 0.4 b), lifecyc
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,14 +15,12 @@ from idp.account import lockout
 from idp.audit import AuditTag, record
 from idp.config import Settings
 from idp.db import now
-from idp.mail import MailError, recipient_locale, send_templated
+from idp.mail import recipient_locale, send_templated
 from idp.mfa import email_codes, email_otp, policy, totp, webauthn
 from idp.mfa.email_otp import Purpose
 from idp.models import Client, Grant, MfaFactor, RecoveryCode, User
 from idp.oidc.acr import ACR_MFA
 from idp.orgs.services import administered_orgs
-
-log = logging.getLogger("idp.mfa")
 
 RECOVERY_CODES = 10
 REVOKE_REASONS = ("name_change", "new_phone", "lost_device", "other")
@@ -42,17 +39,14 @@ class MfaError(ValueError):
 def notify(settings: Settings, user: User, template: str, **context: object) -> None:
     """Best-effort notification in the person's language (``mail/<template>``, with
     ``username`` filled in): a mail outage must not undo a security change."""
-    try:
-        send_templated(
-            settings,
-            user.email,
-            template,
-            recipient_locale(settings, user),
-            username=user.username,
-            **context,
-        )
-    except MailError:
-        log.warning("notification to user %s not delivered", user.id)
+    send_templated(
+        settings,
+        user.email,
+        template,
+        recipient_locale(settings, user),
+        username=user.username,
+        **context,
+    )
 
 
 def active_factors(db: Session, user_id: int) -> list[MfaFactor]:
@@ -269,17 +263,14 @@ def send_email_otp(db: Session, settings: Settings, user: User, flow_key: str) -
         return EmailSendResult(False, issued.retry_after)
     code = issued.code
     db.commit()  # before the mail: a failed delivery does not lift the resend pause
-    try:
-        send_templated(
-            settings,
-            user.email,
-            "signin_code",
-            recipient_locale(settings, user),
-            code=code,
-            minutes=email_otp.POLICIES[Purpose.MFA].ttl // 60,
-        )
-    except MailError:
-        raise MfaError("mail_failed") from None
+    send_templated(
+        settings,
+        user.email,
+        "signin_code",
+        recipient_locale(settings, user),
+        code=code,
+        minutes=email_otp.POLICIES[Purpose.MFA].ttl // 60,
+    )
     return EmailSendResult(True)
 
 

@@ -28,7 +28,6 @@ from idp.confirm import confirmation_page, confirmed
 from idp.db import session as db_session
 from idp.extensions import page_locale
 from idp.localized import org_name
-from idp.mail import MailError
 from idp.mfa.guard import console_step_up
 from idp.models import (
     Entitlement,
@@ -292,9 +291,6 @@ def _invite(org: Organization, email: str) -> Any:
     except invitations.InvitationError as exc:
         db_session().rollback()
         return _back(org, exc.code)
-    except MailError:
-        db_session().rollback()
-        return _back(org, "mail_failed")
     db_session().commit()
     return _back(org, "invited")
 

@@ -64,8 +64,7 @@ def invite(
     command line: IDP_DEFAULT_LOCALE). Raises
     InvitationError ``email_invalid``, ``member_limit_reached``, or ``already_member``
     for an address of one of the organisation's members (the admin sees their
-    addresses anyway); the audit record is the same either way. MailError: the caller
-    rolls back."""
+    addresses anyway); the audit record is the same either way."""
     if not is_valid_email(email):
         raise InvitationError("email_invalid")
     account = _account(db, email)
@@ -103,8 +102,7 @@ def invite(
         role=role,
     )
     db.flush()
-    # The mail goes out before the caller commits: if it fails (MailError), the caller
-    # rolls back and nothing was created, so the form can simply be sent again.
+    # The mail is queued in the caller's transaction: it leaves after the commit.
     link = f"{settings.issuer}/invite/{token}"
     to_locale = (
         recipient_locale(settings, account)

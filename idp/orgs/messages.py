@@ -71,7 +71,6 @@ def console_messages() -> dict[str, str]:
         ),
         "already_member": _("That address belongs to a member of this organisation."),
         "invitation_withdrawn": _("Invitation withdrawn: its link no longer works."),
-        "mail_failed": email_messages()["mail_failed"],
         "email_not_allowed": _(
             "Only another admin's email can be changed here, and only when "
             "the organisation has at least two admins. Otherwise ask a "

@@ -4,7 +4,6 @@ first UPDATEs the organisation row, which serialises such changes per organisati
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -16,7 +15,7 @@ from idp.account.services import set_email
 from idp.audit import AuditTag, record
 from idp.db import now
 from idp.localized import org_name
-from idp.mail import MailError, recipient_locale, send_templated
+from idp.mail import recipient_locale, send_templated
 from idp.models import (
     Client,
     ClientScope,
@@ -386,19 +385,18 @@ def change_admin_email(
     db.commit()  # the mails describe a change that happened
     locale = recipient_locale(settings, user)  # both addresses are the owner's
     for address in (old, user.email):
-        with contextlib.suppress(MailError):  # best effort: the change is audited anyway
-            send_templated(
-                settings,
-                address,
-                "email_changed",
-                locale,
-                username=user.username,
-                old=old,
-                new=user.email,
-                by="operator" if by_operator else "admin",
-                org=org_name(org, locale),
-                when=now(),
-            )
+        send_templated(
+            settings,
+            address,
+            "email_changed",
+            locale,
+            username=user.username,
+            old=old,
+            new=user.email,
+            by="operator" if by_operator else "admin",
+            org=org_name(org, locale),
+            when=now(),
+        )
     return user
 
 
