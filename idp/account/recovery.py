@@ -156,17 +156,22 @@ def _mail_code(
     if issued.code is None:
         return False
     db.commit()
+    _send_reset_code(settings, user, issued.code, link)
+    return True
+
+
+def _send_reset_code(settings: Settings, user: User, code: str, link: str | None) -> None:
+    """Queue the reset-code mail (it leaves after the caller's commit)."""
     send_templated(
         settings,
         user.email,
         "password_reset_code",
         recipient_locale(settings, user),
         username=user.username,
-        code=issued.code,
+        code=code,
         minutes=POLICY.ttl // 60,
         **({"link": link} if link else {}),
     )
-    return True
 
 
 def start(db: Session, settings: Settings, identifier: str, number: str) -> ResetFlow:
@@ -381,16 +386,7 @@ def send_operator_code(
     issued = email_codes.issue(db, settings, user.id, Purpose.PASSWORD_RESET, binding, user.email)
     if issued.code is None:  # pragma: no cover - a fresh binding has no pause
         raise ResetError("too_soon")
-    send_templated(
-        settings,
-        user.email,
-        "password_reset_code",
-        recipient_locale(settings, user),
-        username=user.username,
-        code=issued.code,
-        minutes=POLICY.ttl // 60,
-        link=link_for(ticket),
-    )
+    _send_reset_code(settings, user, issued.code, link_for(ticket))
     record(db, AuditTag.OP_RESET_CODE_SENT, actor=operator.id, subject=user.id, reason=reason)
     db.commit()
 
