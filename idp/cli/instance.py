@@ -9,6 +9,7 @@ import click
 
 from idp.cli import _app, _fail, cli, init_instance
 from idp.config import ConfigError, load_settings
+from idp.ops.server_log import GUNICORN_ACCESS_FORMAT
 
 
 @cli.command()
@@ -56,8 +57,8 @@ def server_command(
     args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers)]
     if threads > 1:
         args += ["--worker-class", "gthread", "--threads", str(threads)]
-    if access_log:
-        args += ["--access-logfile", "-"]
+    if access_log:  # a format without the query string (idp.ops.server_log)
+        args += ["--access-logfile", "-", "--access-logformat", GUNICORN_ACCESS_FORMAT]
     return [*args, "--forwarded-allow-ips", "127.0.0.1", target]
 
 

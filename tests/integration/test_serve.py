@@ -130,3 +130,28 @@ def test_login_throttle_shared_through_redis(app_factory, db, private_redis):
     codes.append(attempt(second))
     assert codes == [200, 200, 429]
     assert any(b"idp" in k for k in store.keys("*"))
+
+
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_access_log_names_route_patterns_not_secret_paths_X07(template_db, tmp_path, server):
+    """SECURITY.md X-07 / issue 13 "never a ... token" in the logs: the server's own
+    access line (written by granian or gunicorn from the raw request) shows
+    ``/register/resume/<token>``, not the token a mailed link carries, and never a query
+    string (``id_token_hint``)."""
+    url = fresh_database_url(template_db, tmp_path)
+    secrets_sent = ["ResumeSecret4711", "InviteSecret4712", "HintSecret4713", "Typo4714"]
+    with idp_serve(url, tmp_path / "serve.log", workers=1, server=server) as served:
+        requests.get(f"{served.base}/register/resume/ResumeSecret4711", timeout=10)
+        requests.get(f"{served.base}/invite/InviteSecret4712", timeout=10)
+        requests.get(f"{served.base}/logout?id_token_hint=HintSecret4713", timeout=10)
+        requests.get(f"{served.base}/no/such/Typo4714", timeout=10)
+        requests.get(f"{served.base}/jwks.json", timeout=10)
+        deadline = time.monotonic() + 30
+        while "/jwks.json" not in served.output():  # the last line is written
+            assert time.monotonic() < deadline, served.output()
+            time.sleep(0.1)
+        output = served.output()
+    assert [s for s in secrets_sent if s in output] == []
+    assert "/register/resume/<token>" in output
+    assert "/invite/<token>" in output
+    assert "(unmatched)" in output
