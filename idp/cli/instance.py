@@ -107,19 +107,18 @@ def serve(
 def _prepare_metrics() -> None:
     """Issue 13: the workers share their metrics through a fresh directory
     (prometheus_client's multiprocess mode, whatever the server), and one exporter
-    process serves IDP_METRICS_PORT for all of them. Called just before the server
+    process serves IDP_METRICS_PORT for all of them (and removes the directory when
+    the server is gone). Called just before the server
     starts, so every worker inherits PROMETHEUS_MULTIPROC_DIR."""
     import os
     import tempfile
 
+    from idp.ops import exporter
     from idp.ops.metrics import MULTIPROC_ENV
 
-    os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="idp-metrics-")
+    directory = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="idp-metrics-")
     settings = load_settings()
-    if settings.metrics_port:
-        from idp.ops import exporter
-
-        exporter.spawn(settings.metrics_bind, settings.metrics_port)
+    exporter.spawn(directory, settings.metrics_bind, settings.metrics_port or None)
 
 
 @cli.command()

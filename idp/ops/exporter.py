@@ -2,6 +2,10 @@
 ``idp serve`` before the server, that answers every GET with the sum of all workers'
 metrics (``PROMETHEUS_MULTIPROC_DIR``) and ends when the server does.
 
+It runs without a port too: then it only removes the metrics directory once the server
+is gone (the server replaces ``idp serve`` by exec, so nothing else is left to do it;
+one stale directory per start used to stay in /tmp).
+
 Not a worker's thread: with several workers only one could bind the port, and it would
 go with that worker.
 """
@@ -9,6 +13,7 @@ go with that worker.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,30 +41,35 @@ class _Handler(BaseHTTPRequestHandler):
         """Scrapes are not worth a log line each."""
 
 
-def run(bind: str, port: int, parent: int) -> None:
-    """Serve until the process ``parent`` (the server, which this one outlives
-    otherwise) is gone."""
-    httpd = ThreadingHTTPServer((bind, port), _Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+def run(directory: str, bind: str, port: int | None, parent: int) -> None:
+    """Serve ``port`` (if any) until the process ``parent`` (the server, which this
+    one outlives otherwise) is gone, then remove ``directory``."""
+    httpd = ThreadingHTTPServer((bind, port), _Handler) if port else None
+    if httpd is not None:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
     stop = threading.Event()
-    while not stop.wait(PARENT_POLL_SECONDS):
-        if os.getppid() != parent:
-            break
-    httpd.shutdown()
+    try:
+        while not stop.wait(PARENT_POLL_SECONDS):
+            if os.getppid() != parent:
+                break
+    finally:
+        if httpd is not None:
+            httpd.shutdown()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
-def spawn(bind: str, port: int) -> int:
+def spawn(directory: str, bind: str, port: int | None) -> int:
     """Fork the exporter off this process (which then becomes the server by exec, so
     it stays the exporter's parent); returns the child's pid."""
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         try:
-            run(bind, port, parent)
+            run(directory, bind, port, parent)
         finally:
             os._exit(0)
     return pid
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use
-    run(sys.argv[1], int(sys.argv[2]), os.getppid())
+    run(sys.argv[1], sys.argv[2], int(sys.argv[3]), os.getppid())

@@ -48,3 +48,21 @@ def test_the_metrics_port_sums_every_worker_and_ends_with_the_server(
             break
         assert time.monotonic() < deadline, "the metrics exporter outlived the server"
         time.sleep(0.5)
+
+
+def test_the_metrics_directory_goes_away_with_the_server(template_db, tmp_path, monkeypatch):
+    """Without IDP_METRICS_PORT too: each `idp serve` start made a directory for the
+    workers' metrics files that stayed in the temporary directory after the server."""
+    monkeypatch.delenv("IDP_METRICS_PORT", raising=False)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    url = fresh_database_url(template_db, tmp_path)
+    with idp_serve(url, tmp_path / "serve.log", workers=2) as served:
+        assert requests.get(f"{served.base}/healthz", timeout=10).status_code == 200
+        (directory,) = scratch.glob("idp-metrics-*")
+        assert any(directory.iterdir()), "the workers write their metrics here"
+    deadline = time.monotonic() + 30
+    while directory.exists():  # removed once the server is gone (polled once a second)
+        assert time.monotonic() < deadline, "the metrics directory outlived the server"
+        time.sleep(0.2)
