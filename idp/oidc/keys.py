@@ -2,7 +2,8 @@
 
 Parsing a PEM/JWK costs ~40 ms for RSA (RECIPES.md 9), so each worker parses the keys
 once and re-reads the table only when its fingerprint (newest id, count) changes, which
-it checks at most every ``RECHECK_SECONDS``. A rotation done by ``idp keys rotate`` in
+it checks at most every ``RECHECK_SECONDS``, or when a published old key's retention
+has ended (it then leaves JWKS). A rotation done by ``idp keys rotate`` in
 another process therefore reaches every worker within that interval; one done in this
 process at once (``idp.oidc.cache`` generation).
 """
@@ -82,6 +83,7 @@ class KeyRing:
     public_set: KeySet  # every published key, public parts only
     jwks_json: bytes  # pre-serialised JWKS document
     jwks_etag: str  # its strong validator, computed once per ring
+    retires_at: int | None  # when its first published key's retention ends, if any
 
     def signing_key(self, alg: str) -> RSAKey | ECKey:
         return self.signing[alg]
@@ -90,11 +92,14 @@ class KeyRing:
 def _build(rows: list[SigningKey], t: int) -> KeyRing:
     signing: dict[str, RSAKey | ECKey] = {}
     public = []
+    retires_at: int | None = None
     for row in sorted(rows, key=lambda r: r.id):
+        if row.retire_after is not None:
+            if row.retire_after < t:
+                continue
+            retires_at = min(retires_at or row.retire_after, row.retire_after)
         data = json.loads(row.private_jwk)
         key = RSAKey.import_key(data) if row.alg == "RS256" else ECKey.import_key(data)
-        if row.retire_after is not None and row.retire_after < t:
-            continue
         if row.rotated_at is None:
             signing[row.alg] = key
         pub = key.as_dict(private=False)
@@ -103,7 +108,13 @@ def _build(rows: list[SigningKey], t: int) -> KeyRing:
     public_set = KeySet.import_key_set({"keys": public})
     jwks = json.dumps({"keys": public}, separators=(",", ":")).encode()
     etag = hashlib.sha256(jwks).hexdigest()[:32]
-    return KeyRing(signing=signing, public_set=public_set, jwks_json=jwks, jwks_etag=etag)
+    return KeyRing(
+        signing=signing,
+        public_set=public_set,
+        jwks_json=jwks,
+        jwks_etag=etag,
+        retires_at=retires_at,
+    )
 
 
 class KeyCache:
@@ -128,11 +139,14 @@ class KeyCache:
                     select(func.max(SigningKey.id), func.count(), func.max(SigningKey.rotated_at))
                 ).one()
             )
-            if self._ring is None or fingerprint != self._fingerprint:
+            t = now()
+            # A key whose retention is over leaves JWKS without a change to the table.
+            retired = self._ring is not None and (self._ring.retires_at or t + 1) < t
+            if self._ring is None or fingerprint != self._fingerprint or retired:
                 rows = list(db.scalars(select(SigningKey)))
                 if not rows:
                     raise RuntimeError("no signing keys: run `idp init`")
-                self._ring = _build(rows, now())
+                self._ring = _build(rows, t)
                 self._fingerprint = fingerprint
             self._checked = mono
             self._generation = gen

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time_machine
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from idp.db import now
+from idp.oidc import keys
 from idp.oidc.keys import rotate_keys
 from tests.factories import exchange, get_code, make_client, make_user
 
@@ -79,6 +82,20 @@ def test_rotation_keeps_old_key_published_and_tokens_verifiable_P03(app, client,
     after = _id_token(client, db, rp)
     after_kid = jwt.decode(after, keyset, algorithms=["RS256"]).header["kid"]
     assert after_kid not in old_kids
+
+
+def test_rotated_key_leaves_jwks_when_its_retention_ends_P03(app, client, db, monkeypatch):
+    """The old public keys are published for the retention only: once it is over they
+    leave JWKS on the next recheck, although the key table did not change."""
+    old_kids = {k["kid"] for k in client.get("/jwks.json").get_json()["keys"]}
+    rotate_keys(db, retention_seconds=3600)
+    db.commit()
+    app.extensions["idp_keys"].invalidate()
+    assert old_kids < {k["kid"] for k in client.get("/jwks.json").get_json()["keys"]}
+    monkeypatch.setattr(keys, "RECHECK_SECONDS", 0)  # a recheck is due on every request
+    with time_machine.travel(now() + 3601, tick=False):
+        published = {k["kid"] for k in client.get("/jwks.json").get_json()["keys"]}
+    assert published and not published & old_kids
 
 
 def test_es256_client_gets_es256_id_token(client, db):
