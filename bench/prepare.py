@@ -18,7 +18,7 @@ from sqlalchemy import insert, text
 from idp import create_app
 from idp.account.services import create_user
 from idp.cli import init_instance
-from idp.db import get_db
+from idp.db import get_db, without_statement_timeout
 from idp.enrollment import notices
 from idp.models import AuthorizationCode, Grant, Token
 from idp.oidc.clients import register_client
@@ -152,6 +152,7 @@ def scale(n: int) -> None:
         if s.scalar(select(func.count()).select_from(User)) >= n:
             return
         started = time.perf_counter()
+        without_statement_timeout(s.connection())  # a million rows per statement
         fill(s, n)
         for table in ("users", "tokens", "authorization_codes", "web_sessions", "audit_events"):
             s.execute(text(f"ANALYZE {table}"))

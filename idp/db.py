@@ -15,6 +15,17 @@ Surviving a database restart (SECURITY.md D-02) without ``pool_pre_ping``, which
   Retry-After (idp.web), which a client retries;
 - ``connect_timeout`` and ``tcp_user_timeout`` bound how long a worker waits for a
   database that does not answer, so workers do not hang while it is away.
+
+And surviving a host that dies in the middle of a transaction (issue 13 "kill -9 of a
+whole host"): its connection is not closed, so the rows it locked stay locked until the
+database notices, by default after two hours of TCP keepalive. Each connection of ours
+therefore asks the server for ``statement_timeout`` (a request waiting on such a lock
+gives up and answers 503, like any other database failure) and
+``idle_in_transaction_session_timeout`` (the dead host's transaction is rolled back and
+its locks freed). Both ride in libpq's ``options`` startup parameter; a URL that names
+``options`` itself replaces them (``?options=`` for none, e.g. behind PgBouncer, which
+refuses the parameter unless told to ignore it). Migrations lift the statement timeout
+(:func:`without_statement_timeout`): building an index on a large table takes longer.
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ import time
 
 from flask import Flask, current_app
 from sqlalchemy import create_engine, event, exc
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 
@@ -41,6 +52,14 @@ CONNECT_TIMEOUT_SECONDS = 5
 TCP_USER_TIMEOUT_MS = 10_000
 # A request waits this long for a free pooled connection before it answers 503.
 POOL_TIMEOUT_SECONDS = 10
+# No statement of a request takes seconds; one waiting this long waits on a lock.
+STATEMENT_TIMEOUT_MS = 10_000
+# Longer than any outbound call made inside a transaction (HTTP and SMTP: 10 s at most).
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+SERVER_OPTIONS = (
+    f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
+    f" -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+)
 # What a database that is away (or a pool that is exhausted) raises; idp.web answers 503.
 DATABASE_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 
@@ -65,6 +84,13 @@ def ping_after_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> 
             raise exc.DisconnectionError("idle connection failed its ping") from err
 
 
+def without_statement_timeout(connection: Connection) -> None:
+    """Lift the statement timeout for the rest of ``connection``'s transaction (schema
+    migrations, bulk fills): their statements may rightly run for minutes."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -86,7 +112,11 @@ def make_engine(url: str) -> Engine:
 
         return engine
     query = make_url(url).query
-    libpq = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "tcp_user_timeout": TCP_USER_TIMEOUT_MS}
+    libpq = {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+        "options": SERVER_OPTIONS,
+    }
     engine = create_engine(
         url,
         pool_size=10,

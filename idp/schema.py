@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
+from idp.db import without_statement_timeout
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -22,5 +24,6 @@ def upgrade(engine: Engine) -> None:
     """Create or upgrade the schema to the newest revision; idempotent."""
     cfg = alembic_config(str(engine.url))
     with engine.begin() as connection:
+        without_statement_timeout(connection)
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")

@@ -11,10 +11,11 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is None:
-        from idp.db import make_engine
+        from idp.db import make_engine, without_statement_timeout
 
         engine = make_engine(config.get_main_option("sqlalchemy.url"))
         with engine.begin() as connection:
+            without_statement_timeout(connection)
             _run(connection)
         engine.dispose()
     else:
