@@ -1,7 +1,9 @@
 """In-process CPU ms per request for the hot endpoints (issue 12): app.test_client()
 against a scratch PostgreSQL database, best of 5 batches, plus the statements the first
 request of each endpoint sends (SQL=1). Run from the repository root:
-``N=501 [ONLY=userinfo,refresh] [SQL=1] [PROFILE=refresh] .venv/bin/python bench/probe.py``.
+``N=501 [ONLY=userinfo,refresh] [SQL=1] [PROFILE=refresh [PROFILE_OUT=f]] .venv/bin/python
+bench/probe.py``. Function calls (``python bench/calls.py f``) are the steady measure:
+CPU time moves by ±30 % between runs on a shared machine, the calls do not.
 """
 
 import base64
@@ -119,6 +121,8 @@ try:
         waits = WAITS[0] / (5 * per)
         if prof == k:
             pr.disable()
+            if os.environ.get("PROFILE_OUT"):  # for bench/calls.py: calls per package
+                pr.dump_stats(os.environ["PROFILE_OUT"])
             pstats.Stats(pr).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(45)
         print(
             f"{k:<20} {1000 * dt / (N - 1):6.2f} CPU ms/req (best of 5)  "

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
@@ -26,7 +27,7 @@ from idp.oidc.claims import issue_id_token, settings
 from idp.oidc.refresh import refreshable_scope
 from idp.oidc.revocation import end_grants
 from idp.oidc.scopes import OIDC_SCOPES, split_scope
-from idp.oidc.stored import TOKEN_USER_COLUMNS, StoredCode, StoredToken
+from idp.oidc.stored import TOKEN_USER_NAMES, StoredCode, StoredToken
 from idp.oidc.syntax import is_error_text
 from idp.oidc.tokens import token_digest
 from idp.ops import metrics
@@ -69,15 +70,47 @@ CONSUME_REFRESH = (
 SEEN_REFRESH = select(Token.used_at, Token.grant_id).where(
     Token.token_hash == bindparam("digest"), Token.kind == "refresh"
 )
-# The person a code was issued to, with the columns tokens and claims read.
-CODE_USER = select(User).where(User.id == bindparam("user_id")).options(TOKEN_USER_COLUMNS)
-# The grant and its user in one query (the user is needed next, for the checks).
-FAMILY = (
-    select(Grant, User)
-    .outerjoin(User, User.id == bindparam("user_id"))
-    .where(Grant.id == bindparam("grant_id"))
-    .options(TOKEN_USER_COLUMNS)
+
+# The refresh token's grant and person, as one Core row (no ORM entities: issue 12)
+# shaped like a person, so that the claim builders read it as they read userinfo's; the
+# grant's columns come as ``grant_*``. On PostgreSQL the consuming UPDATE rides along
+# in a data-modifying CTE and its columns come as ``token_*``: one round trip.
+_grants, _users = Grant.__table__.c, User.__table__.c
+_PERSON = tuple(_users[name] for name in TOKEN_USER_NAMES)
+_GRANT = tuple(c.label(f"grant_{c.name}") for c in _grants)
+FAMILY_ROW = (
+    select(*_PERSON, *_GRANT)
+    .select_from(Grant.__table__)
+    .outerjoin(User.__table__, _users.id == bindparam("user_id"))
+    .where(_grants.id == bindparam("grant_id"))
 )
+_used = CONSUME_REFRESH.cte("used")
+CONSUME_WITH_FAMILY = (
+    select(*(c.label(f"token_{c.name}") for c in _used.c), *_PERSON, *_GRANT)
+    .select_from(_used)
+    .outerjoin(Grant.__table__, _grants.id == _used.c.grant_id)
+    .outerjoin(User.__table__, _users.id == _used.c.user_id)
+)
+
+
+# The person a code was issued to, with the columns tokens and claims read: a Core row
+# like FAMILY_ROW's. On PostgreSQL it comes with the consuming UPDATE (``code_*``).
+CODE_PERSON = select(*_PERSON).where(_users.id == bindparam("user_id"))
+_consumed_code = CONSUME_CODE.cte("consumed")
+CONSUME_WITH_PERSON = (
+    select(*(c.label(f"code_{c.name}") for c in _consumed_code.c), *_PERSON)
+    .select_from(_consumed_code)
+    .outerjoin(User.__table__, _users.id == _consumed_code.c.user_id)
+)
+_CODE_PART = tuple((f"code_{c.name}", c.name) for c in _codes)
+_TOKEN_PART = tuple((f"token_{c.name}", c.name) for c in _tokens)
+_GRANT_PART = tuple((f"grant_{c.name}", c.name) for c in _grants)
+
+
+def _part(row: Any, labels: tuple[tuple[str, str], ...]) -> SimpleNamespace:
+    """The columns of ``row`` labelled as in ``labels``, under their own names."""
+    columns = row._mapping
+    return SimpleNamespace(**{name: columns[label] for label, name in labels})
 
 
 def check_scope(client: Any, scope: str | None, *, openid_required: bool) -> None:
@@ -193,13 +226,18 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """
         db = session()
         digest = token_digest(code)
-        t = now()
-        # RETURNING: the consumed row comes back with the UPDATE (one round trip).
-        consumed = db.execute(
-            CONSUME_CODE, {"digest": digest, "for_client": client.get_client_id(), "now": t}
-        ).first()
-        if consumed is not None:
-            return StoredCode(consumed)
+        params = {"digest": digest, "for_client": client.get_client_id(), "now": now()}
+        # RETURNING: the consumed row comes back with the UPDATE (one round trip), and
+        # on PostgreSQL the person with it.
+        if db.get_bind().dialect.name == "postgresql":
+            found = db.execute(CONSUME_WITH_PERSON, params).first()
+            if found is not None:
+                person = found if found.id is not None else None
+                return StoredCode(_part(found, _CODE_PART), person=person)
+        else:
+            consumed = db.execute(CONSUME_CODE, params).first()
+            if consumed is not None:
+                return StoredCode(consumed)
         row = db.execute(SEEN_CODE, {"digest": digest}).first()
         if row is not None and row.used_at is not None and row.client_id == client.get_client_id():
             # RFC 6749 4.1.2: a reused code is refused, and tokens issued from it revoked.
@@ -209,8 +247,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def delete_authorization_code(self, authorization_code: StoredCode) -> None:
         """Kept as a used tombstone so a replay can be detected; `idp jobs` purges."""
 
-    def authenticate_user(self, authorization_code: StoredCode) -> User | None:
-        user = session().scalar(CODE_USER, {"user_id": authorization_code.row.user_id})
+    def authenticate_user(self, authorization_code: StoredCode) -> Any:
+        """The code's person (a Core row shaped like one), if still active."""
+        user = authorization_code.person
+        if user is ...:
+            user = session().execute(
+                CODE_PERSON, {"user_id": authorization_code.row.user_id}
+            ).first()
         return user if user is not None and user.is_active else None
 
 
@@ -225,7 +268,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         db = session()
         digest = token_digest(refresh_token)
         t = now()
-        consumed = db.execute(CONSUME_REFRESH, {"digest": digest, "now": t}).first()
+        if db.get_bind().dialect.name == "postgresql":
+            family = db.execute(CONSUME_WITH_FAMILY, {"digest": digest, "now": t}).first()
+            consumed = _part(family, _TOKEN_PART) if family is not None else None
+        else:  # SQLite has no UPDATE inside WITH: two statements
+            consumed = db.execute(CONSUME_REFRESH, {"digest": digest, "now": t}).first()
+            if consumed is not None:
+                params = {"user_id": consumed.user_id, "grant_id": consumed.grant_id}
+                family = db.execute(FAMILY_ROW, params).first()
         if consumed is None:
             seen = db.execute(SEEN_REFRESH, {"digest": digest}).first()
             if seen is not None and seen.used_at is not None:
@@ -234,10 +284,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                 metrics.refresh_reuse.inc()
                 revoke_grant(seen.grant_id)
             return None
-        family = db.execute(
-            FAMILY, {"user_id": consumed.user_id, "grant_id": consumed.grant_id}
-        ).first()
-        grant, user = family if family is not None else (None, None)
+        grant = _part(family, _GRANT_PART) if family is not None and family.grant_id else None
+        user = family if family is not None and family.id is not None else None
         s = settings()
         if (
             grant is None

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import load_only
-
 from idp.db import now, session
 from idp.models import AuthorizationCode, Grant, Token, User
 
 # The columns of a person that tokens, claims and their checks read. A person has 43
 # columns and loading them all was a third of userinfo's CPU (psycopg describes and
-# the ORM loads each one; issue 12). An attribute outside this list that a later change
-# reads is loaded on first use: one more query, never a wrong answer (a test counts
-# the statements). Userinfo reads the same names as one Core row (server.USERINFO_ROW),
-# where a name left out is an AttributeError that its claim tests show.
+# the ORM loads each one; issue 12). Userinfo, the code exchange and the refresh read
+# these names as one Core row (server.USERINFO_ROW, grants.CODE_PERSON and FAMILY_ROW),
+# where a name left out is an AttributeError that the claim tests show.
 TOKEN_USER_NAMES = (
     "id",
     "sub",
@@ -37,14 +34,14 @@ TOKEN_USER_NAMES = (
     "password_changed_at",
     "must_change_password",
 )
-TOKEN_USER_COLUMNS = load_only(*(getattr(User, name) for name in TOKEN_USER_NAMES))
 
 
 class StoredCode:
     """AuthorizationCodeMixin view of a consumed code row."""
 
-    def __init__(self, row: AuthorizationCode | Any) -> None:  # ORM row or RETURNING row
-        self.row = row
+    def __init__(self, row: AuthorizationCode | Any, person: Any = ...) -> None:
+        self.row = row  # ORM row, RETURNING row or its columns
+        self.person = person  # the person's row when read with it (``...``: not read)
         self.code_challenge = row.code_challenge
         self.code_challenge_method = row.code_challenge_method
 
