@@ -8,7 +8,9 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from collections import Counter
 
 import pytest
 import requests
@@ -155,3 +157,55 @@ def test_access_log_names_route_patterns_not_secret_paths_X07(template_db, tmp_p
     assert "/register/resume/<token>" in output
     assert "/invite/<token>" in output
     assert "(unmatched)" in output
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sighup_replaces_every_worker_while_requests_keep_being_answered(template_db, tmp_path):
+    """Issue 12 "operable": ``kill -HUP`` on the main process (e.g. after an upgrade)
+    replaces the workers one at a time, and requests sent all the while are answered:
+    none fails, none with a 5xx."""
+    url = fresh_database_url(template_db, tmp_path)
+    with idp_serve(url, tmp_path / "serve.log", workers=2) as served:
+        before = served.worker_pids()
+        statuses: list[int | str] = []
+        stop = threading.Event()
+
+        def traffic() -> None:
+            with requests.Session() as http:  # keep-alive: a connection outlives a worker
+                while not stop.is_set():
+                    try:
+                        r = http.get(f"{served.base}/.well-known/openid-configuration", timeout=10)
+                        statuses.append(r.status_code)
+                    except requests.RequestException as exc:
+                        statuses.append(type(exc).__name__)
+
+        senders = [threading.Thread(target=traffic) for _ in range(2)]
+        for sender in senders:
+            sender.start()
+        try:
+            served.process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 60
+            while len(served.worker_pids()) < 2 * len(before):  # poll for both replacements
+                assert time.monotonic() < deadline, served.output()
+                time.sleep(0.1)
+            seen_after = len(statuses)
+            while len(statuses) < seen_after + 50:  # the new workers answer too
+                assert time.monotonic() < deadline, served.output()
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            for sender in senders:
+                sender.join(timeout=30)
+        after = served.worker_pids()[len(before) :]
+        assert set(after).isdisjoint(before) and len(after) == len(before)
+        while any(_alive(pid) for pid in before):  # poll until the old workers are gone
+            assert time.monotonic() < deadline, served.output()
+            time.sleep(0.1)
+    assert Counter(statuses) == {200: len(statuses)}
