@@ -184,7 +184,10 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     app.jinja_env.globals["brand"] = Brand(settings)
     from idp.oidc.documents import DocumentReplay
+    from idp.oidc.userinfo_lane import UserinfoLane
 
-    # Issue 12: discovery and the JWKS answered from memory, outside Flask.
-    app.wsgi_app = DocumentReplay(app.wsgi_app, app.extensions["idp_keys"])  # type: ignore[method-assign]
+    # Issue 12: discovery and the JWKS answered from memory, UserInfo's common request
+    # with the view's parts, both outside Flask's request machinery.
+    replay = DocumentReplay(app.wsgi_app, app.extensions["idp_keys"])
+    app.wsgi_app = UserinfoLane(replay, app)  # type: ignore[method-assign]
     return app

@@ -251,9 +251,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """The code's person (a Core row shaped like one), if still active."""
         user = authorization_code.person
         if user is ...:
-            user = session().execute(
-                CODE_PERSON, {"user_id": authorization_code.row.user_id}
-            ).first()
+            user = (
+                session().execute(CODE_PERSON, {"user_id": authorization_code.row.user_id}).first()
+            )
         return user if user is not None and user.is_active else None
 
 

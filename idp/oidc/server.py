@@ -22,7 +22,7 @@ from idp.enrollment import membership
 from idp.enrollment.verdicts import state_of
 from idp.models import AuthorizationCode, Grant, Token, User
 from idp.oidc.cache import TTLCache
-from idp.oidc.claims import settings
+from idp.oidc.claims import assurance_claims, org_claims, settings
 from idp.oidc.clients import CONFIDENTIAL_METHODS, cached_client
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
@@ -34,7 +34,7 @@ from idp.oidc.grants import (
 )
 from idp.oidc.keys import ALGORITHMS
 from idp.oidc.reads import read_connection
-from idp.oidc.scopes import split_scope
+from idp.oidc.scopes import split_scope, user_claims
 from idp.oidc.stored import TOKEN_USER_NAMES, StoredToken
 from idp.oidc.tokens import new_token, token_digest
 
@@ -375,6 +375,17 @@ USERINFO_ROW = (
     .outerjoin(Grant, Grant.id == Token.grant_id)
     .where(Token.token_hash == bindparam("digest"), Token.kind == "access")
 )
+
+
+def userinfo_claims(row: Any) -> dict[str, Any]:
+    """The UserInfo answer (OIDC Core 5.3.2) for a ``USERINFO_ROW`` whose token carries
+    ``openid``: the scopes' claims, the organisation the token acts for, membership and
+    verified claims. The view and the fast lane (idp.oidc.userinfo_lane) share it."""
+    body: dict[str, Any] = user_claims(row, row.token_scope)
+    if row.token_org_id is not None:
+        body.update(org_claims(row.token_org_id))
+    body.update(assurance_claims(session(), row, row.token_scope, row.grant_claims, "userinfo"))
+    return body
 
 
 def user_for_access_token(value: str) -> Any | None:

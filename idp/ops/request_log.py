@@ -123,15 +123,22 @@ def install(app: Flask) -> None:
 
 
 def log_replayed(
-    request_id: str, method: str, route: str, endpoint: str, status: int, started: float
+    request_id: str,
+    method: str,
+    route: str,
+    endpoint: str,
+    status: int,
+    started: float,
+    *,
+    sub: str | None = None,
 ) -> None:
     """The metric and the log line of a request answered outside Flask (a replayed
-    document: no client and no person)."""
+    document: no client and no person; UserInfo: its person)."""
     seconds = time.perf_counter() - started
     metrics.request_done(endpoint, method, status, seconds)
     _outside_flask.request_id = request_id
     try:
-        _log_line(method, route, endpoint, status, seconds, None, None)
+        _log_line(method, route, endpoint, status, seconds, None, sub)
     finally:
         _outside_flask.request_id = None
 

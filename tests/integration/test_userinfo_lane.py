@@ -1,0 +1,140 @@
+"""UserInfo's common request answered before Flask (issue 12, idp.oidc.userinfo_lane):
+the same answer as the view's, none of the browser machinery, and every other case
+(errors, CORS, an ended token, a database outage) left to the view."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import request_started
+from sqlalchemy import event
+
+from idp.db import get_db
+from tests.factories import exchange, get_code, make_client, make_user
+
+SCOPE = "openid profile email membership"
+
+
+@pytest.fixture
+def flask_requests(app):
+    """How many requests went through Flask's request machinery."""
+    seen: list[str] = []
+
+    def started(sender, **_extra) -> None:
+        seen.append("request")
+
+    request_started.connect(started, app)
+    yield seen
+    request_started.disconnect(started, app)
+
+
+def _tokens(client, db) -> tuple[dict, object]:
+    user = make_user(db)
+    rp = make_client(db, scopes=[*SCOPE.split(), "offline_access"])
+    code, verifier, _ = get_code(client, rp, scope=SCOPE)
+    tokens = exchange(client, rp, code, verifier).get_json()
+    return tokens, (user, rp)
+
+
+def _bearer(tokens: dict) -> dict:
+    return {"Authorization": "Bearer " + tokens["access_token"]}
+
+
+def _comparable(headers) -> dict:
+    return {k: v for k, v in headers.items() if k != "X-Request-ID"}
+
+
+def test_the_lane_answers_as_the_view_does_without_flasks_request_machinery(
+    client, db, flask_requests
+):
+    """Issue 12: "none of the browser machinery (sessions, CSRF, locale negotiation,
+    template context) runs" for the hot endpoints. The first answer is Flask's (the lane
+    learns its headers from it), the next ones the lane's: the same status, headers and
+    claims (OIDC Core 5.3.2), each with a request id of its own."""
+    tokens, _ = _tokens(client, db)
+    by_flask = client.get("/userinfo", headers=_bearer(tokens))
+    flask_count = len(flask_requests)
+    by_lane = client.get("/userinfo", headers=_bearer(tokens))
+    assert len(flask_requests) == flask_count, "the second answer did not come from the lane"
+    assert by_flask.status_code == by_lane.status_code == 200
+    assert by_lane.get_json() == by_flask.get_json()
+    assert by_lane.get_json()["sub"] and "membership" in by_lane.get_json()
+    assert _comparable(by_lane.headers) == _comparable(by_flask.headers)
+    assert by_lane.headers["Cache-Control"] == "no-store"  # RFC 6749 5.1 / OIDC 5.3.2
+    assert by_lane.headers["X-Request-ID"] != by_flask.headers["X-Request-ID"]
+
+
+def test_the_lane_never_answers_for_an_ended_token_RFC6750_3_1(client, db, flask_requests):
+    """Nothing is cached: a token revoked after the lane answered for it gets the view's
+    401 ``invalid_token`` on its next use."""
+    tokens, (_, rp) = _tokens(client, db)
+    for _ in range(2):
+        assert client.get("/userinfo", headers=_bearer(tokens)).status_code == 200
+    revoked = client.post(
+        "/revoke", data={"token": tokens["access_token"]}, auth=(rp.client_id, rp.secret)
+    )
+    assert revoked.status_code == 200
+    before = len(flask_requests)
+    resp = client.get("/userinfo", headers=_bearer(tokens))
+    assert resp.status_code == 401
+    assert 'error="invalid_token"' in resp.headers["WWW-Authenticate"]
+    assert len(flask_requests) == before + 1
+
+
+def test_cors_queries_and_posts_go_to_the_view(app_factory):
+    """A browser's request (``Origin``: the view adds the CORS headers), a query string
+    and a POST are the view's to answer."""
+    app = app_factory(cors_origins=("https://spa.example",))
+    client = app.test_client()
+    with get_db(app).factory() as db:
+        tokens, _ = _tokens(client, db)
+    seen: list[str] = []
+    request_started.connect(lambda sender, **_: seen.append("r"), app, weak=False)
+    for _ in range(2):
+        assert client.get("/userinfo", headers=_bearer(tokens)).status_code == 200
+    before = len(seen)
+    cors = client.get("/userinfo", headers={**_bearer(tokens), "Origin": "https://spa.example"})
+    assert cors.headers["Access-Control-Allow-Origin"] == "https://spa.example"
+    assert client.get("/userinfo?x=1", headers=_bearer(tokens)).status_code == 200
+    assert client.post("/userinfo", headers=_bearer(tokens)).status_code == 200
+    assert len(seen) == before + 3
+
+
+def test_the_lanes_log_line_names_the_route_and_the_person_issue13(client, db, caplog):
+    """Issue 13: one line per request with its request id, route, status and the
+    person's ``sub``, for the lane's answers too."""
+    tokens, (user, _) = _tokens(client, db)
+    client.get("/userinfo", headers=_bearer(tokens))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="idp.request"):
+        resp = client.get("/userinfo", headers=_bearer(tokens))
+    (line,) = [r for r in caplog.records if r.name == "idp.request"]
+    assert line.http["route"] == "/userinfo" and line.http["status"] == 200
+    assert line.http["sub"] == user.sub
+    assert resp.headers["X-Request-ID"]
+
+
+def test_a_database_failure_in_the_lane_is_answered_503_after_one_attempt_D02(app, client, db):
+    """SECURITY.md D-02: the view answers the outage the lane met (503, Retry-After,
+    ``temporarily_unavailable``) without trying the database a second time."""
+    tokens, _ = _tokens(client, db)
+    for _ in range(2):
+        assert client.get("/userinfo", headers=_bearer(tokens)).status_code == 200
+    engine = get_db(app).engine
+    attempts: list[str] = []
+
+    def unreachable(dialect, conn_rec, cargs, cparams):
+        attempts.append("connect")
+        raise engine.dialect.dbapi.OperationalError("the database is away")
+
+    engine.dispose()  # no pooled connection left: the next statement must connect
+    event.listen(engine, "do_connect", unreachable)
+    try:
+        resp = client.get("/userinfo", headers=_bearer(tokens))
+    finally:
+        event.remove(engine, "do_connect", unreachable)
+    assert resp.status_code == 503
+    assert resp.get_json()["error"] == "temporarily_unavailable"
+    assert int(resp.headers["Retry-After"]) > 0
+    assert attempts == ["connect"]
