@@ -184,10 +184,10 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     app.jinja_env.globals["brand"] = Brand(settings)
     from idp.oidc.documents import DocumentReplay
-    from idp.oidc.userinfo_lane import UserinfoLane
+    from idp.oidc.lanes import IntrospectionLane, UserinfoLane
 
-    # Issue 12: discovery and the JWKS answered from memory, UserInfo's common request
-    # with the view's parts, both outside Flask's request machinery.
+    # Issue 12: discovery and the JWKS answered from memory, the common UserInfo and
+    # introspection requests with the endpoints' parts, all outside Flask's machinery.
     replay = DocumentReplay(app.wsgi_app, app.extensions["idp_keys"])
-    app.wsgi_app = UserinfoLane(replay, app)  # type: ignore[method-assign]
+    app.wsgi_app = IntrospectionLane(UserinfoLane(replay, app), app)  # type: ignore[method-assign]
     return app

@@ -11,9 +11,9 @@ from flask import Response, g, request
 
 from idp.db import session as db_session
 from idp.oidc.blueprint import bp, server
+from idp.oidc.lanes import DATABASE_FAILURE
 from idp.oidc.reads import read_without_transaction
 from idp.oidc.server import user_for_access_token, userinfo_claims
-from idp.oidc.userinfo_lane import DATABASE_FAILURE
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -76,6 +76,9 @@ def token() -> Response:
 
 @bp.route("/introspect", methods=["POST"])
 def introspect() -> Response:
+    lane_failure = request.environ.pop(DATABASE_FAILURE, None)
+    if lane_failure is not None:
+        raise lane_failure  # met by the fast lane (idp.oidc.lanes): not met twice
     problem = _form_problem()
     if problem is not None:
         return problem
@@ -101,7 +104,7 @@ def _bearer_challenge(error: str | None = None, status: int = 401) -> Response:
 def userinfo() -> Response:
     # A hand-written bearer check (RFC 6750 2.1) rather than Authlib's ResourceProtector:
     # one indexed query resolves token and user, which this hot endpoint needs. Its
-    # common request is answered before Flask (idp.oidc.userinfo_lane); the database
+    # common request is answered before Flask (idp.oidc.lanes); the database
     # outage that lane met is raised here, not met a second time.
     lane_failure = request.environ.pop(DATABASE_FAILURE, None)
     if lane_failure is not None:

@@ -287,26 +287,32 @@ class Introspection(HintIgnored, IntrospectionEndpoint):
         return token.check_client(client)
 
     def create_introspection_payload(self, token: StoredToken | None) -> dict:
-        if token is not None and not _family_and_person_allow(token.row):
-            return {"active": False}
-        return super().create_introspection_payload(token)
+        return introspection_answer(token)
 
-    def introspect_token(self, token: StoredToken) -> dict:
-        row = token.row
-        data = {
-            "active": True,
-            "scope": row.scope,
-            "client_id": row.client_id,
-            "token_type": "Bearer" if row.kind == "access" else "refresh_token",
-            "exp": row.expires_at,
-            "iat": row.issued_at,
-            "iss": settings().issuer,
-            "aud": row.client_id,
-        }
-        user = token.get_user()
-        if user is not None:
-            data.update(sub=user.sub, username=user.username)
-        return data
+
+def introspection_answer(token: StoredToken | None) -> dict:
+    """RFC 7662 2.2 for a token the asking client may introspect (None: unknown, or
+    another client's): inactive unless the token, its grant and its person all still
+    allow it. The endpoint and its fast lane (idp.oidc.lanes) share it."""
+    if token is None or token.is_expired() or token.is_revoked():
+        return {"active": False}
+    row = token.row
+    if not _family_and_person_allow(row):
+        return {"active": False}
+    data = {
+        "active": True,
+        "scope": row.scope,
+        "client_id": row.client_id,
+        "token_type": "Bearer" if row.kind == "access" else "refresh_token",
+        "exp": row.expires_at,
+        "iat": row.issued_at,
+        "iss": settings().issuer,
+        "aud": row.client_id,
+    }
+    user = token.get_user()
+    if user is not None:
+        data.update(sub=user.sub, username=user.username)
+    return data
 
 
 class Revocation(HintIgnored, RevocationEndpoint):
@@ -380,7 +386,7 @@ USERINFO_ROW = (
 def userinfo_claims(row: Any) -> dict[str, Any]:
     """The UserInfo answer (OIDC Core 5.3.2) for a ``USERINFO_ROW`` whose token carries
     ``openid``: the scopes' claims, the organisation the token acts for, membership and
-    verified claims. The view and the fast lane (idp.oidc.userinfo_lane) share it."""
+    verified claims. The view and the fast lane (idp.oidc.lanes) share it."""
     body: dict[str, Any] = user_claims(row, row.token_scope)
     if row.token_org_id is not None:
         body.update(org_claims(row.token_org_id))

@@ -130,15 +130,16 @@ def log_replayed(
     status: int,
     started: float,
     *,
+    client_id: str | None = None,
     sub: str | None = None,
 ) -> None:
     """The metric and the log line of a request answered outside Flask (a replayed
-    document: no client and no person; UserInfo: its person)."""
+    document: no client and no person; idp.oidc.lanes: the ones it found)."""
     seconds = time.perf_counter() - started
     metrics.request_done(endpoint, method, status, seconds)
     _outside_flask.request_id = request_id
     try:
-        _log_line(method, route, endpoint, status, seconds, None, sub)
+        _log_line(method, route, endpoint, status, seconds, client_id, sub)
     finally:
         _outside_flask.request_id = None
 

@@ -1,6 +1,7 @@
-"""UserInfo's common request answered before Flask (issue 12, idp.oidc.userinfo_lane):
-the same answer as the view's, none of the browser machinery, and every other case
-(errors, CORS, an ended token, a database outage) left to the view."""
+"""UserInfo's and introspection's common requests answered before Flask (issue 12,
+idp.oidc.lanes): the same answers as the endpoints', none of the browser machinery,
+and every other case (errors, failed client authentication, CORS, an ended token, a
+database outage) left to the endpoints."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import event
 from idp.db import get_db
 from tests.factories import exchange, get_code, make_client, make_user
 
-SCOPE = "openid profile email membership"
+SCOPE = "openid profile email membership offline_access"
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def flask_requests(app):
 
 def _tokens(client, db) -> tuple[dict, object]:
     user = make_user(db)
-    rp = make_client(db, scopes=[*SCOPE.split(), "offline_access"])
+    rp = make_client(db, scopes=SCOPE.split())
     code, verifier, _ = get_code(client, rp, scope=SCOPE)
     tokens = exchange(client, rp, code, verifier).get_json()
     return tokens, (user, rp)
@@ -138,3 +139,67 @@ def test_a_database_failure_in_the_lane_is_answered_503_after_one_attempt_D02(ap
     assert resp.get_json()["error"] == "temporarily_unavailable"
     assert int(resp.headers["Retry-After"]) > 0
     assert attempts == ["connect"]
+
+
+def _introspect(client, rp, token: str, **extra):
+    return client.post(
+        "/introspect", data={"token": token, **extra}, auth=(rp.client_id, rp.secret)
+    )
+
+
+def test_introspection_lane_answers_as_the_endpoint_does_RFC7662_2_2(client, db, flask_requests):
+    """The first answer is Authlib's (through Flask), the next ones the lane's: the
+    same payload and headers; a token hint is ignored (RFC 7662 2.1)."""
+    tokens, (user, rp) = _tokens(client, db)
+    by_flask = _introspect(client, rp, tokens["access_token"])
+    before = len(flask_requests)
+    by_lane = _introspect(client, rp, tokens["access_token"], token_type_hint="access_token")
+    refresh = _introspect(client, rp, tokens["refresh_token"])
+    assert len(flask_requests) == before, "the lane did not answer"
+    assert by_lane.status_code == by_flask.status_code == 200
+    assert by_lane.get_json() == by_flask.get_json()
+    assert by_lane.get_json()["active"] is True and by_lane.get_json()["sub"] == user.sub
+    assert refresh.get_json()["token_type"] == "refresh_token"
+    assert _comparable(by_lane.headers) == _comparable(by_flask.headers)
+
+
+def test_introspection_lane_refuses_nothing_itself_RFC6749_2_3_1(client, db, flask_requests):
+    """A wrong secret, an unknown client, credentials in the form or a repeated
+    parameter: the endpoint answers (401 ``invalid_client``, 400 ``invalid_request``),
+    never the lane."""
+    tokens, (_, rp) = _tokens(client, db)
+    assert _introspect(client, rp, tokens["access_token"]).status_code == 200
+    before = len(flask_requests)
+    token = tokens["access_token"]
+    wrong = client.post("/introspect", data={"token": token}, auth=(rp.client_id, "wrong"))
+    unknown = client.post("/introspect", data={"token": token}, auth=("nobody", rp.secret))
+    in_form = client.post(
+        "/introspect", data={"token": token, "client_id": rp.client_id, "client_secret": rp.secret}
+    )
+    repeated = client.post(
+        "/introspect",
+        data=f"token={token}&token={token}",
+        content_type="application/x-www-form-urlencoded",
+        auth=(rp.client_id, rp.secret),
+    )
+    assert (wrong.status_code, wrong.get_json()["error"]) == (401, "invalid_client")
+    assert (unknown.status_code, unknown.get_json()["error"]) == (401, "invalid_client")
+    assert in_form.status_code == 200  # client_secret_post: the endpoint's to answer
+    assert (repeated.status_code, repeated.get_json()["error"]) == (400, "invalid_request")
+    assert len(flask_requests) == before + 4
+
+
+def test_introspection_lane_shows_another_clients_token_inactive_RFC7662_4(
+    client, db, flask_requests
+):
+    """A client learns nothing of tokens issued to another client; a revoked token is
+    inactive at once (nothing is cached)."""
+    tokens, (_, rp) = _tokens(client, db)
+    other = make_client(db, name="Other RP")
+    assert _introspect(client, rp, tokens["access_token"]).get_json()["active"] is True
+    before = len(flask_requests)
+    assert _introspect(client, other, tokens["access_token"]).get_json() == {"active": False}
+    client.post("/revoke", data={"token": tokens["access_token"]}, auth=(rp.client_id, rp.secret))
+    after_revoke = len(flask_requests)
+    assert _introspect(client, rp, tokens["access_token"]).get_json() == {"active": False}
+    assert len(flask_requests) == before + 1 == after_revoke  # only /revoke went to Flask
