@@ -3,8 +3,6 @@ revocation (RFC 7009) endpoints."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 
 from flask import Response, g, request
@@ -14,6 +12,7 @@ from idp.oidc.blueprint import bp, server
 from idp.oidc.lanes import DATABASE_FAILURE
 from idp.oidc.reads import read_without_transaction
 from idp.oidc.server import user_for_access_token, userinfo_claims
+from idp.oidc.syntax import basic_credentials
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -43,16 +42,12 @@ def _form_problem() -> Response | None:
 
 
 def _basic_header_is_decodable(header: str) -> bool:
-    """Authlib decodes Basic credentials as UTF-8 and fails loudly on garbage; a NUL in
-    them would reach the client query (PostgreSQL refuses NUL in text)."""
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
+    """Authlib decodes Basic credentials leniently and fails loudly on garbage; a NUL in
+    them (percent-encoded too) would reach the client query (PostgreSQL refuses NUL in
+    text)."""
+    if header.partition(" ")[0].lower() != "basic":
         return True
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    return ":" in decoded and "\x00" not in decoded
+    return basic_credentials(header) is not None
 
 
 def _finish(response: Response) -> Response:

@@ -9,8 +9,11 @@ descriptions inside the allowed set.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping
+from urllib.parse import unquote
 
 # RFC 6749 4.1.2.1 / 5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
 _ERROR_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
@@ -49,3 +52,24 @@ def malformed_authorization_parameter(values: Mapping[str, str]) -> str | None:
     if response_type and _RESPONSE_TYPE.fullmatch(response_type) is None:
         return "response_type"
     return None
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """The client id and secret of an HTTP Basic ``Authorization`` header (RFC 7617),
+    each form-urlencoded inside it (RFC 6749 2.3.1), or None when the header is not
+    strictly that: base64 with nothing outside its alphabet, UTF-8, a ``:``, and no NUL
+    before or after the unquoting (PostgreSQL refuses NUL in text: a 500 otherwise).
+    Authlib decodes leniently; the token endpoints refuse first what this refuses."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if ":" not in decoded:
+        return None
+    client_id, secret = (unquote(part) for part in decoded.split(":", 1))
+    if "\x00" in decoded or "\x00" in client_id or "\x00" in secret:
+        return None
+    return client_id, secret

@@ -5,6 +5,7 @@ database outage) left to the endpoints."""
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
@@ -203,3 +204,44 @@ def test_introspection_lane_shows_another_clients_token_inactive_RFC7662_4(
     after_revoke = len(flask_requests)
     assert _introspect(client, rp, tokens["access_token"]).get_json() == {"active": False}
     assert len(flask_requests) == before + 1 == after_revoke  # only /revoke went to Flask
+
+
+def _basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["base64_with_junk", "blank_repeated_token", "signed_content_length", "nul_in_client_id"],
+)
+def test_introspection_lane_is_no_more_lenient_than_the_endpoint_I02_I03(client, db, case):
+    """Requests the endpoint refuses, in shapes a lenient parser would accept (found by
+    a review): base64 with characters outside its alphabet (RFC 7617 2), a name repeated
+    with a blank value (RFC 6749 3.2, SECURITY.md I-03), a ``+49`` Content-Length
+    (werkzeug reads it as no body) and a percent-encoded NUL in the client id (a 500
+    on PostgreSQL before: the NUL reached the client query)."""
+    tokens, (_, rp) = _tokens(client, db)
+    token = tokens["access_token"]
+    assert _introspect(client, rp, token).status_code == 200  # the lane is primed
+    body = f"token={token}"
+    good = _basic(rp.client_id, rp.secret)
+    headers = {"Authorization": good}
+    overrides = {}
+    if case == "base64_with_junk":
+        value = good.removeprefix("Basic ")
+        headers["Authorization"] = "Basic " + value[:4] + "!!*" + value[4:]
+    elif case == "blank_repeated_token":
+        body += "&token="
+    elif case == "signed_content_length":
+        overrides["CONTENT_LENGTH"] = f"+{len(body)}"
+    else:
+        headers["Authorization"] = _basic(rp.client_id + "%00", rp.secret)
+    resp = client.post(
+        "/introspect",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers=headers,
+        environ_overrides=overrides,
+    )
+    assert resp.status_code in (400, 401), resp.data
+    assert resp.get_json()["error"] in ("invalid_request", "invalid_client")
