@@ -34,8 +34,7 @@ from urllib.parse import parse_qsl
 from flask import Flask
 
 from idp.db import DATABASE_UNAVAILABLE
-from idp.db import session as db_session
-from idp.oidc.reads import read_without_transaction
+from idp.oidc.reads import read_connection
 from idp.oidc.server import (
     find_token_with_family,
     introspection_answer,
@@ -166,15 +165,15 @@ class IntrospectionLane(Lane):
         if credentials is None or not all(credentials):
             return None
         client_id, secret = credentials
-        read_without_transaction(db_session())  # introspection changes nothing
-        client = query_client(client_id)
+        client = query_client(client_id)  # cached: the session only on a miss
         if (
             client is None
             or not client.check_endpoint_auth_method("client_secret_basic", "introspection")
             or not client.check_client_secret(secret)
         ):
             return None  # Flask answers invalid_client
-        token = find_token_with_family(form["token"])
+        with read_connection() as connection:  # introspection changes nothing
+            token = find_token_with_family(form["token"], connection)
         if token is not None and not token.check_client(client):
             token = None  # another client's token reads as inactive
         body = json.dumps(introspection_answer(token), sort_keys=True).encode()  # as Flask
