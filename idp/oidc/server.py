@@ -33,7 +33,7 @@ from idp.oidc.grants import (
     revoke_grant,
 )
 from idp.oidc.keys import ALGORITHMS
-from idp.oidc.reads import read_connection
+from idp.oidc.reads import first_row, read_connection
 from idp.oidc.scopes import split_scope, user_claims
 from idp.oidc.stored import TOKEN_USER_NAMES, StoredToken
 from idp.oidc.tokens import new_token, token_digest
@@ -262,7 +262,7 @@ def find_token_with_family(value: str, connection: Any = None) -> StoredToken | 
         return None
     if connection is None:
         connection = session().connection()
-    row = connection.execute(INTROSPECTION_ROW, {"digest": token_digest(value)}).first()
+    row = first_row(connection, INTROSPECTION_ROW, {"digest": token_digest(value)})
     if row is None:
         return None
     return StoredToken(row, user=row if row.sub is not None else None)
@@ -403,7 +403,7 @@ def user_for_access_token(value: str) -> Any | None:
     if not value or len(value) > 512:
         return None
     with read_connection() as connection:
-        row = connection.execute(USERINFO_ROW, {"digest": token_digest(value)}).first()
+        row = first_row(connection, USERINFO_ROW, {"digest": token_digest(value)})
     if row is None:
         return None
     t = now()

@@ -8,11 +8,13 @@ from __future__ import annotations
 import base64
 import logging
 
+import psycopg
 import pytest
 from flask import request_started
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 
 from idp.db import get_db
+from tests.conftest import USE_PG
 from tests.factories import exchange, get_code, make_client, make_user
 
 SCOPE = "openid profile email membership offline_access"
@@ -245,3 +247,31 @@ def test_introspection_lane_is_no_more_lenient_than_the_endpoint_I02_I03(client,
     )
     assert resp.status_code in (400, 401), resp.data
     assert resp.get_json()["error"] in ("invalid_request", "invalid_client")
+
+
+@pytest.mark.skipif(not USE_PG, reason="cuts PostgreSQL connections")
+@pytest.mark.parametrize("endpoint", ["userinfo", "introspection"])
+def test_a_connection_cut_under_the_lane_answers_503_then_200_D02(app, client, db, endpoint):
+    """SECURITY.md D-02 for the lanes' direct psycopg read (idp.oidc.reads.first_row):
+    a database restart cuts the pooled connections; the request that meets a cut one
+    answers 503 ``temporarily_unavailable`` (the error translated by SQLAlchemy, which
+    discards the pool), and the next request reconnects and answers 200."""
+    tokens, (_, rp) = _tokens(client, db)
+
+    def ask():
+        if endpoint == "userinfo":
+            return client.get("/userinfo", headers=_bearer(tokens))
+        return _introspect(client, rp, tokens["access_token"])
+
+    for _ in range(2):
+        assert ask().status_code == 200
+    libpq = make_url(get_db(app).url).set(drivername="postgresql")
+    with psycopg.connect(libpq.render_as_string(hide_password=False), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    cut = ask()
+    assert cut.status_code == 503, cut.data
+    assert cut.get_json()["error"] == "temporarily_unavailable"
+    assert ask().status_code == 200
