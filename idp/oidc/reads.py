@@ -44,9 +44,10 @@ _COMPILED: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
 
 def first_row(connection: Connection, statement: Executable, params: dict[str, Any]) -> Any:
     """The first row of a prebuilt read-only ``statement`` (attribute access by column
-    label, like a Core row), or None."""
+    label, like a Core row), or None. Direct only in autocommit: an error inside a
+    transaction would leave it aborted for the translating second run."""
     raw = connection.connection.dbapi_connection
-    if raw is None or not hasattr(raw, "pgconn"):
+    if raw is None or not hasattr(raw, "pgconn") or not raw.autocommit:
         return connection.execute(statement, params).first()
     compiled = _COMPILED.get(id(statement))
     if compiled is None:
