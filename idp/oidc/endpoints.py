@@ -50,6 +50,14 @@ def _basic_header_is_decodable(header: str) -> bool:
     return basic_credentials(header) is not None
 
 
+def _raise_lane_outage() -> None:
+    """The database outage the fast lane (idp.oidc.lanes) met before handing this
+    request over, raised for the 503 handler rather than met a second time."""
+    outage = request.environ.pop(DATABASE_FAILURE, None)
+    if outage is not None:
+        raise outage
+
+
 def _finish(response: Response) -> Response:
     db = db_session()
     if response.status_code == 200:
@@ -71,9 +79,7 @@ def token() -> Response:
 
 @bp.route("/introspect", methods=["POST"])
 def introspect() -> Response:
-    lane_failure = request.environ.pop(DATABASE_FAILURE, None)
-    if lane_failure is not None:
-        raise lane_failure  # met by the fast lane (idp.oidc.lanes): not met twice
+    _raise_lane_outage()
     problem = _form_problem()
     if problem is not None:
         return problem
@@ -99,11 +105,8 @@ def _bearer_challenge(error: str | None = None, status: int = 401) -> Response:
 def userinfo() -> Response:
     # A hand-written bearer check (RFC 6750 2.1) rather than Authlib's ResourceProtector:
     # one indexed query resolves token and user, which this hot endpoint needs. Its
-    # common request is answered before Flask (idp.oidc.lanes); the database
-    # outage that lane met is raised here, not met a second time.
-    lane_failure = request.environ.pop(DATABASE_FAILURE, None)
-    if lane_failure is not None:
-        raise lane_failure
+    # common request is answered before Flask (idp.oidc.lanes).
+    _raise_lane_outage()
     if "access_token" in request.args or "access_token" in request.form:
         return _bearer_challenge("invalid_request", 400)
     header = request.headers.get("Authorization", "")

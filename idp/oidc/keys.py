@@ -141,7 +141,8 @@ class KeyCache:
             )
             t = now()
             # A key whose retention is over leaves JWKS without a change to the table.
-            retired = self._ring is not None and (self._ring.retires_at or t + 1) < t
+            retires_at = self._ring.retires_at if self._ring is not None else None
+            retired = retires_at is not None and retires_at < t
             if self._ring is None or fingerprint != self._fingerprint or retired:
                 rows = list(db.scalars(select(SigningKey)))
                 if not rows:
